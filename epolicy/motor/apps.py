@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MotorConfig(AppConfig):
+    name = "epolicy.motor"
+    label = "motor"
