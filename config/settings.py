@@ -92,7 +92,11 @@ TEMPLATES = [
 def _database() -> dict:
     url = os.environ.get("EPOLICY_DATABASE_URL", "")
     if not url or url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else str(VAR_DIR / "epolicy.sqlite3")
+        path = (
+            url.split("sqlite:///", 1)[1]
+            if url.startswith("sqlite:///")
+            else str(VAR_DIR / "epolicy.sqlite3")
+        )
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
@@ -101,7 +105,9 @@ def _database() -> dict:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": os.environ.get("EPOLICY_TEST_SQLITE", "")} if os.environ.get("EPOLICY_TEST_SQLITE") else {},
+            "TEST": {"NAME": os.environ.get("EPOLICY_TEST_SQLITE", "")}
+            if os.environ.get("EPOLICY_TEST_SQLITE")
+            else {},
         }
     if url.startswith(("postgres://", "postgresql://")):
         from urllib.parse import unquote, urlparse
@@ -155,6 +161,7 @@ EMAIL_HOST = os.environ.get("EPOLICY_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EPOLICY_EMAIL_PORT", "25"))
 
 LOGIN_URL = "/console/login/"
+SANDBOX_PAYMENT_DELIVERY = os.environ.get("EPOLICY_SANDBOX_PAYMENT_DELIVERY", "http")
 LOGIN_REDIRECT_URL = "/console/"
 
 # Personal-data encryption: versioned AES-256-GCM keys (base64 of 32 bytes) and a blind-index key.
@@ -177,7 +184,9 @@ INSURER = {
 
 PROVIDERS = {
     "sms": os.environ.get("EPOLICY_SMS_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxSms"),
-    "payment": os.environ.get("EPOLICY_PAYMENT_PROVIDER", "epolicy.payments.providers.sandbox.SandboxGateway"),
+    "payment": os.environ.get(
+        "EPOLICY_PAYMENT_PROVIDER", "epolicy.payments.providers.sandbox.SandboxGateway"
+    ),
 }
 # Shared secret of the sandbox payment gateway (signs its notifications).
 SANDBOX_PAYMENT_SECRET = os.environ.get("EPOLICY_SANDBOX_PAYMENT_SECRET") or _dev_secret("sandbox-payment")
@@ -207,7 +216,12 @@ LOGGING = {
 }
 
 if PRODUCTION:
-    for name in ("EPOLICY_SECRET_KEY", "EPOLICY_DATA_KEYS", "EPOLICY_BLIND_INDEX_KEY", "EPOLICY_SIGNING_KEY_PASSPHRASE"):
+    for name in (
+        "EPOLICY_SECRET_KEY",
+        "EPOLICY_DATA_KEYS",
+        "EPOLICY_BLIND_INDEX_KEY",
+        "EPOLICY_SIGNING_KEY_PASSPHRASE",
+    ):
         if not os.environ.get(name):
             raise ImproperlyConfigured(f"{name} must be set in production")
     for kind, path in PROVIDERS.items():

@@ -1,12 +1,106 @@
+import datetime as dt
+
 import pytest
+
+from epolicy.common.models import ApiClient
 
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.SANDBOX_PAYMENT_DELIVERY = "inline"
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "media")}},
-        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "archive")}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+        "archive": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "archive")},
+        },
     }
+
+
+@pytest.fixture(autouse=True)
+def _run_on_commit(request, monkeypatch):
+    """Tests run inside a transaction that never commits. A real request commits its own work, and
+    on-commit work (tasks) then runs: make each test-client request behave that way."""
+    if "django_db" not in {m.name for m in request.node.iter_markers()} or any(
+        m.kwargs.get("transaction") for m in request.node.iter_markers("django_db")
+    ):
+        return
+    from django.test.client import Client
+
+    capture = request.getfixturevalue("django_capture_on_commit_callbacks")
+    original = Client.request
+
+    def request_then_commit(self, **kwargs):
+        with capture(execute=True):
+            return original(self, **kwargs)
+
+    monkeypatch.setattr(Client, "request", request_then_commit)
+
+
+@pytest.fixture
+def committed(request):
+    """Run a block as if it committed (its on-commit work runs at the end of the block)."""
+    return request.getfixturevalue("django_capture_on_commit_callbacks")
+
+
+@pytest.fixture
+def pki(db):
+    """The development PKI in the test database (created once; recreated after a table flush)."""
+    from epolicy.signing.pki import pki_init
+
+    pki_init()
+
+
+@pytest.fixture
+def api_key(db):
+    _client, key = ApiClient.create_with_key("core-system-test")
+    return key
+
+
+@pytest.fixture
+def system(client, api_key):
+    """A test client speaking for another system of the insurer (X-API-Key)."""
+
+    class System:
+        def post(self, path, data=None):
+            return client.post(path, data=data or {}, content_type="application/json", HTTP_X_API_KEY=api_key)
+
+        def get(self, path):
+            return client.get(path, HTTP_X_API_KEY=api_key)
+
+    return System()
+
+
+def application_payload(seed=7, **overrides):
+    """JSON body of a valid application (demo people with valid check digits)."""
+    from epolicy.motor.demo import demo_application_input
+
+    data = demo_application_input(seed)
+    body = {
+        "applicant": data.applicant.__dict__,
+        "vehicle": {
+            **data.vehicle.__dict__,
+            "displacement_l": str(data.vehicle.displacement_l),
+            "registered_on": data.vehicle.registered_on.isoformat(),
+        },
+        "region_code": data.region_code,
+        "floating_code": data.floating_code,
+        "period_start": (data.period_start).isoformat(),
+        "special_agreements": data.special_agreements,
+    }
+    for key, value in overrides.items():
+        body[key] = value
+    return body
+
+
+@pytest.fixture
+def tomorrow():
+    from epolicy.common import clock
+
+    return clock.today() + dt.timedelta(days=1)

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_frozen: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("epolicy_frozen_clock", default=None)
+_frozen: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar(
+    "epolicy_frozen_clock", default=None
+)
 
 
 def now() -> dt.datetime:

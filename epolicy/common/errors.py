@@ -35,7 +35,10 @@ CODES: dict[str, tuple[int, str]] = {
     "otp_locked": (422, "验证码错误次数过多，请重新获取验证码。"),
     "otp_cooldown": (429, "验证码发送过于频繁，请稍后再获取。"),
     "payment_signature_invalid": (400, "支付通知签名无效，已拒绝。"),
-    "payment_payer_mismatch": (422, "付款人与投保人不一致：根据实名缴费要求，须由投保人本人付款。请用投保人本人的账户重新支付。"),
+    "payment_payer_mismatch": (
+        422,
+        "付款人与投保人不一致：根据实名缴费要求，须由投保人本人付款。请用投保人本人的账户重新支付。",
+    ),
     "payment_amount_mismatch": (422, "支付金额与应缴保费不一致，已拒绝。"),
     "payment_state": (409, "当前支付状态不允许此操作。"),
     "captcha_invalid": (422, "图形验证码不正确或已过期，请刷新后重新输入。"),

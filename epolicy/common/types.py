@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SignatureBox:
-    """Where a visible signature goes: page index (0-based) and a rectangle in PDF points (origin bottom-left)."""
+    """Where a visible signature goes: page (0-based) and a rectangle in PDF points, origin bottom-left."""
 
     page: int
     x1: float

@@ -1,0 +1,67 @@
+"""The JSON API v1 (OpenAPI at /api/v1/docs). Every error is {"code", "message", "details"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from epolicy.common.errors import ApplicationError
+from epolicy.common.schemas import validation_message
+
+api = NinjaAPI(
+    title="epolicy API",
+    version="1",
+    description="电子保单与保全平台接口。错误统一返回 {code, message, details}，code 见 docs/errors.md。",
+    urls_namespace="api-1",
+)
+
+
+def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return _error(request, exc.status, exc.as_dict())
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    message, fields = validation_message(exc.errors)
+    return _error(
+        request, 422, {"code": "validation_error", "message": message, "details": {"fields": fields}}
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    err = ApplicationError("not_authenticated")
+    return _error(request, err.status, err.as_dict())
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {404: "not_found", 403: "permission_denied", 401: "not_authenticated"}.get(
+        exc.status_code, "validation_error"
+    )
+    err = ApplicationError(code)
+    return _error(request, exc.status_code, err.as_dict())
+
+
+def _register() -> None:
+    from epolicy.motor.api import customer_router
+    from epolicy.motor.api import router as motor_router
+    from epolicy.payments.api import router as payments_router
+    from epolicy.verification.api import router as public_router
+
+    api.add_router("/motor", motor_router)
+    api.add_router("/customer", customer_router)
+    api.add_router("/payments", payments_router)
+    api.add_router("/public", public_router)
+
+
+_register()

@@ -1,0 +1,222 @@
+"""The e-policy (电子保单), motor standard 4.3.3 b.
+
+Four parts: the logo area, the QR code (top right, leading to public verification), the header (保单号,
+确认时间, 提示语) and the body (the sections, the premium, 重要提示). The empty place of the insurer's seal is
+returned so the signer can put the seal signature there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Spacer
+
+from epolicy.documents import pdf
+from epolicy.documents.fonts import FONT_NAME
+from epolicy.documents.model import EPolicyData, RenderedDocument
+from epolicy.documents.qr import draw_qr
+
+KIND = "policy"
+DOCUMENT_LABEL = "电子保单"
+NUMBER_LABEL = "保单号"
+HEADER_HEIGHT = 106.0
+SEAL_SIZE = 120.0
+
+# The QR code's square on the first page (x, y of its lower-left corner and side, in points).
+QR_SIZE = 72.0
+QR_X = pdf.PAGE_WIDTH - pdf.MARGIN_X - QR_SIZE
+QR_Y = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP - QR_SIZE
+QR_CAPTION = "扫码验真"
+
+
+def keywords(policy_number: str) -> str:
+    """The PDF keywords from which other code reads the kind and number back."""
+    return f"epolicy-kind={KIND}; epolicy-number={policy_number}"
+
+
+def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:
+    def draw(canv: Canvas) -> None:
+        top = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP
+        pdf.draw_brand(canv, data.insurer, pdf.MARGIN_X, top)
+        draw_qr(canv, data.verify_url, QR_X, QR_Y, QR_SIZE)
+        canv.saveState()
+        canv.setFont(FONT_NAME, 7.5)
+        canv.setFillColor(pdf.MUTED)
+        # Below the quiet zone (four modules, under 8 pt at this size).
+        canv.drawCentredString(QR_X + QR_SIZE / 2, QR_Y - 17, QR_CAPTION)
+        # The title stays clear of the QR's quiet zone (about four modules, under 12 pt).
+        room = 2 * (QR_X - 14 - pdf.PAGE_WIDTH / 2)
+        size = pdf.fit_font_size(data.product_title, 17, room)
+        pdf.fake_bold_string(
+            canv, pdf.PAGE_WIDTH / 2, top - 68, data.product_title, size, pdf.BRAND, anchor="center"
+        )
+        right = pdf.PAGE_WIDTH - pdf.MARGIN_X
+        canv.setStrokeColor(pdf.BRAND)
+        canv.setLineWidth(1.4)
+        canv.line(pdf.MARGIN_X, top - 96, right, top - 96)
+        canv.setLineWidth(0.4)
+        canv.line(pdf.MARGIN_X, top - 98.5, right, top - 98.5)
+        canv.restoreState()
+
+    return draw
+
+
+def _header_table(data: EPolicyData) -> pdf.FormTable:
+    st = pdf.styles()
+    value_width = pdf.CONTENT_WIDTH - 2 * pdf.LABEL_WIDTH
+    table = pdf.FormTable(
+        [
+            [
+                pdf.para("保险单号", st.label),
+                pdf.para(data.policy_number, st.value_strong),
+                pdf.para("确认时间", st.label),
+                pdf.para(data.confirmed_at, st.value),
+            ]
+        ],
+        colWidths=[pdf.LABEL_WIDTH, value_width * 0.55, pdf.LABEL_WIDTH, value_width * 0.45],
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        [
+            ("BOX", (0, 0), (-1, -1), 0.8, pdf.BRAND),
+            ("INNERGRID", (0, 0), (-1, -1), 0.4, pdf.GRID),
+            ("BACKGROUND", (0, 0), (0, 0), pdf.LABEL_BG),
+            ("BACKGROUND", (2, 0), (2, 0), pdf.LABEL_BG),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), pdf.CELL_PAD + 1),
+            ("TOPPADDING", (0, 0), (-1, -1), 4),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ]
+    )
+    return table
+
+
+def _premium_row(data: EPolicyData) -> pdf.FormTable:
+    st = pdf.styles()
+    label_width = 132.0
+    total_label = 56.0
+    total_width = 112.0
+    table = pdf.FormTable(
+        [
+            [
+                pdf.para("保险费合计（人民币大写）", st.label),
+                pdf.para(data.premium_upper, st.value_strong),
+                pdf.para("（小写）", st.label),
+                pdf.para(data.premium_total, st.value_strong),
+            ]
+        ],
+        colWidths=[
+            label_width,
+            pdf.CONTENT_WIDTH - label_width - total_label - total_width,
+            total_label,
+            total_width,
+        ],
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        [
+            ("BOX", (0, 0), (-1, -1), 0.8, pdf.BRAND),
+            ("INNERGRID", (0, 0), (-1, -1), 0.4, pdf.GRID),
+            ("BACKGROUND", (0, 0), (0, 0), pdf.LABEL_BG),
+            ("BACKGROUND", (2, 0), (2, 0), pdf.LABEL_BG),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), pdf.CELL_PAD + 1),
+            ("TOPPADDING", (0, 0), (-1, -1), 4),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ]
+    )
+    return table
+
+
+def _seal_block(data: EPolicyData, record: pdf.RenderRecord) -> pdf.FormTable:
+    st = pdf.styles()
+    left: list[Flowable] = [
+        pdf.para("保险人（签章）", st.section_title),
+        Spacer(1, 6),
+        pdf.para(data.insurer.name, st.value),
+        Spacer(1, 3),
+        pdf.para(f"确认时间：{data.confirmed_at}", st.small),
+        Spacer(1, 8),
+        pdf.para(
+            "本保险单由保险人以可靠电子签名签发，与纸质保险单具有同等法律效力。"
+            "扫描首页右上角二维码，或登录保险人官方网站，可查询、下载并验证本保险单。",
+            st.small,
+        ),
+    ]
+    right: list[Flowable] = [
+        pdf.SignatureSlot(SEAL_SIZE, SEAL_SIZE, record, style="corners", color=pdf.GRID),
+        Spacer(1, 4),
+        pdf.para("保险人电子签章", st.caption),
+    ]
+    right_width = SEAL_SIZE + 16
+    table = pdf.FormTable(
+        [[left, right]], colWidths=[pdf.CONTENT_WIDTH - right_width, right_width], hAlign="LEFT"
+    )
+    table.setStyle(
+        [
+            ("VALIGN", (0, 0), (0, 0), "BOTTOM"),
+            ("VALIGN", (1, 0), (1, 0), "TOP"),
+            ("LEFTPADDING", (0, 0), (0, 0), 0),
+            ("RIGHTPADDING", (0, 0), (0, 0), 24),
+            ("LEFTPADDING", (1, 0), (1, 0), 8),
+            ("RIGHTPADDING", (1, 0), (1, 0), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (0, 0), 16),
+            ("BOTTOMPADDING", (1, 0), (1, 0), 0),
+        ]
+    )
+    return table
+
+
+def render_epolicy(data: EPolicyData) -> RenderedDocument:
+    """Render the e-policy as an A4 PDF (motor standard 4.3.3 b)."""
+    pdf.prepare()
+    furniture = pdf.PageFurniture(
+        insurer=data.insurer,
+        document_title=data.product_title,
+        number_label=NUMBER_LABEL,
+        number=data.policy_number,
+    )
+    record = pdf.RenderRecord()
+    story: list[Flowable] = [
+        _header_table(data),
+        Spacer(1, 5),
+        pdf.text_box(None, pdf.paragraphs_of(data.prompt)),
+        Spacer(1, 9),
+    ]
+    premium_placed = False
+    for section in data.sections:
+        story += pdf.section_table(section)
+        if section.table is not None and not premium_placed:
+            story.append(_premium_row(data))
+            premium_placed = True
+        story.append(Spacer(1, 6))
+    if not premium_placed:
+        story += [_premium_row(data), Spacer(1, 6)]
+    if data.important_notices:
+        story += [
+            Spacer(1, 2),
+            pdf.text_box("重要提示", data.important_notices, numbered=True),
+            Spacer(1, 12),
+        ]
+    story.append(_seal_block(data, record))
+    content = pdf.build_pdf(
+        story,
+        furniture=furniture,
+        metadata=pdf.PdfMetadata(
+            title=f"{data.product_title} {data.policy_number}",
+            author=data.insurer.name,
+            subject=f"{DOCUMENT_LABEL} {NUMBER_LABEL} {data.policy_number}",
+            keywords=keywords(data.policy_number),
+        ),
+        first_header_height=HEADER_HEIGHT,
+        draw_first_header=_first_header(data),
+        record=record,
+    )
+    if record.signature_box is None:  # pragma: no cover - the slot is always part of the story
+        raise RuntimeError("the seal slot was not placed")
+    return RenderedDocument(pdf=content, signature_box=record.signature_box, page_count=record.page_count)
+
+
+__all__ = ["QR_SIZE", "QR_X", "QR_Y", "keywords", "render_epolicy"]

@@ -1,0 +1,122 @@
+"""What the documents show, as display-ready strings.
+
+The caller formats dates and money and masks personal data; the renderers only lay the strings out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from epolicy.common.types import SignatureBox
+
+
+@dataclass(frozen=True)
+class Field:
+    """One labelled value of a form, e.g. ``Field("车牌号码", "京A·D1234")``."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A bordered table: a header row and rows of the same width."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not self.header:
+            raise ValueError("a table needs at least one column")
+        for row in self.rows:
+            if len(row) != len(self.header):
+                raise ValueError(f"row {row!r} has {len(row)} cells, the header has {len(self.header)}")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of a form: labelled fields, then paragraphs, then a table (each optional)."""
+
+    title: str
+    fields: tuple[Field, ...] = ()
+    paragraphs: tuple[str, ...] = ()
+    table: Table | None = None
+
+
+@dataclass(frozen=True)
+class InsurerInfo:
+    """The insurer named on the documents (from ``settings.INSURER``, never hard-coded)."""
+
+    name: str
+    short_name: str
+    uscc: str
+    address: str
+    postcode: str
+    hotline: str
+    website: str
+
+    @classmethod
+    def from_settings(cls) -> InsurerInfo:
+        """The insurer configured in ``settings.INSURER``."""
+        from django.conf import settings
+
+        conf = settings.INSURER
+        return cls(
+            name=conf["name"],
+            short_name=conf["short_name"],
+            uscc=conf["uscc"],
+            address=conf["address"],
+            postcode=conf["postcode"],
+            hotline=conf["hotline"],
+            website=conf["website"],
+        )
+
+
+@dataclass(frozen=True)
+class ApplicationFormData:
+    """The e-application form (电子投保单), motor standard 4.2.3 b.
+
+    ``sections`` are the 投保单详情 (投保人, 被保险人, 车主, 保险标的, 保险期间, 责任限额, 保险费及代收车船税,
+    特别约定, 争议处理, 业务来源); ``bundle`` lists the documents read before signing
+    (title -> "版本 v1 · SHA-256 前 16 位 · 阅读时间").
+    """
+
+    application_number: str
+    product_title: str
+    insurer: InsurerInfo
+    prompt: str
+    solvency_notice: str
+    sections: tuple[Section, ...]
+    declaration: str
+    bundle: tuple[Field, ...]
+    generated_at: str
+
+
+@dataclass(frozen=True)
+class EPolicyData:
+    """The e-policy (电子保单), motor standard 4.3.3 b.
+
+    ``sections``: 投保人信息, 标的信息, 保险责任信息 (a table of coverage and limit), 特别约定, 保险期间,
+    争议处理方式, 代收车船税信息, 保险人信息. The premium total is shown right after the first section that
+    has a table (the coverage table).
+    """
+
+    policy_number: str
+    product_title: str
+    confirmed_at: str
+    prompt: str
+    insurer: InsurerInfo
+    sections: tuple[Section, ...]
+    important_notices: tuple[str, ...]
+    verify_url: str
+    premium_total: str
+    premium_upper: str
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A rendered PDF and where its visible signature goes (the signer places it there)."""
+
+    pdf: bytes
+    signature_box: SignatureBox
+    page_count: int

@@ -1,0 +1,230 @@
+"""Display strings of an application and its policy, shared by the PDFs, the pages and the API.
+
+The e-policy PDF and the query summary are built from the same `policy_sections`, so what the query
+shows always equals what the PDF says (motor standard 4.3.1: 查询信息与下载内容一致).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+
+from epolicy.common import clock
+from epolicy.common.masking import mask_address, mask_id_number, mask_phone
+from epolicy.common.money import cny_upper, fmt_cny
+from epolicy.documents.model import ApplicationFormData, EPolicyData, Field, InsurerInfo, Section, Table
+from epolicy.parties.models import Customer
+
+from .models import Application
+
+CTPL_TITLE = "机动车交通事故责任强制保险"
+USE_CATEGORY_ZH = {
+    "family_private": "家庭自用汽车",
+    "non_commercial_enterprise": "企业非营业客车",
+    "non_commercial_government": "机关非营业客车",
+}
+ENERGY_ZH = {
+    "fuel": "燃油",
+    "bev": "纯电动",
+    "fcev": "燃料电池",
+    "phev": "插电式混合动力",
+    "energy_saving": "节能汽车",
+}
+DISPUTE_ZH = {"litigation": "诉讼：向被告住所地或保险标的所在地人民法院起诉", "arbitration": "仲裁"}
+LIMIT_ROWS = (
+    ("death_disability", "死亡伤残赔偿限额"),
+    ("medical", "医疗费用赔偿限额"),
+    ("property", "财产损失赔偿限额"),
+)
+
+
+def period_text(start: dt.date, end: dt.date) -> str:
+    return f"自 {start:%Y年%m月%d日} 0 时起至 {end:%Y年%m月%d日} 24 时止"
+
+
+def money(amount: Decimal) -> str:
+    return f"¥{fmt_cny(amount)}"
+
+
+def dispute_text(app: Application) -> str:
+    if app.dispute_resolution == "arbitration":
+        return f"提交{app.arbitration_body}仲裁"
+    return DISPUTE_ZH["litigation"]
+
+
+def person_fields(role: str, person: Customer, *, with_contact: bool = True) -> tuple[Field, ...]:
+    fields = [
+        Field(f"{role}名称", person.name),
+        Field("证件类型", "居民身份证"),
+        Field("证件号码", mask_id_number(person.id_number)),
+    ]
+    if with_contact:
+        fields.append(Field("联系电话", mask_phone(person.phone)))
+        if person.address:
+            fields.append(Field("联系地址", mask_address(person.address)))
+    return tuple(fields)
+
+
+def vehicle_fields(app: Application) -> tuple[Field, ...]:
+    return (
+        Field("号牌号码", app.plate),
+        Field("厂牌型号", app.brand_model),
+        Field("车辆识别代号（VIN）", app.vin),
+        Field("发动机号", app.engine_number),
+        Field("使用性质", USE_CATEGORY_ZH.get(app.use_category, app.use_category)),
+        Field("核定载客", f"{app.seats} 人"),
+        Field("能源种类", ENERGY_ZH.get(app.energy_type, app.energy_type)),
+        Field("排气量", f"{app.displacement_l} L"),
+        Field("初次登记日期", f"{app.registered_on:%Y-%m-%d}"),
+    )
+
+
+def limits_table(app: Application) -> Table:
+    limits = app.quote["limits"]
+    rows = tuple(
+        (title, money(Decimal(limits["at_fault"][key])), money(Decimal(limits["no_fault"][key])))
+        for key, title in LIMIT_ROWS
+    )
+    total = ("合计", money(Decimal(limits["at_fault"]["total"])), money(Decimal(limits["no_fault"]["total"])))
+    return Table(header=("责任限额", "被保险人有责", "被保险人无责"), rows=(*rows, total))
+
+
+def premium_fields(app: Application) -> tuple[Field, ...]:
+    rate = app.floating_rate * 100
+    return (
+        Field("基础保险费", money(app.base_premium)),
+        Field("费率浮动比率", f"{rate:+.0f}%" if rate else "0%"),
+        Field("保险费合计", f"{money(app.premium)}（{cny_upper(app.premium)}）"),
+    )
+
+
+def tax_fields(app: Application) -> tuple[Field, ...]:
+    tax = app.quote.get("vehicle_tax", {})
+    fields = [
+        Field("纳税人", app.owner.name),
+        Field("税款所属期", tax.get("period_text", "")),
+        Field("当年应缴税额", money(app.vehicle_tax)),
+    ]
+    if tax.get("reason"):
+        fields.append(Field("减免税说明", tax["reason"]))
+    fields.append(Field("保险费及车船税合计", f"{money(app.total_due)}（{cny_upper(app.total_due)}）"))
+    return tuple(fields)
+
+
+def special_agreement_paragraphs(app: Application) -> tuple[str, ...]:
+    lines = [line.strip() for line in app.special_agreements.splitlines() if line.strip()]
+    return tuple(lines) or ("无。",)
+
+
+def application_form_data(app: Application, bundle: tuple[Field, ...]) -> ApplicationFormData:
+    """The e-application form (motor standard 4.2.3 b)."""
+    insurer = InsurerInfo.from_settings()
+    sections = (
+        Section("投保人", person_fields("投保人", app.applicant)),
+        Section("被保险人", person_fields("被保险人", app.insured, with_contact=False)),
+        Section("机动车行驶证车主", person_fields("车主", app.owner, with_contact=False)),
+        Section("保险标的（被保险机动车）", vehicle_fields(app)),
+        Section("保险期间", (Field("保险期间", period_text(app.period_start, app.period_end)),)),
+        Section("责任限额", table=limits_table(app)),
+        Section("保险费及代收车船税", premium_fields(app) + tax_fields(app)),
+        Section("特别约定", paragraphs=special_agreement_paragraphs(app)),
+        Section("保险合同争议解决方式", (Field("争议处理", dispute_text(app)),)),
+        Section("业务来源", (Field("业务来源", app.business_source), Field("保险人", insurer.name))),
+    )
+    return ApplicationFormData(
+        application_number=app.number,
+        product_title=f"{CTPL_TITLE}投保单",
+        insurer=insurer,
+        prompt=(
+            "请您仔细阅读保险条款，特别是责任免除、投保人及被保险人义务、赔偿处理等内容，"
+            "并听取保险人就条款（包括免除保险人责任的条款）所作的说明。请如实填写投保单并签名确认。"
+        ),
+        solvency_notice=(
+            f"{insurer.name}最近季度的偿付能力信息可在本公司网站 {insurer.website} 的公开信息披露栏目查询。"
+        ),
+        sections=sections,
+        declaration=(
+            "本人已阅读上述保险条款及全部投保文件，保险人已就条款中免除保险人责任的内容向本人作了明确说明，"
+            "本人已充分理解并接受。上述所填写的内容均属实，同意以此投保单作为订立保险合同的依据。"
+            "本人同意以电子签名方式签署本投保单，电子签名与手写签名具有同等法律效力。"
+        ),
+        bundle=bundle,
+        generated_at=clock.fmt_local(clock.now()),
+    )
+
+
+def policy_sections(app: Application, policy_number: str) -> tuple[Section, ...]:
+    """The body of the e-policy (motor standard 4.3.3 b), also shown by the query page."""
+    insurer = InsurerInfo.from_settings()
+    return (
+        Section(
+            "投保人信息",
+            (
+                *person_fields("投保人", app.applicant, with_contact=False),
+                Field("被保险人", app.insured.name),
+                Field("机动车所有人", app.owner.name),
+            ),
+        ),
+        Section("标的信息", vehicle_fields(app)),
+        Section("保险责任信息", premium_fields(app), table=limits_table(app)),
+        Section("特别约定", paragraphs=special_agreement_paragraphs(app)),
+        Section("保险期间", (Field("保险期间", period_text(app.period_start, app.period_end)),)),
+        Section("保险合同争议处理方式", (Field("争议处理", dispute_text(app)),)),
+        Section("代收车船税信息", tax_fields(app)),
+        Section(
+            "保险人信息",
+            (
+                Field("保险人", insurer.name),
+                Field("统一社会信用代码", insurer.uscc),
+                Field("地址", f"{insurer.address}（邮编 {insurer.postcode}）"),
+                Field("客服电话", insurer.hotline),
+                Field("网址", insurer.website),
+            ),
+        ),
+    )
+
+
+IMPORTANT_NOTICES = (
+    "本保险单为电子保单，带有保险人的可靠电子签名，与纸质保险单具有同等法律效力。",
+    "请扫描右上角二维码或登录保险人网站上传本文件进行验真；文件被修改后验真将不通过。",
+    "请详细阅读承保险种对应的保险条款，特别是责任免除、投保人及被保险人义务、赔偿处理等内容。",
+    "被保险机动车发生保险事故，请及时拨打客服电话报案。",
+    "被保险机动车转让、改装、加装或改变使用性质等导致危险程度显著增加的，应及时通知保险人。",
+)
+
+
+def verify_url(policy_number: str) -> str:
+    return f"{settings.SITE_URL}/v/{policy_number}"
+
+
+def epolicy_data(app: Application, policy_number: str, confirmed_at: dt.datetime) -> EPolicyData:
+    insurer = InsurerInfo.from_settings()
+    return EPolicyData(
+        policy_number=policy_number,
+        product_title=f"{CTPL_TITLE}单（电子保单）",
+        confirmed_at=clock.fmt_local(confirmed_at),
+        prompt="投保人已于确认时间完成投保确认及实名缴费。请核对保险单内容，如有疑问请致电客服。",
+        insurer=insurer,
+        sections=policy_sections(app, policy_number),
+        important_notices=IMPORTANT_NOTICES,
+        verify_url=verify_url(policy_number),
+        premium_total=money(app.premium),
+        premium_upper=cny_upper(app.premium),
+    )
+
+
+def sections_json(sections: tuple[Section, ...]) -> list[dict[str, object]]:
+    """Sections as JSON: stored with each policy version, returned by the query API."""
+    return [
+        {
+            "title": s.title,
+            "fields": [{"label": f.label, "value": f.value} for f in s.fields],
+            "paragraphs": list(s.paragraphs),
+            "table": {"header": list(s.table.header), "rows": [list(r) for r in s.table.rows]}
+            if s.table
+            else None,
+        }
+        for s in sections
+    ]

@@ -1,0 +1,112 @@
+"""The motor e-application (电子投保单) and the evidence of its reading, signing and verification."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from epolicy.common.fields import EncryptedTextField
+
+
+class Application(models.Model):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "已提交待审批"
+        APPROVED = "approved", "已审批待签名"
+        SIGNED = "signed", "已签名待缴费"
+        PAID = "paid", "已缴费待出单"
+        ISSUED = "issued", "已出单"
+        WITHDRAWN = "withdrawn", "已撤回"
+
+    number = models.CharField(max_length=32, unique=True)
+    product = models.CharField(max_length=16, default="ctpl")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+
+    applicant = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
+    insured = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
+
+    plate = models.CharField(max_length=10)
+    plate_kind = models.CharField(max_length=24)
+    vin = models.CharField(max_length=17)
+    engine_number = models.CharField(max_length=32)
+    brand_model = models.CharField(max_length=100)
+    use_category = models.CharField(max_length=32, default="family_private")
+    seats = models.PositiveSmallIntegerField()
+    energy_type = models.CharField(max_length=16, default="fuel")
+    displacement_l = models.DecimalField(max_digits=4, decimal_places=2)
+    registered_on = models.DateField()
+    region_code = models.CharField(max_length=6)
+    floating_code = models.CharField(max_length=2, blank=True, default="")
+
+    period_start = models.DateField()
+    period_end = models.DateField()
+
+    base_premium = models.DecimalField(max_digits=12, decimal_places=2)
+    floating_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    premium = models.DecimalField(max_digits=12, decimal_places=2)
+    vehicle_tax = models.DecimalField(max_digits=12, decimal_places=2)
+    total_due = models.DecimalField(max_digits=12, decimal_places=2)
+    quote = models.JSONField(default=dict)
+
+    special_agreements = models.TextField(blank=True, default="")
+    dispute_resolution = models.CharField(max_length=16, default="litigation")
+    arbitration_body = models.CharField(max_length=100, blank=True, default="")
+    business_source = models.CharField(max_length=100, default="直销")
+
+    access_token = EncryptedTextField(context="motor.application.access_token", blank=True, default="")
+    access_token_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+
+    submitted_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=100, blank=True, default="")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    otp_verified_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    form_document = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    form_signature_box = models.JSONField(default=dict, blank=True)
+    signed_document = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class DocumentRead(models.Model):
+    """One document of the bundle served to the applicant (motor standard 4.2.4 b)."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reads")
+    code = models.CharField(max_length=40)
+    title = models.CharField(max_length=100)
+    version = models.CharField(max_length=20)
+    sha256 = models.CharField(max_length=64)
+    first_served_at = models.DateTimeField()
+    last_served_at = models.DateTimeField()
+    times_served = models.PositiveIntegerField(default=1)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "code"], name="one_read_per_document")]
+
+
+class EvidenceRecord(models.Model):
+    """A fact proving the applicant's confirmation, archived as canonical JSON (sign, OTP, payment)."""
+
+    class Kind(models.TextChoices):
+        SIGNATURE = "signature", "签名"
+        OTP = "otp", "短信验证"
+        PAYMENT = "payment", "实名缴费"
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    data = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    archived = models.ForeignKey("archive.ArchivedObject", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()

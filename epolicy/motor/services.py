@@ -1,0 +1,526 @@
+"""The e-application journey (motor standard 4.2): create, approve, read every document, sign, SMS
+check, pay. Each service runs in one transaction, locks the application, and writes its audit event."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import secrets
+from typing import Any
+
+from django.db import transaction
+from PIL import Image, UnidentifiedImageError
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.archive.services import archive_put, archive_read, retention_until
+from epolicy.audit.services import audit_record
+from epolicy.common import clock, crypto, identifiers
+from epolicy.common.errors import ApplicationError
+from epolicy.common.masking import mask_phone
+from epolicy.common.numbering import document_number
+from epolicy.common.request_meta import ClientInfo
+from epolicy.common.types import SignatureBox
+from epolicy.documents.application_form import render_application_form
+from epolicy.documents.bundle import BundleDocument, bundle_document, bundle_documents
+from epolicy.documents.model import Field
+from epolicy.identity import otp
+from epolicy.parties.models import Customer
+from epolicy.signing.signers import sign_application
+
+from . import display
+from .inputs import ApplicationInput, PersonInput
+from .models import Application, DocumentRead, EvidenceRecord
+from .quote import motor_quote
+
+APPLICATION_FORM = "application_form"
+MAX_SIGNATURE_BYTES = 512 * 1024
+OTP_PURPOSE = "motor_payment"
+OTP_VALID_FOR_PAYMENT = dt.timedelta(minutes=30)
+MAX_DAYS_AHEAD = 90
+
+
+# --- creation and approval ----------------------------------------------------------------------------
+def _person(data: PersonInput, role: str) -> Customer:
+    name = (data.name or "").strip()
+    if not (2 <= len(name) <= 30):
+        raise ApplicationError(
+            "validation_error", f"请填写{role}的真实姓名（2–30 个字）。", {"field": f"{role}.name"}
+        )
+    customer = Customer(
+        name=name,
+        id_number=identifiers.validate_id_number(
+            data.id_number, field=f"{role}.id_number", today=clock.today()
+        ),
+        phone=identifiers.validate_phone(data.phone, field=f"{role}.phone"),
+        email=identifiers.validate_email(data.email, field=f"{role}.email") if data.email else "",
+        address=(data.address or "").strip()[:200],
+    )
+    return customer
+
+
+def application_create(*, data: ApplicationInput, actor: str) -> Application:
+    """Open an e-application from validated data and a 交强险 quote (motor standard 4.2.2)."""
+    applicant = _person(data.applicant, "applicant")
+    if not applicant.email:
+        raise ApplicationError(
+            "validation_error",
+            "请填写投保人的电子邮箱，电子保单将发送到该邮箱。",
+            {"field": "applicant.email"},
+        )
+    insured = _person(data.insured, "insured") if data.insured else None
+    owner = _person(data.owner, "owner") if data.owner else None
+    v = data.vehicle
+    plate = identifiers.validate_plate(v.plate, field="vehicle.plate")
+    vin = identifiers.validate_vin(v.vin, field="vehicle.vin")
+    engine = (v.engine_number or "").strip().upper()
+    if not (4 <= len(engine) <= 32 and engine.isalnum()):
+        raise ApplicationError(
+            "validation_error", "请填写发动机号（4–32 位字母或数字）。", {"field": "vehicle.engine_number"}
+        )
+    brand = (v.brand_model or "").strip()
+    if not (2 <= len(brand) <= 100):
+        raise ApplicationError("validation_error", "请填写厂牌型号。", {"field": "vehicle.brand_model"})
+    if v.registered_on > clock.today():
+        raise ApplicationError(
+            "validation_error", "初次登记日期不能晚于今天。", {"field": "vehicle.registered_on"}
+        )
+    if data.dispute_resolution not in display.DISPUTE_ZH:
+        raise ApplicationError(
+            "validation_error", "争议处理方式只能是诉讼或仲裁。", {"field": "dispute_resolution"}
+        )
+    if data.dispute_resolution == "arbitration" and not data.arbitration_body.strip():
+        raise ApplicationError(
+            "validation_error", "选择仲裁时请填写仲裁委员会名称。", {"field": "arbitration_body"}
+        )
+    if len(data.special_agreements) > 4000:
+        raise ApplicationError(
+            "validation_error", "特别约定不超过 4000 字。", {"field": "special_agreements"}
+        )
+    today = clock.today()
+    if not (today < data.period_start <= today + dt.timedelta(days=MAX_DAYS_AHEAD)):
+        raise ApplicationError(
+            "invalid_period",
+            f"起保日期须在明天至 {MAX_DAYS_AHEAD} 天内（{today + dt.timedelta(days=1)} 至 "
+            f"{today + dt.timedelta(days=MAX_DAYS_AHEAD)}）。",
+            {"field": "period_start"},
+        )
+    quote = motor_quote(
+        vehicle=v,
+        region_code=data.region_code,
+        floating_code=data.floating_code,
+        period_start=data.period_start,
+    )
+
+    with transaction.atomic():
+        applicant.save()
+        insured_row = _save_or_same(insured, applicant)
+        owner_row = _save_or_same(owner, insured_row)
+        app = Application.objects.create(
+            number=document_number("TDZA", f"{clock.local(clock.now()):%Y%m%d}"),
+            applicant=applicant,
+            insured=insured_row,
+            owner=owner_row,
+            plate=plate.plate,
+            plate_kind=plate.kind,
+            vin=vin,
+            engine_number=engine,
+            brand_model=brand,
+            use_category=v.use_category,
+            seats=v.seats,
+            energy_type=v.energy_type,
+            displacement_l=v.displacement_l,
+            registered_on=v.registered_on,
+            region_code=data.region_code,
+            floating_code=quote.floating_code or "",
+            period_start=data.period_start,
+            period_end=quote.period_end,
+            base_premium=quote.base_premium,
+            floating_rate=quote.floating_rate,
+            premium=quote.premium,
+            vehicle_tax=quote.vehicle_tax,
+            total_due=quote.total_due,
+            quote=quote.as_json(),
+            special_agreements=data.special_agreements.strip(),
+            dispute_resolution=data.dispute_resolution,
+            arbitration_body=data.arbitration_body.strip(),
+            business_source=data.business_source.strip() or "直销",
+            submitted_by=actor,
+            created_at=clock.now(),
+        )
+        audit_record(
+            action="application.created",
+            actor=actor,
+            subject_type="application",
+            subject_id=app.number,
+            data={"premium": str(app.premium), "vehicle_tax": str(app.vehicle_tax)},
+        )
+    return app
+
+
+def _save_or_same(person: Customer | None, fallback: Customer) -> Customer:
+    if person is None:
+        return fallback
+    if person.id_index(person.id_number) == fallback.id_number_index and person.name == fallback.name:
+        return fallback
+    person.save()
+    return person
+
+
+def _approval_problems(app: Application) -> list[str]:
+    """The automatic underwriting rules of the walking skeleton (motor standard 4.2.2)."""
+    problems = []
+    birth = identifiers.id_birth_date(app.applicant.id_number)
+    age = (app.period_start - birth).days // 365
+    if age < 18:
+        problems.append("投保人须年满 18 周岁。")
+    if app.period_start <= clock.today():
+        problems.append("起保日期已过，请重新提交投保申请。")
+    if app.use_category != "family_private":
+        problems.append("线上电子投保目前只受理家庭自用汽车。")
+    return problems
+
+
+def application_approve(*, application_id: int, actor: str) -> tuple[Application, str]:
+    """Approve, render the form, and create the applicant's link (motor standard 4.2.4 a: 推送支付二维码)."""
+    with transaction.atomic():
+        app = Application.objects.select_for_update().get(pk=application_id)
+        if app.status != Application.Status.SUBMITTED:
+            raise ApplicationError(
+                "application_state", f"投保单状态为“{app.get_status_display()}”，不能审批。"
+            )
+        problems = _approval_problems(app)
+        if problems:
+            raise ApplicationError("approval_rejected", "；".join(problems), {"problems": problems})
+        token = secrets.token_urlsafe(24)
+        app.access_token = token
+        app.access_token_index = crypto.blind_index(token, context="application_link")
+        app.status = Application.Status.APPROVED
+        app.approved_at = clock.now()
+        app.approved_by = actor
+        rendered = render_application_form(display.application_form_data(app, _bundle_fields()))
+        box = rendered.signature_box
+        app.form_signature_box = {"page": box.page, "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2}
+        app.form_document = archive_put(
+            data=rendered.pdf,
+            kind=ArchivedObject.Kind.APPLICATION_FORM,
+            name=app.number,
+            application_id=app.pk,
+            retention=retention_until(app.period_start, app.period_end),
+        )
+        app.save()
+        audit_record(
+            action="application.approved",
+            actor=actor,
+            subject_type="application",
+            subject_id=app.number,
+            data={"form_sha256": app.form_document.sha256},
+        )
+    return app, token
+
+
+def _bundle_fields() -> tuple[Field, ...]:
+    return tuple(Field(d.title, f"版本 {d.version} · SHA-256 {d.sha256[:16]}") for d in bundle_documents())
+
+
+# --- the applicant's side -------------------------------------------------------------------------------
+def application_by_token(token: str) -> Application:
+    app = (
+        Application.objects.select_related("applicant", "insured", "owner", "form_document")
+        .filter(access_token_index=crypto.blind_index(token or "", context="application_link"))
+        .first()
+    )
+    if app is None or not app.access_token:
+        raise ApplicationError("not_found", "投保链接无效，请联系保险公司重新发送。")
+    return app
+
+
+def required_documents() -> list[tuple[str, str]]:
+    """Every document the applicant must open before signing (motor standard 4.2.4 b), in order."""
+    return [(APPLICATION_FORM, "电子投保单"), *[(d.code, d.title) for d in bundle_documents()]]
+
+
+def document_content(app: Application, code: str) -> tuple[str, str, str, BundleDocument | bytes]:
+    """(title, version, sha256, content) of one document of this application's bundle."""
+    if code == APPLICATION_FORM:
+        if app.form_document is None:
+            raise ApplicationError("application_state", "投保单尚未审批，暂不能查看。")
+        return "电子投保单", app.number, app.form_document.sha256, archive_read(app.form_document)
+    try:
+        doc = bundle_document(code)
+    except KeyError:
+        raise ApplicationError("not_found", "没有这个投保文件。") from None
+    return doc.title, doc.version, doc.sha256, doc
+
+
+def application_document_served(*, app: Application, code: str, client: ClientInfo) -> BundleDocument | bytes:
+    """Serve one document to the applicant and record when (the server's proof of reading)."""
+    if app.status == Application.Status.SUBMITTED or app.status == Application.Status.WITHDRAWN:
+        raise ApplicationError("application_state", "投保单当前不可查看，请联系保险公司。")
+    title, version, sha256, content = document_content(app, code)
+    now = clock.now()
+    with transaction.atomic():
+        read = DocumentRead.objects.select_for_update().filter(application=app, code=code).first()
+        if read is None:
+            DocumentRead.objects.create(
+                application=app,
+                code=code,
+                title=title,
+                version=version,
+                sha256=sha256,
+                first_served_at=now,
+                last_served_at=now,
+                ip=client.ip,
+                user_agent=client.user_agent,
+            )
+            audit_record(
+                action="application.document_read",
+                actor=f"customer:{app.number}",
+                subject_type="application",
+                subject_id=app.number,
+                data={"code": code, "sha256": sha256},
+            )
+        else:
+            read.last_served_at = now
+            read.times_served += 1
+            read.save(update_fields=["last_served_at", "times_served"])
+    return content
+
+
+def unread_documents(app: Application) -> list[str]:
+    served = {r.code: r.sha256 for r in app.reads.all()}
+    missing = []
+    for code, _title in required_documents():
+        _t, _v, sha256, _c = document_content(app, code)
+        if served.get(code) != sha256:
+            missing.append(code)
+    return missing
+
+
+def _check_signature_png(data_url_or_b64: str) -> bytes:
+    raw = (data_url_or_b64 or "").split(",", 1)[-1]
+    try:
+        png = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise ApplicationError("signature_invalid", details={"field": "signature"}) from None
+    if not png.startswith(b"\x89PNG") or len(png) > MAX_SIGNATURE_BYTES:
+        raise ApplicationError(
+            "signature_invalid", "签名图片格式不正确，请重新签名。", {"field": "signature"}
+        )
+    try:
+        with Image.open(io.BytesIO(png)) as img:
+            img.load()
+            if not (100 <= img.width <= 2000 and 50 <= img.height <= 1000):
+                raise ApplicationError(
+                    "signature_invalid", "签名区域尺寸不正确，请重新签名。", {"field": "signature"}
+                )
+            alpha = img.convert("RGBA").getchannel("A")
+            inked = sum(alpha.histogram()[32:])
+    except (UnidentifiedImageError, OSError):
+        raise ApplicationError("signature_invalid", details={"field": "signature"}) from None
+    if inked < 150:  # a dot or a stray tap is not a signature
+        raise ApplicationError(
+            "signature_invalid", "签名笔画太少，请在签名区域完整书写您的姓名。", {"field": "signature"}
+        )
+    return png
+
+
+def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Application:
+    """Sign the e-application with an event certificate (motor standard 4.2.4 c), archive it at once."""
+    png = _check_signature_png(signature)
+    with transaction.atomic():
+        app = (
+            Application.objects.select_for_update()
+            .select_related("applicant", "form_document")
+            .get(pk=app_id)
+        )
+        if app.status != Application.Status.APPROVED:
+            if app.status in (Application.Status.SIGNED, Application.Status.PAID, Application.Status.ISSUED):
+                raise ApplicationError("application_state", "投保单已签名，无需重复签名。")
+            raise ApplicationError("application_state")
+        missing = unread_documents(app)
+        if missing:
+            titles = dict(required_documents())
+            raise ApplicationError(
+                "documents_not_read",
+                "请先阅读以下文件后再签名：" + "、".join(titles[c] for c in missing),
+                {"unread": missing},
+            )
+        assert app.form_document is not None
+        form_pdf = archive_read(app.form_document)
+        signed = sign_application(
+            form_pdf,
+            box=SignatureBox(**app.form_signature_box),
+            signer_name=app.applicant.name,
+            subject_serial=app.applicant.id_number_index[:32],
+            signature_png=png,
+        )
+        retention = retention_until(app.period_start, app.period_end)
+        previous = app.signed_document
+        app.signed_document = archive_put(
+            data=signed.pdf,
+            kind=ArchivedObject.Kind.APPLICATION_SIGNED,
+            name=app.number,
+            application_id=app.pk,
+            retention=retention,
+        )
+        if previous is not None:  # a regenerated application supersedes the earlier signature (4.2.4 c)
+            ArchivedObject.objects.filter(pk=previous.pk).update(superseded_by=app.signed_document)
+        app.status = Application.Status.SIGNED
+        app.signed_at = signed.signed_at
+        app.save()
+        evidence = {
+            "application_number": app.number,
+            "documents": [
+                {
+                    "code": r.code,
+                    "title": r.title,
+                    "version": r.version,
+                    "sha256": r.sha256,
+                    "first_served_at": r.first_served_at.isoformat(),
+                    "times_served": r.times_served,
+                    "ip": r.ip,
+                    "user_agent": r.user_agent,
+                }
+                for r in app.reads.order_by("first_served_at")
+            ],
+            "unsigned_form_sha256": app.form_document.sha256,
+            "signed_form_sha256": app.signed_document.sha256,
+            "signature_image_sha256": crypto.sha256_hex(png),
+            "certificate_serial": signed.certificate_serial,
+            "certificate_fingerprint": signed.certificate_fingerprint,
+            "signed_at": signed.signed_at.isoformat(),
+            "ip": client.ip,
+            "user_agent": client.user_agent,
+        }
+        _evidence(app, EvidenceRecord.Kind.SIGNATURE, evidence, retention)
+        audit_record(
+            action="application.signed",
+            actor=f"customer:{app.number}",
+            subject_type="application",
+            subject_id=app.number,
+            data={
+                "signed_sha256": app.signed_document.sha256,
+                "certificate_serial": signed.certificate_serial,
+            },
+        )
+    return app
+
+
+def _evidence(app: Application, kind: str, data: dict[str, Any], retention: dt.date) -> EvidenceRecord:
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    obj = archive_put(
+        data=body,
+        kind=ArchivedObject.Kind.EVIDENCE,
+        name=f"{app.number}-{kind}",
+        content_type="application/json",
+        application_id=app.pk,
+        retention=retention,
+    )
+    return EvidenceRecord.objects.create(
+        application=app, kind=kind, data=data, sha256=obj.sha256, archived=obj, created_at=clock.now()
+    )
+
+
+def application_otp_send(*, app: Application, client: ClientInfo) -> str:
+    """Send the 投保短信验证码 (after signing, before payment); return the masked phone number."""
+    from epolicy.notifications.services import sms_send
+
+    if app.status != Application.Status.SIGNED:
+        raise (
+            ApplicationError("not_signed")
+            if app.status == Application.Status.APPROVED
+            else ApplicationError("application_state")
+        )
+    phone = app.applicant.phone
+    _challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=app.number, phone=phone, ip=client.ip)
+    from django.conf import settings
+
+    sms_send(
+        phone=phone,
+        text=(
+            f"【{settings.INSURER['short_name']}】您正在为投保单{app.number}缴纳交强险保费，"
+            f"验证码 {code}，{settings.OTP['ttl_seconds'] // 60} 分钟内有效。请勿告诉他人。"
+        ),
+    )
+    return mask_phone(phone)
+
+
+def application_otp_verify(*, app_id: int, code: str, client: ClientInfo) -> Application:
+    """Check the SMS code; the result becomes part of the evidence (motor standard 4.2.4 d)."""
+    app = Application.objects.get(pk=app_id)
+    if app.status != Application.Status.SIGNED:
+        raise (
+            ApplicationError("not_signed")
+            if app.status == Application.Status.APPROVED
+            else ApplicationError("application_state")
+        )
+    challenge = otp.otp_check(purpose=OTP_PURPOSE, subject=app.number, code=code)  # commits failed attempts
+    with transaction.atomic():
+        app = Application.objects.select_for_update().get(pk=app_id)
+        app.otp_verified_at = challenge.verified_at
+        app.save(update_fields=["otp_verified_at"])
+        _evidence(
+            app,
+            EvidenceRecord.Kind.OTP,
+            {
+                "application_number": app.number,
+                "phone": mask_phone(app.applicant.phone),
+                "challenge_created_at": challenge.created_at.isoformat(),
+                "verified_at": challenge.verified_at.isoformat() if challenge.verified_at else None,
+                "attempts_failed": challenge.attempts,
+                "ip": client.ip,
+                "user_agent": client.user_agent,
+            },
+            retention_until(app.period_start, app.period_end),
+        )
+        audit_record(
+            action="application.otp_verified",
+            actor=f"customer:{app.number}",
+            subject_type="application",
+            subject_id=app.number,
+        )
+    return app
+
+
+def require_ready_to_pay(app: Application) -> None:
+    """Refuse payment before signing and before a fresh SMS check (server-side order of steps)."""
+    if app.status in (Application.Status.SUBMITTED, Application.Status.APPROVED):
+        raise ApplicationError("not_signed")
+    if app.status != Application.Status.SIGNED:
+        raise ApplicationError("payment_state", "该投保单已缴费，无需重复支付。")
+    if app.otp_verified_at is None or clock.now() - app.otp_verified_at > OTP_VALID_FOR_PAYMENT:
+        raise ApplicationError("otp_required")
+
+
+def application_mark_paid(*, application: Application, order: Any, actor: str) -> None:
+    """Record the real-name payment and start issuance (motor standard 4.3.4 a); caller holds the lock."""
+    from .tasks import issue_policy_task
+
+    application.status = Application.Status.PAID
+    application.paid_at = clock.now()
+    application.save(update_fields=["status", "paid_at"])
+    _evidence(
+        application,
+        EvidenceRecord.Kind.PAYMENT,
+        {
+            "application_number": application.number,
+            "order_no": order.order_no,
+            "amount_fen": order.amount_fen,
+            "gateway_txn": order.gateway_txn,
+            "payer_name": order.payer_name,
+            "payer_is_applicant": True,
+            "paid_at": application.paid_at.isoformat(),
+        },
+        retention_until(application.period_start, application.period_end),
+    )
+    audit_record(
+        action="application.paid",
+        actor=actor,
+        subject_type="application",
+        subject_id=application.number,
+        data={"order_no": order.order_no},
+    )
+    app_id = application.pk
+    transaction.on_commit(lambda: issue_policy_task.enqueue(app_id))

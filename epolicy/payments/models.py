@@ -1,0 +1,60 @@
+"""Payment orders, the notifications received for them, and the sandbox gateway's own books."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from epolicy.common.fields import EncryptedTextField
+
+
+class PaymentOrder(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "待支付"
+        PAID = "paid", "已支付"
+        FAILED = "failed", "支付失败"
+        PAYER_MISMATCH = "payer_mismatch", "付款人非投保人，已退款"
+
+    order_no = models.CharField(max_length=32, unique=True)
+    application = models.ForeignKey("motor.Application", on_delete=models.PROTECT, related_name="payments")
+    amount_fen = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(max_length=40)
+    gateway_txn = models.CharField(max_length=64, blank=True, default="")
+    payer_name = models.CharField(max_length=100, blank=True, default="")
+    payer_id_index = models.CharField(max_length=64, blank=True, default="")
+    failure_reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class PaymentNotification(models.Model):
+    """Every callback received, kept whatever its fate (replays, bad signatures, out-of-order)."""
+
+    provider = models.CharField(max_length=40)
+    order_no = models.CharField(max_length=32, db_index=True)
+    notify_id = models.CharField(max_length=64, blank=True, default="")
+    signature_ok = models.BooleanField()
+    outcome = models.CharField(max_length=32)
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+
+class SandboxTransaction(models.Model):
+    """The sandbox gateway's side: what a real gateway would hold on its own servers."""
+
+    txn_id = models.CharField(max_length=40, unique=True)
+    merchant_order_no = models.CharField(max_length=32, db_index=True)
+    amount_fen = models.BigIntegerField()
+    subject = models.CharField(max_length=200)
+    notify_url = models.URLField()
+    return_url = models.URLField()
+    status = models.CharField(max_length=16, default="created")  # created, success, failed, refunded
+    payer_name = models.CharField(max_length=100, blank=True, default="")
+    payer_id_number = EncryptedTextField(context="payments.sandbox.payer_id", blank=True, default="")
+    created_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0)
+    notified_ok = models.BooleanField(default=False)

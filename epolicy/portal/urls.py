@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import sandbox_views, views
+
+app_name = "portal"
+urlpatterns = [
+    path("m/a/<str:token>/", views.application, name="application"),
+    path("m/a/<str:token>/doc/<str:code>/", views.document, name="document"),
+    path("m/a/<str:token>/form.pdf", views.form_pdf, name="form_pdf"),
+    path("m/a/<str:token>/sign/", views.sign, name="sign"),
+    path("m/a/<str:token>/otp/", views.otp, name="otp"),
+    path("m/a/<str:token>/pay/", views.pay, name="pay"),
+    path("m/a/<str:token>/result/", views.result, name="result"),
+    path("m/a/<str:token>/policy.pdf", views.policy_pdf, name="policy_pdf"),
+    path("query/", views.query, name="query"),
+    path("verify/", views.verify, name="verify"),
+    path("v/<str:number>", views.verify_policy, name="verify_policy"),
+    path("sandbox/pay/<str:txn_id>/", sandbox_views.cashier, name="sandbox_pay"),
+]

@@ -1,0 +1,278 @@
+"""Customer H5 pages: the applicant's journey, public query and verification. Views parse, call a
+service and render; every refusal is shown as the service's Chinese message (and its code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from epolicy.archive.services import archive_read
+from epolicy.common.errors import ApplicationError
+from epolicy.common.request_meta import ClientInfo
+from epolicy.documents.bundle import BundleDocument, render_markdown_html
+from epolicy.identity.captcha import captcha_create, captcha_image
+from epolicy.motor import display, selectors, services
+from epolicy.motor.api import payment_status_json
+from epolicy.motor.models import Application
+from epolicy.payments.models import PaymentOrder
+from epolicy.payments.services import payment_start
+from epolicy.verification.api import QueryIn, query_policy, verify_upload
+from epolicy.verification.services import policy_summary
+
+STEPS = (("read", "阅读"), ("sign", "签名"), ("otp", "验证"), ("pay", "缴费"), ("done", "出单"))
+
+
+def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    return render(request, template, {"insurer": settings.INSURER, **context}, status=status)
+
+
+def _steps(app: Application) -> dict[str, Any]:
+    current = selectors.next_step(app)
+    order = [k for k, _ in STEPS]
+    idx = order.index(current) if current in order else (len(order) if current in ("wait", "done") else 0)
+    return {
+        "steps": STEPS,
+        "current_step": current,
+        "done_steps": order[:idx] if current != "done" else order,
+    }
+
+
+def _app_or_404(token: str) -> Application:
+    return services.application_by_token(token)
+
+
+def _not_found(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return page(request, "portal/base.html", {"error": exc}, status=exc.status)
+
+
+def application(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    docs = selectors.documents_status(app)
+    last = app.payments.first()
+    context = {
+        "app": app,
+        "token": token,
+        "applicant_name": app.applicant.name,
+        "documents": docs,
+        "unread_count": sum(1 for d in docs if not d["read"]),
+        "next_step": selectors.next_step(app),
+        "period": display.period_text(app.period_start, app.period_end),
+        "policy": getattr(app, "policy", None) if app.status == Application.Status.ISSUED else None,
+        "last_order_message": ApplicationError("payment_payer_mismatch").message_zh
+        if last is not None and last.status == PaymentOrder.Status.PAYER_MISMATCH
+        else "",
+        **_steps(app),
+    }
+    return page(request, "portal/application.html", context)
+
+
+def document(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+        content = services.application_document_served(app=app, code=code, client=ClientInfo.of(request))
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    codes = [c for c, _ in services.required_documents()]
+    titles = dict(services.required_documents())
+    position = codes.index(code) + 1
+    context: dict[str, Any] = {
+        "app": app,
+        "token": token,
+        "title": titles[code],
+        "position": position,
+        "total": len(codes),
+        "next_code": codes[position] if position < len(codes) else None,
+    }
+    if isinstance(content, BundleDocument):
+        context.update(
+            html=render_markdown_html(content.text_markdown), version=content.version, sha256=content.sha256
+        )
+    else:
+        form = display.application_form_data(app, ())
+        context.update(
+            form_sections=display.sections_json(form.sections),
+            form_title=form.product_title,
+            sha256=app.form_document.sha256 if app.form_document else "",
+        )
+    return page(request, "portal/document.html", context)
+
+
+def form_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+        pdf = services.application_document_served(
+            app=app, code=services.APPLICATION_FORM, client=ClientInfo.of(request)
+        )
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{app.number}.pdf"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def sign(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    error = None
+    if request.method == "POST":
+        try:
+            services.application_sign(
+                app_id=app.pk, signature=request.POST.get("signature", ""), client=ClientInfo.of(request)
+            )
+            return HttpResponseRedirect(reverse("portal:otp", args=[token]))
+        except ApplicationError as exc:
+            error = exc
+    elif selectors.next_step(app) == "read":
+        error = ApplicationError("documents_not_read")
+    declaration = display.application_form_data(app, ()).declaration
+    return page(
+        request,
+        "portal/sign.html",
+        {"app": app, "token": token, "error": error, "declaration": declaration, **_steps(app)},
+        status=error.status if error and request.method == "POST" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def otp(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    error, notice = None, None
+    from epolicy.common.masking import mask_phone
+
+    phone_masked = mask_phone(app.applicant.phone)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "send":
+                phone_masked = services.application_otp_send(app=app, client=ClientInfo.of(request))
+                notice = f"验证码已发送至 {phone_masked}，{settings.OTP['ttl_seconds'] // 60} 分钟内有效。"
+            else:
+                services.application_otp_verify(
+                    app_id=app.pk, code=request.POST.get("code", ""), client=ClientInfo.of(request)
+                )
+                return HttpResponseRedirect(reverse("portal:application", args=[token]))
+        except ApplicationError as exc:
+            error = exc
+    elif app.status == Application.Status.APPROVED:
+        error = ApplicationError("not_signed")
+    return page(
+        request,
+        "portal/otp.html",
+        {
+            "app": app,
+            "token": token,
+            "error": error,
+            "notice": notice,
+            "phone_masked": phone_masked,
+            **_steps(app),
+        },
+    )
+
+
+@require_http_methods(["POST"])
+def pay(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+        _order, url = payment_start(application_id=app.pk, actor=f"customer:{app.number}")
+    except ApplicationError as exc:
+        return page(request, "portal/base.html", {"error": exc}, status=exc.status)
+    return HttpResponseRedirect(url)
+
+
+def result(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+        status = payment_status_json(app, request.GET.get("order", ""))
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    refresh = status["status"] in ("pending", "paid") and not status["policy_number"]
+    return page(
+        request, "portal/result.html", {"app": app, "token": token, "status": status, "refresh": refresh}
+    )
+
+
+def policy_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        app = _app_or_404(token)
+        if app.status != Application.Status.ISSUED:
+            raise ApplicationError("application_state", "电子保单尚未出具。")
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    policy = app.policy
+    response = HttpResponse(archive_read(policy.document), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{policy.number}.pdf"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def query(request: HttpRequest) -> HttpResponse:
+    error, summary, download_url = None, None, None
+    form = {k: request.POST.get(k, "") for k in ("policy_number", "id_number", "plate")}
+    if request.method == "POST":
+        try:
+            payload = QueryIn(
+                **form,
+                captcha_id=request.POST.get("captcha_id", ""),
+                captcha_answer=request.POST.get("captcha_answer", ""),
+            )
+            policy, download_url = query_policy(request=request, payload=payload)
+            summary = policy_summary(policy)
+        except ApplicationError as exc:
+            error = exc
+    captcha, answer = captcha_create()
+    import base64
+
+    image = "data:image/png;base64," + base64.b64encode(captcha_image(answer)).decode()
+    return page(
+        request,
+        "portal/query.html",
+        {
+            "error": error,
+            "summary": summary,
+            "download_url": download_url,
+            "form": form,
+            "captcha_id": captcha.token,
+            "captcha_image": image,
+        },
+        status=error.status if error else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    error, result_data = None, None
+    if request.method == "POST":
+        try:
+            result_data = verify_upload(request=request, upload=request.FILES.get("file"))
+        except ApplicationError as exc:
+            error = exc
+    return page(
+        request,
+        "portal/verify.html",
+        {"error": error, "result": result_data},
+        status=error.status if error else 200,
+    )
+
+
+def verify_policy(request: HttpRequest, number: str) -> HttpResponse:
+    """The e-policy's QR code opens this page: the policy it names, and an upload to check the file."""
+    from epolicy.verification.api import policy_verification
+
+    try:
+        expected = policy_verification(request, number)
+    except ApplicationError as exc:
+        return page(request, "portal/verify.html", {"error": exc}, status=exc.status)
+    return page(request, "portal/verify.html", {"expected": expected})

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One command to set up and run epolicy on its embedded default: SQLite, local storage, sandbox
+# providers, demo data. Serves on http://127.0.0.1:8000 with a background task worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export EPOLICY_TASK_BACKEND=${EPOLICY_TASK_BACKEND:-django_tasks_db.DatabaseBackend}
+EP=.venv/bin/epolicy
+$EP migrate --no-input -v 0
+$EP pki_init
+$EP collectstatic --no-input -v 0
+$EP seed_demo
+$EP db_worker --interval 1 >var/worker.log 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null || true' EXIT
+cat <<MSG
+
+  epolicy is running (stop with Ctrl-C):
+    staff console      http://127.0.0.1:8000/console/      (user: admin, password: see var/demo-credentials.txt)
+    applicant journey  the link printed above for a demo application (or approve one in the console)
+    policy query       http://127.0.0.1:8000/query/
+    verification       http://127.0.0.1:8000/verify/
+    API + OpenAPI      http://127.0.0.1:8000/api/v1/docs
+    e-mails (file)     var/mail/
+
+MSG
+$EP runserver 127.0.0.1:8000 --noreload
