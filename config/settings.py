@@ -212,7 +212,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("EPOLICY_LOG_LEVEL", "INFO")},
-    "loggers": {"fontTools": {"level": "WARNING"}, "pyhanko": {"level": "WARNING"}},
+    "loggers": {
+        "fontTools": {"level": "WARNING"},
+        "pyhanko": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

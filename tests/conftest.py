@@ -49,12 +49,28 @@ def committed(request):
     return request.getfixturevalue("django_capture_on_commit_callbacks")
 
 
-@pytest.fixture
-def pki(db):
-    """The development PKI in the test database (created once; recreated after a table flush)."""
+@pytest.fixture(scope="session")
+def _pki_rows(django_db_setup, django_db_blocker):
+    """Key generation is slow: make the development PKI once per session, then copy its rows."""
+    from django.db import transaction
+
+    from epolicy.signing.models import SigningCredential
     from epolicy.signing.pki import pki_init
 
-    pki_init()
+    with django_db_blocker.unblock(), transaction.atomic():
+        pki_init()
+        rows = [{k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
+                for row in SigningCredential.objects.values()]
+        transaction.set_rollback(True)
+    return rows
+
+
+@pytest.fixture
+def pki(db, _pki_rows):
+    """The development PKI in this test's database."""
+    from epolicy.signing.models import SigningCredential
+
+    return SigningCredential.objects.bulk_create(SigningCredential(**row) for row in _pki_rows)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from epolicy.documents.model import (
     RenderedDocument,
     Section,
     Table,
+    document_keywords,
+    parse_document_keywords,
 )
 
 __all__ = [
@@ -22,4 +24,6 @@ __all__ = [
     "RenderedDocument",
     "Section",
     "Table",
+    "document_keywords",
+    "parse_document_keywords",
 ]

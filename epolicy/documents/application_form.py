@@ -15,7 +15,7 @@ from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
-from epolicy.documents.model import ApplicationFormData, RenderedDocument, Table
+from epolicy.documents.model import ApplicationFormData, RenderedDocument, Table, document_keywords
 
 KIND = "application"
 DOCUMENT_LABEL = "电子投保单"
@@ -27,7 +27,7 @@ SIGNATURE_HEIGHT = 80.0
 
 def keywords(application_number: str) -> str:
     """The PDF keywords from which other code reads the kind and number back."""
-    return f"epolicy-kind={KIND}; epolicy-number={application_number}"
+    return document_keywords(KIND, application_number)
 
 
 def _first_header(data: ApplicationFormData) -> Callable[[Canvas], None]:

@@ -14,7 +14,7 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
-from epolicy.documents.model import EPolicyData, RenderedDocument
+from epolicy.documents.model import EPolicyData, RenderedDocument, document_keywords
 from epolicy.documents.qr import draw_qr
 
 KIND = "policy"
@@ -32,7 +32,7 @@ QR_CAPTION = "扫码验真"
 
 def keywords(policy_number: str) -> str:
     """The PDF keywords from which other code reads the kind and number back."""
-    return f"epolicy-kind={KIND}; epolicy-number={policy_number}"
+    return document_keywords(KIND, policy_number)
 
 
 def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:

@@ -120,3 +120,19 @@ class RenderedDocument:
     pdf: bytes
     signature_box: SignatureBox
     page_count: int
+
+
+def document_keywords(kind: str, number: str) -> str:
+    """The PDF keywords that name a document: ``epolicy-kind=<kind>; epolicy-number=<number>``."""
+    return f"epolicy-kind={kind}; epolicy-number={number}"
+
+
+def parse_document_keywords(keywords: str) -> tuple[str, str] | None:
+    """(kind, number) from PDF keywords written by ``document_keywords``; None if they are not ours."""
+    values: dict[str, str] = {}
+    for part in keywords.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    kind, number = values.get("epolicy-kind"), values.get("epolicy-number")
+    return (kind, number) if kind and number else None

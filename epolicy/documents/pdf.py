@@ -501,13 +501,21 @@ def section_table(
 
 
 def _column_widths(table: Table, width: float) -> list[float]:
+    """Short columns (amounts, codes) get their natural width so they never wrap; long ones share the rest."""
+    pad = 2 * (CELL_PAD + 1) + 2
     natural = []
     for c, head in enumerate(table.header):
         texts = [head, *(row[c] for row in table.rows)]
-        longest = max(stringWidth(t, FONT_NAME, 9) for t in texts)
-        natural.append(max(48.0, min(longest, 260.0)) + 2 * (CELL_PAD + 1) + 2)
-    total = sum(natural)
-    return [w * width / total for w in natural]
+        natural.append(max(48.0, max(stringWidth(t, FONT_NAME, 9) for t in texts) + pad))
+    if sum(natural) <= width:
+        return [w * width / sum(natural) for w in natural]
+    short_limit = 140.0
+    fixed = sum(w for w in natural if w <= short_limit)
+    flexible = [w for w in natural if w > short_limit]
+    room = width - fixed
+    if not flexible or room < 80.0 * len(flexible):
+        return [w * width / sum(natural) for w in natural]
+    return [w if w <= short_limit else room * w / sum(flexible) for w in natural]
 
 
 def data_table(table: Table, width: float = CONTENT_WIDTH, *, title: str | None = None) -> RLTable:

@@ -345,7 +345,7 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def load_credential(role: str) -> LoadedCredential:
-    """The active credential of a role, ready to sign; raises ApplicationError('pki_missing') if there is none."""
+    """The active credential of a role, ready to sign; ApplicationError('pki_missing') if there is none."""
     row = (
         SigningCredential.objects.filter(role=role, active=True)
         .order_by("-created_at", "-id")
@@ -430,7 +430,7 @@ def seal_fingerprints() -> frozenset[str]:
 
 
 def trust_roots() -> list[x509.Certificate]:
-    """The roots the verifier trusts: every root CA, active or not, so documents signed before a rotation verify."""
+    """Roots the verifier trusts: every root CA, active or not (documents from before a rotation verify)."""
     return _certs_of_role(Role.ROOT_CA)
 
 

@@ -94,6 +94,9 @@ class _HeldKeySigner(signers.SimpleSigner):
             signing_cert=cert,
             signing_key=pki.key_to_asn1(key),
             cert_registry=SimpleCertificateStore.from_certs(chain),
+            # The root is what every verifier already trusts; leaving it out makes /Contents 1.4 kB
+            # (2.8 k hex digits) shorter, and verifiers read those digit by digit.
+            embed_roots=False,
         )
 
     def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Iterator[CMSAttributeProvider]:
@@ -211,6 +214,11 @@ def _reserve(certs: list[bytes]) -> int:
     return 2 * (sum(len(c) for c in certs) + _CMS_OVERHEAD)
 
 
+def _intermediates(chain: tuple[x509.Certificate, ...]) -> list[x509.Certificate]:
+    """The chain without its (self-signed) root, which the signer leaves out of the CMS."""
+    return [c for c in chain if c.issuer != c.subject]
+
+
 def _der(cert: x509.Certificate | asn1_x509.Certificate) -> bytes:
     if isinstance(cert, x509.Certificate):
         return cert.public_bytes(serialization.Encoding.DER)
@@ -261,7 +269,7 @@ def _has_signatures(pdf: bytes) -> bool:
 
 
 def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单签章") -> SignedResult:
-    """Apply the insurer's seal: PAdES B-T, certifying (DocMDP P=2) when it is the document's first signature."""
+    """Apply the insurer's seal: PAdES B-T, certifying (DocMDP P=2) if it is the first signature."""
     seal = pki.load_credential(Role.SEAL)
     tsa = pki.load_credential(Role.TSA)
     insurer = settings.INSURER
@@ -280,7 +288,7 @@ def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单�
     reserved = _reserve(
         [
             _der(seal.certificate),
-            *(_der(c) for c in seal.chain),
+            *(_der(c) for c in _intermediates(seal.chain)),
             _der(tsa.certificate),
         ]
     )
@@ -310,7 +318,7 @@ def sign_application(
     signature_png: bytes,
     reason: str = "投保人确认投保信息",
 ) -> SignedResult:
-    """The applicant's signature: a one-signing event certificate, PAdES B-T, the drawn strokes as appearance."""
+    """The applicant's signature: a one-use event certificate, PAdES B-T, the drawn strokes as appearance."""
     ca = pki.load_credential(Role.CUSTOMER_CA)
     tsa = pki.load_credential(Role.TSA)
     cert, key = pki.issue_event_certificate(name=signer_name, subject_serial=subject_serial)
@@ -333,9 +341,7 @@ def sign_application(
         reason=reason,
         name=signer_name,
     )
-    reserved = _reserve(
-        [_der(cert), *(_der(c) for c in chain), _der(tsa.certificate)]
-    )
+    reserved = _reserve([_der(cert), *(_der(c) for c in _intermediates(chain)), _der(tsa.certificate)])
     signed, signed_at = _sign(pdf, meta=meta, signer=signer, tsa=tsa, box=box, style=style, reserved=reserved)
     return SignedResult(
         pdf=signed,

@@ -55,12 +55,19 @@ MESSAGES: dict[str, str] = {
     "encrypted": "该文件已被加密或设置了打开密码，无法验证。请上传保险公司发送的原始电子保单，不要另行加密。",
     "malformed": "该文件已损坏或结构异常，无法验证。请向保险公司重新获取电子保单。",
     "not_signed": "该文件没有电子签章，不能证明由保险公司出具。请向保险公司获取带签章的电子保单。",
-    "integrity_broken": "该文件的签章与内容不符，文件在签章后被改动或已损坏，内容不可信。请向保险公司重新获取电子保单。",
+    "integrity_broken": (
+        "该文件的签章与内容不符，文件在签章后被改动或已损坏，内容不可信。请向保险公司重新获取电子保单。"
+    ),
     "modified_after_signing": "该文件在签章后被修改过，内容不可信，请向保险公司重新获取电子保单。",
-    "untrusted_signer": "该文件的签章不是本公司或本公司认可的机构签发的，不能证明文件真实。请通过保险公司官方渠道获取电子保单。",
+    "untrusted_signer": (
+        "该文件的签章不是本公司或本公司认可的机构签发的，不能证明文件真实。"
+        "请通过保险公司官方渠道获取电子保单。"
+    ),
     "not_insurer": "该文件上没有保险公司的电子签章，不是有效的电子保单。请向保险公司获取正式电子保单。",
     "revoked": "该文件使用的签章证书已被吊销，签章无效。请联系保险公司核实。",
-    "expired": "该文件签章时所用的证书已过有效期，且没有可信的签章时间证明，签章无效。请联系保险公司重新获取电子保单。",
+    "expired": (
+        "该文件签章所用的证书已过有效期，且没有可信的签章时间证明，签章无效。请联系保险公司重新获取电子保单。"
+    ),
 }
 
 # When signatures fail for different reasons, the report names the most serious one.
@@ -132,7 +139,7 @@ def _report(
 
 
 def verify_pdf(data: bytes, *, at: dt.datetime | None = None) -> VerificationReport:
-    """Judge a PDF: genuine only if every signature is intact, trusted and unmodified since, and sealed if a policy.
+    """Judge a PDF: genuine if every signature is intact, trusted, unmodified since, and sealed if a policy.
 
     `at` is the validation time (default: the platform clock); timestamps are validated at that time.
     Raises ApplicationError('pki_missing') if the platform has no root to trust: that is not the file's fault.
@@ -221,7 +228,7 @@ def _context(trust: _Trust, moment: dt.datetime) -> ValidationContext:
 
 
 def _timestamp_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
-    """genTime of the signature's timestamp token, read before validation to pick the signer's validation time."""
+    """genTime of the signature's timestamp token, read first: it is the signer's validation time."""
     for signed_data in extract_tst_data_iter(sig.signer_info, signed=False):
         content = signed_data["encap_content_info"]["content"]
         tst_info = content.parsed if isinstance(content, cms.ParsableOctetString) else None

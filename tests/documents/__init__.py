@@ -302,7 +302,7 @@ def pdf_info(pdf: bytes, tmp_path) -> dict[str, str]:
 
 
 def pdf_text(pdf: bytes, tmp_path) -> str:
-    out = run_tool("pdftotext", "-enc", "UTF-8", "-layout", pdf=pdf, tmp_path=tmp_path, after=("-",))
+    out = run_tool("pdftotext", "-enc", "UTF-8", "-raw", pdf=pdf, tmp_path=tmp_path, after=("-",))
     return out.replace("\f", "\n")
 
 

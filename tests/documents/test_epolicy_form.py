@@ -190,3 +190,54 @@ def test_long_special_agreement_flows_to_more_pages_without_losing_text(tmp_path
 def test_text_that_looks_like_markup_is_printed_as_is():
     data = epolicy_data(special_agreement=("约定 <b>不是标签</b> & 不是实体 &amp;",))
     assert render_epolicy(data).pdf.startswith(b"%PDF-")
+
+
+@pytest.mark.crosscheck
+def test_unusual_content_still_renders_completely(tmp_path):
+    from epolicy.documents.model import Field, Section, Table
+
+    long_address = "广东省深圳市南山区" + "科技园示例大道示例大厦" * 12 + "一座 1208 室"
+    data = epolicy_data()
+    data = type(data)(
+        **{
+            **data.__dict__,
+            "sections": (
+                Section(title="空白部分"),
+                Section(
+                    title="投保人信息",
+                    fields=(
+                        Field("一个非常非常长的字段标签名称", "值 <甲> & 乙"),
+                        Field("住址", long_address),
+                        Field("多行", "第一行\n第二行"),
+                    ),
+                ),
+                Section(
+                    title="保险责任信息",
+                    table=Table(
+                        header=("险种", "保险金额/责任限额", "免赔", "保险费", "说明"),
+                        rows=(
+                            (
+                                "机动车损失保险",
+                                "85,000.00 元",
+                                "0",
+                                "1,020.00 元",
+                                "含" + "玻璃、自燃、涉水、" * 8,
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        }
+    )
+    rendered = render_epolicy(data)
+    text = compact(pdf_text(rendered.pdf, tmp_path))
+    for expected in (
+        "空白部分",
+        "值<甲>&乙",
+        compact(long_address),
+        "第一行",
+        "第二行",
+        "1,020.00元",
+        "一个非常非常长",
+    ):
+        assert expected in text, expected

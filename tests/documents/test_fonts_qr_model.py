@@ -110,3 +110,12 @@ def test_chinese_punctuation_never_starts_a_line():
 
 def test_markup_escapes_and_keeps_line_breaks():
     assert pdf.markup("a<b>&c\nd") == "a&lt;b&gt;&amp;c<br/>d"
+
+
+def test_keywords_round_trip():
+    from epolicy.documents.model import document_keywords, parse_document_keywords
+
+    assert document_keywords("policy", "PDZA1") == "epolicy-kind=policy; epolicy-number=PDZA1"
+    assert parse_document_keywords("epolicy-kind=policy; epolicy-number=PDZA1") == ("policy", "PDZA1")
+    assert parse_document_keywords("epolicy-kind=application;epolicy-number=T9 ") == ("application", "T9")
+    assert parse_document_keywords("invoice, 2026") is None

@@ -1,5 +1,7 @@
 """In a real browser: anonymous policy query with captcha and download; the QR code's verification page."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from epolicy.motor.demo import demo_application_input
@@ -13,8 +15,18 @@ def issued(live_server, settings):
     from epolicy.signing.pki import pki_init
 
     settings.SITE_URL = live_server.url
-    pki_init()
-    return run_journey(demo_application_input(21, name="刘芳"))
+    def issue():
+        # pyHanko runs its own event loop; Playwright's sync API already runs one in this thread.
+        from django.db import connection
+
+        try:
+            pki_init()
+            return run_journey(demo_application_input(21, name="刘芳"))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(issue).result()
 
 
 def test_query_then_download(issued, live_server, phone, shot, monkeypatch):

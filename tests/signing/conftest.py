@@ -1,4 +1,4 @@
-"""Shared fixtures: one PKI generated per test session (key generation is slow), copied into each test's DB."""
+"""Shared fixtures: one PKI generated per session (key generation is slow), copied into each test's DB."""
 
 from __future__ import annotations
 

@@ -166,7 +166,9 @@ def test_event_certificates_get_fresh_keys(pki):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("serial", ["110105194912310025", "11010519491231002X", "110105491231002", "", "x" * 65, "散列"])
+@pytest.mark.parametrize(
+    "serial", ["110105194912310025", "11010519491231002X", "110105491231002", "", "x" * 65, "散列"]
+)
 def test_event_certificate_refuses_raw_id_numbers_and_bad_serials(pki, serial):
     with pytest.raises(ValueError):
         pki_mod.issue_event_certificate(name="张三", subject_serial=serial)

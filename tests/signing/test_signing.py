@@ -140,7 +140,12 @@ def test_applicant_appearance_shows_the_strokes_with_transparency(pki, signature
         signature_png=signature_png,
     ).pdf
     reader, widget = field(pdf, "applicant_signature")
-    assert [float(v) for v in widget["/Rect"]] == [APPLICANT_BOX.x1, APPLICANT_BOX.y1, APPLICANT_BOX.x2, APPLICANT_BOX.y2]
+    assert [float(v) for v in widget["/Rect"]] == [
+        APPLICANT_BOX.x1,
+        APPLICANT_BOX.y1,
+        APPLICANT_BOX.x2,
+        APPLICANT_BOX.y2,
+    ]
     assert page_index(reader, widget.raw_get("/P")) == APPLICANT_BOX.page
     (imported,) = [x.get_object() for x in widget["/AP"]["/N"]["/Resources"]["/XObject"].values()]
     images = [x.get_object() for x in imported["/Resources"]["/XObject"].values()]
@@ -151,8 +156,12 @@ def test_applicant_appearance_shows_the_strokes_with_transparency(pki, signature
 @pytest.mark.django_db
 def test_each_application_signature_has_its_own_certificate(pki, signature_png):
     doc = make_pdf(kind="application")
-    one = signers.sign_application(doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png)
-    two = signers.sign_application(doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png)
+    one = signers.sign_application(
+        doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png
+    )
+    two = signers.sign_application(
+        doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png
+    )
     assert one.certificate_serial != two.certificate_serial
     assert one.certificate_fingerprint != two.certificate_fingerprint
 
@@ -160,7 +169,9 @@ def test_each_application_signature_has_its_own_certificate(pki, signature_png):
 @pytest.mark.django_db
 def test_application_then_seal_verifies_with_both_signers(pki, signature_png):
     doc = make_pdf(kind="policy")
-    signed = signers.sign_application(doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png)
+    signed = signers.sign_application(
+        doc, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png
+    )
     sealed = signers.seal_document(signed.pdf, box=SEAL_BOX)
     report = verify_pdf(sealed.pdf)
     assert report.code == "genuine"
@@ -172,7 +183,9 @@ def test_application_then_seal_verifies_with_both_signers(pki, signature_png):
 
 def with_empty_field(pdf: bytes, name: str, box: SignatureBox) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name, on_page=box.page, box=box.as_tuple()))
+    fields.append_signature_field(
+        writer, fields.SigFieldSpec(sig_field_name=name, on_page=box.page, box=box.as_tuple())
+    )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -212,7 +225,11 @@ def test_signature_box_must_be_on_an_existing_page(pki, policy_pdf):
 def test_unreadable_signature_image_is_refused(pki, policy_pdf):
     with pytest.raises(ValueError):
         signers.sign_application(
-            policy_pdf, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=b"not a png"
+            policy_pdf,
+            box=APPLICANT_BOX,
+            signer_name="张三",
+            subject_serial=SERIAL,
+            signature_png=b"not a png",
         )
 
 
@@ -223,7 +240,11 @@ def test_signing_without_pki_says_pki_missing(db, policy_pdf, signature_png):
     assert err.value.code == "pki_missing"
     with pytest.raises(ApplicationError) as err:
         signers.sign_application(
-            policy_pdf, box=APPLICANT_BOX, signer_name="张三", subject_serial=SERIAL, signature_png=signature_png
+            policy_pdf,
+            box=APPLICANT_BOX,
+            signer_name="张三",
+            subject_serial=SERIAL,
+            signature_png=signature_png,
         )
     assert err.value.code == "pki_missing"
 

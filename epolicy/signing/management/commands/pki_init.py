@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="create a new generation of every credential (old ones are kept, inactive, for verification)",
+            help="create a new generation of every credential (old ones stay, inactive, for verification)",
         )
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:

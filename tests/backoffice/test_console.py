@@ -1,0 +1,49 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from epolicy.motor.models import Application
+from epolicy.notifications.models import SmsMessage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_user("alice", password="pw-123456", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+def test_console_needs_a_staff_login(client):
+    assert client.get("/console/").status_code == 302
+
+
+def test_create_approve_and_show_the_qr(client, staff, pki):
+    resp = client.post("/console/applications/demo/")
+    number = Application.objects.get().number
+    assert resp.status_code == 302 and number in resp["Location"]
+    resp = client.post(f"/console/applications/{number}/approve/")
+    assert resp.status_code == 302
+    app = Application.objects.get()
+    assert app.status == "approved" and app.approved_by == "staff:alice"
+    page = client.get(f"/console/applications/{number}/").content.decode()
+    assert app.access_token in page and "application.approved" in page
+    qr = client.get(f"/console/applications/{number}/qr.png")
+    assert qr["Content-Type"] == "image/png" and qr.content.startswith(b"\x89PNG")
+    again = client.post(f"/console/applications/{number}/approve/")
+    assert again.status_code == 409 and 'data-code="application_state"' in again.content.decode()
+
+
+def test_sandbox_sms_outbox_is_visible(client, staff):
+    SmsMessage.objects.create(provider="sandbox", phone="13812345678", phone_masked="138****5678",
+                              text="验证码 123456", created_at="2026-11-21T08:00:00+00:00")
+    page = client.get("/console/sms/").content.decode()
+    assert "138****5678" in page and "验证码 123456" in page
+
+
+def test_staff_session_can_use_the_api(client, staff, pki):
+    from tests.conftest import application_payload
+
+    resp = client.post("/api/v1/motor/applications", application_payload(), content_type="application/json")
+    assert resp.status_code == 201
+    assert Application.objects.get().submitted_by == "staff:alice"
