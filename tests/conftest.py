@@ -59,8 +59,10 @@ def _pki_rows(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock(), transaction.atomic():
         pki_init()
-        rows = [{k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
-                for row in SigningCredential.objects.values()]
+        rows = [
+            {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
+            for row in SigningCredential.objects.values()
+        ]
         transaction.set_rollback(True)
     return rows
 

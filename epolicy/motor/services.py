@@ -331,7 +331,7 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
     png = _check_signature_png(signature)
     with transaction.atomic():
         app = (
-            Application.objects.select_for_update()
+            Application.objects.select_for_update(of=("self",))
             .select_related("applicant", "form_document")
             .get(pk=app_id)
         )

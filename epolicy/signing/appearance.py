@@ -149,7 +149,7 @@ def seal_style(insurer_name: str) -> StaticStampStyle:
 
 def _load_signature_image(png: bytes) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(png))
+        image: Image.Image = Image.open(io.BytesIO(png), formats=("PNG",))
         if image.width * image.height > MAX_SIGNATURE_PIXELS:
             raise ValueError("signature image too large")
         image.load()

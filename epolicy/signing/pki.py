@@ -20,6 +20,7 @@ from functools import cached_property
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -46,20 +47,20 @@ BACKDATE = dt.timedelta(minutes=5)
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
 _YEAR = dt.timedelta(days=365)
 _ROLE_ORDER = (Role.ROOT_CA, Role.ISSUING_CA, Role.SEAL, Role.CUSTOMER_CA, Role.TSA)
-_PARENT = {
+_PARENT: dict[str, str] = {
     Role.ISSUING_CA: Role.ROOT_CA,
     Role.SEAL: Role.ISSUING_CA,
     Role.CUSTOMER_CA: Role.ROOT_CA,
     Role.TSA: Role.ROOT_CA,
 }
-_RSA_BITS = {
+_RSA_BITS: dict[str, int] = {
     Role.ROOT_CA: 3072,
     Role.ISSUING_CA: 3072,
     Role.SEAL: 2048,
     Role.CUSTOMER_CA: 2048,
     Role.TSA: 2048,
 }
-_VALIDITY = {
+_VALIDITY: dict[str, dt.timedelta] = {
     Role.ROOT_CA: 20 * _YEAR,
     Role.ISSUING_CA: 10 * _YEAR,
     Role.SEAL: 3 * _YEAR,
@@ -150,17 +151,17 @@ def _names(role: str) -> x509.Name:
     name = insurer["name"]
     uscc = insurer["uscc"]
     base = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), _attr(NameOID.ORGANIZATION_NAME, name)]
-    common = {
-        Role.ROOT_CA: f"{insurer['short_name']} 电子保单根 CA",
-        Role.ISSUING_CA: f"{insurer['short_name']} 电子签章 CA",
+    short = insurer["short_name"]
+    seal_cn = f"{name} 电子保单签章"
+    common_names: dict[str, str] = {
+        Role.ROOT_CA: f"{short} 电子保单根 CA",
+        Role.ISSUING_CA: f"{short} 电子签章 CA",
         # The full name when it fits the 64 bytes, else the short name (the full one is in O).
-        Role.SEAL: f"{name} 电子保单签章"
-        if _fits(f"{name} 电子保单签章")
-        else f"{insurer['short_name']} 电子保单签章",
-        Role.CUSTOMER_CA: f"{insurer['short_name']} 投保人事件证书 CA",
-        Role.TSA: f"{insurer['short_name']} 时间戳服务",
-    }[role]
-    attrs = [*base, _attr(NameOID.COMMON_NAME, common)]
+        Role.SEAL: seal_cn if _fits(seal_cn) else f"{short} 电子保单签章",
+        Role.CUSTOMER_CA: f"{short} 投保人事件证书 CA",
+        Role.TSA: f"{short} 时间戳服务",
+    }
+    attrs = [*base, _attr(NameOID.COMMON_NAME, common_names[role])]
     if role == Role.SEAL:
         attrs += [
             x509.NameAttribute(NameOID.SERIAL_NUMBER, uscc),
@@ -291,8 +292,8 @@ def pki_init(*, force: bool = False) -> dict[str, str]:
                 timestamping=role == Role.TSA,
             )
             SigningCredential.objects.filter(role=role, active=True).update(active=False)
-            current[role] = _store(role, cert, key)
-            created[role] = current[role].subject  # type: ignore[union-attr]
+            stored = current[role] = _store(role, cert, key)
+            created[role] = stored.subject
     return created
 
 
@@ -339,7 +340,7 @@ def _issuer_chain(cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, Exception):
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True
 

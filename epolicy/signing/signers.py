@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from django.conf import settings
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.general import SigningError, as_signing_certificate_v2, simple_cms_attribute
@@ -146,14 +147,14 @@ class PlatformTimeStamper(DummyTimeStamper):
         return super().request_tsa_response(req)
 
     def _build_tst_info(
-        self, message_imprint: tsp.MessageImprint, dt: dt.datetime, req: tsp.TimeStampReq
+        self, message_imprint: tsp.MessageImprint, gen_time: dt.datetime, req: tsp.TimeStampReq
     ) -> tsp.TSTInfo:
-        info = super()._build_tst_info(message_imprint, dt, req)
+        info = super()._build_tst_info(message_imprint, gen_time, req)
         info["policy"] = tsp.ObjectIdentifier(TSA_POLICY_OID)
         return info
 
     def _sign_tst_info(
-        self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime
+        self, tst_info_data: bytes, md_algorithm: str, gen_time: dt.datetime
     ) -> tuple[bytes, cms.CMSAttributes]:
         hash_algo = _hash(md_algorithm)
         digest = hashes.Hash(hash_algo)
@@ -161,7 +162,7 @@ class PlatformTimeStamper(DummyTimeStamper):
         signed_attrs = cms.CMSAttributes(
             [
                 simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": dt})),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": gen_time})),
                 cms.CMSAttribute.load(self._signing_cert_attr),
                 simple_cms_attribute("message_digest", digest.finalize()),
             ]
@@ -263,8 +264,6 @@ def _sign(
 
 
 def _has_signatures(pdf: bytes) -> bool:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     return bool(PdfFileReader(io.BytesIO(pdf)).embedded_signatures)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -153,9 +154,10 @@ def verify_pdf(data: bytes, *, at: dt.datetime | None = None) -> VerificationRep
         return _report("malformed", sha)
     try:
         return _verify(data, sha, trust, at or clock.now())
-    except Exception:
+    except Exception as exc:
         # A hostile or broken file can make the parser fail anywhere; that is a verdict, not an error.
-        logger.info("verify_pdf: unreadable PDF %s", sha, exc_info=True)
+        logger.info("verify_pdf: unreadable PDF %s: %r", sha, exc)
+        logger.debug("verify_pdf: traceback", exc_info=True)
         return _report("malformed", sha)
 
 
@@ -173,8 +175,8 @@ def _trust() -> _Trust:
 def _verify(data: bytes, sha: str, trust: _Trust, at: dt.datetime) -> VerificationReport:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=True)
-    except Exception:
-        logger.info("verify_pdf: PDF does not parse %s", sha, exc_info=True)
+    except Exception as exc:
+        logger.info("verify_pdf: PDF does not parse %s: %r", sha, exc)
         return _report("malformed", sha)
     if reader.encrypted:
         return _report("encrypted", sha)
@@ -278,10 +280,15 @@ def _check_signature(
         problem = "untrusted_signer"
 
     cert = sig.signer_cert
+    role = _role(cert, trust)
+    if problem is None and role == "unknown":
+        # Chains to our root but is neither a seal nor an applicant's event certificate (e.g. the TSA's
+        # key used to sign a document): not a signer we vouch for.
+        problem = "untrusted_signer"
     info = SignatureInfo(
         field_name=str(sig.field_name),
         signer_name=_common_name(cert),
-        signer_role=_role(cert, sig, trust),
+        signer_role=role,
         signer_subject=cert.subject.human_friendly,
         certificate_serial=format(cert.serial_number, "x"),
         signing_time=status.signer_reported_dt,
@@ -302,7 +309,7 @@ def _common_name(cert: asn1_x509.Certificate) -> str:
         return ""
 
 
-def _role(cert: asn1_x509.Certificate, sig: EmbeddedPdfSignature, trust: _Trust) -> str:
+def _role(cert: asn1_x509.Certificate, trust: _Trust) -> str:
     if hashlib.sha256(cert.dump()).hexdigest() in trust.seal_fingerprints:
         return "insurer"
     try:
@@ -313,8 +320,8 @@ def _role(cert: asn1_x509.Certificate, sig: EmbeddedPdfSignature, trust: _Trust)
         if signer.issuer == ca.subject:
             try:
                 signer.verify_directly_issued_by(ca)
-            except Exception:  # noqa: S112 - a look-alike issuer name is simply not our CA
-                continue
+            except (InvalidSignature, ValueError, TypeError):
+                continue  # a look-alike issuer name is simply not our CA
             return "applicant"
     return "unknown"
 

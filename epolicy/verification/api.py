@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
@@ -82,7 +83,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-def verify_upload(*, request: HttpRequest, upload: UploadedFile | None) -> dict:
+def verify_upload(*, request: HttpRequest, upload: DjangoUploadedFile | None) -> dict:
     rate_limit_hit(bucket="verify", client=ClientInfo.of(request).client_key, limit=VERIFY_PER_IP_PER_HOUR)
     if upload is None or not upload.size:
         raise ApplicationError("verify_file_missing", details={"field": "file"})

@@ -35,8 +35,13 @@ def test_create_approve_and_show_the_qr(client, staff, pki):
 
 
 def test_sandbox_sms_outbox_is_visible(client, staff):
-    SmsMessage.objects.create(provider="sandbox", phone="13812345678", phone_masked="138****5678",
-                              text="验证码 123456", created_at="2026-11-21T08:00:00+00:00")
+    SmsMessage.objects.create(
+        provider="sandbox",
+        phone="13812345678",
+        phone_masked="138****5678",
+        text="验证码 123456",
+        created_at="2026-11-21T08:00:00+00:00",
+    )
     page = client.get("/console/sms/").content.decode()
     assert "138****5678" in page and "验证码 123456" in page
 

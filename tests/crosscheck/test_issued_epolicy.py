@@ -41,8 +41,10 @@ def nss_trusting_our_root(tmp_path, pki):
     root = SigningCredential.objects.filter(role="root_ca").first()
     pem = tmp_path / "root.pem"
     pem.write_bytes(x509.load_der_x509_certificate(bytes(root.certificate)).public_bytes(Encoding.PEM))
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "epolicy-root", "-t", "CT,C,C", "-i", str(pem)],
-                   check=True)
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "epolicy-root", "-t", "CT,C,C", "-i", str(pem)],
+        check=True,
+    )
     return nss, pem
 
 
@@ -50,7 +52,9 @@ def test_pdfsig_says_valid_trusted_and_whole_document(issued, nss_trusting_our_r
     need("pdfsig")
     nss, _pem = nss_trusting_our_root
     _policy, path = issued
-    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True
+    ).stdout
     assert "Signature is Valid" in out
     assert "Total document signed" in out
     assert "Certificate is Trusted" in out
@@ -68,7 +72,9 @@ def test_qpdf_check_passes(issued):
 def test_every_font_is_embedded_and_subset(issued):
     need("pdffonts")
     _policy, path = issued
-    lines = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     fonts = lines[2:]
     assert fonts, "no fonts listed"
     for line in fonts:
@@ -85,16 +91,32 @@ def test_openssl_verifies_the_cms_signature_over_the_signed_ranges(issued, nss_t
     data = path.read_bytes()
     ranges = [int(x) for x in re.findall(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)[-1]]
     a, b, c, d = ranges
-    signed = data[a:a + b] + data[c:c + d]
-    contents_hex = data[a + b:c].strip(b"<>")
+    signed = data[a : a + b] + data[c : c + d]
+    contents_hex = data[a + b : c].strip(b"<>")
     der = bytes.fromhex(contents_hex.decode()).rstrip(b"\x00")
     (tmp_path / "content.bin").write_bytes(signed)
     (tmp_path / "sig.der").write_bytes(der)
     result = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "sig.der"),
-         "-content", str(tmp_path / "content.bin"), "-CAfile", str(root_pem), "-purpose", "any",
-         "-out", "/dev/null"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "sig.der"),
+            "-content",
+            str(tmp_path / "content.bin"),
+            "-CAfile",
+            str(root_pem),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "Verification successful" in result.stderr

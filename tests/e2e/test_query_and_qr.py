@@ -15,6 +15,7 @@ def issued(live_server, settings):
     from epolicy.signing.pki import pki_init
 
     settings.SITE_URL = live_server.url
+
     def issue():
         # pyHanko runs its own event loop; Playwright's sync API already runs one in this thread.
         from django.db import connection

@@ -20,8 +20,14 @@ def test_application_page_lists_every_document(client, approved_app):
     resp = client.get(f"/m/a/{approved_app.access_token}/")
     html = resp.content.decode()
     assert resp.status_code == 200
-    for title in ("电子投保单", "交强险费率浮动告知书", "责任免除事项说明书", "实名缴费授权声明", "个人信息保护政策",
-                  "个人信息处理授权书"):
+    for title in (
+        "电子投保单",
+        "交强险费率浮动告知书",
+        "责任免除事项说明书",
+        "实名缴费授权声明",
+        "个人信息保护政策",
+        "个人信息处理授权书",
+    ):
         assert title in html
     assert "阅读全部文件后可签名（还有 7 份）" in html
 
@@ -69,8 +75,16 @@ def test_unknown_link_page(client, db):
 
 
 def test_query_page_with_a_bad_captcha(client, db):
-    resp = client.post("/query/", {"policy_number": "PDZA1", "id_number": "1", "plate": "京A", "captcha_id": "x",
-                                   "captcha_answer": "y"})
+    resp = client.post(
+        "/query/",
+        {
+            "policy_number": "PDZA1",
+            "id_number": "1",
+            "plate": "京A",
+            "captcha_id": "x",
+            "captcha_answer": "y",
+        },
+    )
     assert resp.status_code == 422 and 'data-code="captcha_invalid"' in resp.content.decode()
 
 
@@ -83,8 +97,9 @@ def test_sandbox_cashier_needs_payer_details(client, approved_app):
     from epolicy.payments.models import SandboxTransaction
     from epolicy.payments.providers.sandbox import SandboxGateway
 
-    url = SandboxGateway().create_payment(order_no="PAY1", amount_fen=100, subject="t", notify_url="http://x/",
-                                          return_url="http://x/")
+    url = SandboxGateway().create_payment(
+        order_no="PAY1", amount_fen=100, subject="t", notify_url="http://x/", return_url="http://x/"
+    )
     txn = SandboxTransaction.objects.get()
     assert url.endswith(f"/sandbox/pay/{txn.txn_id}/")
     resp = client.post(f"/sandbox/pay/{txn.txn_id}/", {"payer_name": "", "payer_id_number": ""})

@@ -210,3 +210,22 @@ def test_pki_init_command_prints_what_it_created(db):
     out = io.StringIO()
     call_command("pki_init", stdout=out)
     assert "nothing created" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_admin_shows_certificates_read_only_and_never_keys(pki, admin_client):
+    cred = SigningCredential.active_for(Role.SEAL)
+    assert cred is not None
+    listing = admin_client.get("/admin/signing/signingcredential/")
+    assert listing.status_code == 200
+    assert cred.label in listing.content.decode()
+    detail = admin_client.get(f"/admin/signing/signingcredential/{cred.pk}/change/")
+    assert detail.status_code == 200
+    page = detail.content.decode()
+    assert "BEGIN CERTIFICATE" in page
+    assert "PRIVATE KEY" not in page
+    assert bytes(cred.private_key).decode()[40:80] not in page
+    assert admin_client.get("/admin/signing/signingcredential/add/").status_code == 403
+    response = admin_client.post(f"/admin/signing/signingcredential/{cred.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert SigningCredential.objects.filter(pk=cred.pk).exists()

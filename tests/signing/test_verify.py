@@ -379,3 +379,21 @@ def test_after_a_full_rotation_old_documents_still_verify(sealed):
     assert report.signatures[0].signer_role == "insurer"
     seal = x509.load_der_x509_certificate(bytes(SigningCredential.active_for("seal").certificate))  # type: ignore[union-attr]
     assert format(seal.serial_number, "x") != report.signatures[0].certificate_serial
+
+
+@pytest.mark.django_db
+def test_our_tsa_key_signing_a_document_is_not_a_signer_we_vouch_for(pki, policy_pdf):
+    # The TSA certificate chains to our root, but it is neither a seal nor an applicant's certificate.
+    tsa = pki_mod.load_credential("tsa")
+    meta = ph_signers.PdfSignatureMetadata(
+        field_name="insurer_seal", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"
+    )
+    out = ph_signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(make_pdf(kind="application"))),
+        meta,
+        signer=signers._signer_for(tsa),
+    )
+    report = verify_pdf(out.getvalue())
+    assert report.code == "untrusted_signer"
+    (sig,) = report.signatures
+    assert sig.trusted and sig.signer_role == "unknown" and not sig.valid

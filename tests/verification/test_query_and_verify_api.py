@@ -26,8 +26,14 @@ def known_captcha(monkeypatch):
 
 def ask(client, policy, **overrides):
     captcha = client.post(f"{API}/captcha").json()
-    body = {"policy_number": policy.number, "id_number": policy.applicant.id_number, "plate": policy.plate,
-            "captcha_id": captcha["captcha_id"], "captcha_answer": "ab3d", **overrides}
+    body = {
+        "policy_number": policy.number,
+        "id_number": policy.applicant.id_number,
+        "plate": policy.plate,
+        "captcha_id": captcha["captcha_id"],
+        "captcha_answer": "ab3d",
+        **overrides,
+    }
     return client.post(f"{API}/policies/query", body, content_type="application/json")
 
 
@@ -43,20 +49,27 @@ def test_query_summary_equals_the_pdf(client, policy, known_captcha, tmp_path):
     assert summary["policy_number"] == policy.number
     assert summary["sections"] == PolicyVersion.objects.get(policy=policy).data
     # Every value the query shows is printed on the downloaded PDF.
-    pdf = client.get(resp.json()["download_url"].split("testserver", 1)[-1].replace("http://127.0.0.1:8000", ""))
+    pdf = client.get(
+        resp.json()["download_url"].split("testserver", 1)[-1].replace("http://127.0.0.1:8000", "")
+    )
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     path = tmp_path / "p.pdf"
     path.write_bytes(pdf.content)
-    text = "".join(subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                                  check=True).stdout.split())
+    text = "".join(
+        subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
     for section in summary["sections"]:
         for field in section["fields"]:
             assert "".join(field["value"].split()) in text, field
     assert policy.applicant.id_number not in text  # masked on the document too
 
 
-@pytest.mark.parametrize("override", [{"id_number": "11010519491231002X"}, {"plate": "京A00000"},
-                                      {"policy_number": "PDZA20990101000001"}])
+@pytest.mark.parametrize(
+    "override",
+    [{"id_number": "11010519491231002X"}, {"plate": "京A00000"}, {"policy_number": "PDZA20990101000001"}],
+)
 def test_query_mismatch_says_no_match_without_saying_which(client, policy, known_captcha, override):
     resp = ask(client, policy, **override)
     assert resp.status_code == 404 and resp.json()["code"] == "policy_query_no_match"
@@ -66,8 +79,13 @@ def test_query_with_a_wrong_or_reused_captcha_is_refused(client, policy, known_c
     resp = ask(client, policy, captcha_answer="ZZZZ")
     assert resp.status_code == 422 and resp.json()["code"] == "captcha_invalid"
     captcha = client.post(f"{API}/captcha").json()
-    body = {"policy_number": policy.number, "id_number": policy.applicant.id_number, "plate": policy.plate,
-            "captcha_id": captcha["captcha_id"], "captcha_answer": "AB3D"}
+    body = {
+        "policy_number": policy.number,
+        "id_number": policy.applicant.id_number,
+        "plate": policy.plate,
+        "captcha_id": captcha["captcha_id"],
+        "captcha_answer": "AB3D",
+    }
     assert client.post(f"{API}/policies/query", body, content_type="application/json").status_code == 200
     again = client.post(f"{API}/policies/query", body, content_type="application/json")
     assert again.json()["code"] == "captcha_invalid"
@@ -89,7 +107,9 @@ def test_download_link_is_signed(client, db):
 def verify(client, data, name="p.pdf"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return client.post(f"{API}/verify", {"file": SimpleUploadedFile(name, data, content_type="application/pdf")})
+    return client.post(
+        f"{API}/verify", {"file": SimpleUploadedFile(name, data, content_type="application/pdf")}
+    )
 
 
 def test_verify_genuine_policy(client, policy):
