@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.admin.views.decorators import staff_member_required as _staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,6 +17,11 @@ from epolicy.motor.models import Application
 from epolicy.notifications.models import EmailMessageLog, SmsMessage
 from epolicy.payments.models import PaymentNotification
 from epolicy.portal.views import page
+
+
+def staff_member_required(view):  # type: ignore[no-untyped-def]
+    """Staff only; others go to the console's own login page (not the admin's)."""
+    return _staff_member_required(view, login_url="backoffice:login")
 
 
 def _actor(request: HttpRequest) -> str:

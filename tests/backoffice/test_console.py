@@ -15,7 +15,8 @@ def staff(client):
 
 
 def test_console_needs_a_staff_login(client):
-    assert client.get("/console/").status_code == 302
+    resp = client.get("/console/")
+    assert resp.status_code == 302 and resp["Location"].startswith("/console/login/")
 
 
 def test_create_approve_and_show_the_qr(client, staff, pki):
