@@ -147,7 +147,7 @@ def render_application_form(data: ApplicationFormData) -> RenderedDocument:
         _signature_block(record),
     ]
     story.append(KeepTogether(closing))
-    content = pdf.build_pdf(
+    return pdf.render_document(
         story,
         furniture=furniture,
         metadata=pdf.PdfMetadata(
@@ -160,9 +160,6 @@ def render_application_form(data: ApplicationFormData) -> RenderedDocument:
         draw_first_header=_first_header(data),
         record=record,
     )
-    if record.signature_box is None:  # pragma: no cover - the slot is always part of the story
-        raise RuntimeError("the signature slot was not placed")
-    return RenderedDocument(pdf=content, signature_box=record.signature_box, page_count=record.page_count)
 
 
 __all__ = ["keywords", "render_application_form"]

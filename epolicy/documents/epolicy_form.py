@@ -65,31 +65,15 @@ def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:
 def _header_table(data: EPolicyData) -> pdf.FormTable:
     st = pdf.styles()
     value_width = pdf.CONTENT_WIDTH - 2 * pdf.LABEL_WIDTH
-    table = pdf.FormTable(
+    return pdf.pair_row(
         [
-            [
-                pdf.para("保险单号", st.label),
-                pdf.para(data.policy_number, st.value_strong),
-                pdf.para("确认时间", st.label),
-                pdf.para(data.confirmed_at, st.value),
-            ]
+            pdf.para("保险单号", st.label),
+            pdf.para(data.policy_number, st.value_strong),
+            pdf.para("确认时间", st.label),
+            pdf.para(data.confirmed_at, st.value),
         ],
-        colWidths=[pdf.LABEL_WIDTH, value_width * 0.55, pdf.LABEL_WIDTH, value_width * 0.45],
-        hAlign="LEFT",
+        [pdf.LABEL_WIDTH, value_width * 0.55, pdf.LABEL_WIDTH, value_width * 0.45],
     )
-    table.setStyle(
-        [
-            ("BOX", (0, 0), (-1, -1), 0.8, pdf.BRAND),
-            ("INNERGRID", (0, 0), (-1, -1), 0.4, pdf.GRID),
-            ("BACKGROUND", (0, 0), (0, 0), pdf.LABEL_BG),
-            ("BACKGROUND", (2, 0), (2, 0), pdf.LABEL_BG),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("LEFTPADDING", (0, 0), (-1, -1), pdf.CELL_PAD + 1),
-            ("TOPPADDING", (0, 0), (-1, -1), 4),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-        ]
-    )
-    return table
 
 
 def _premium_row(data: EPolicyData) -> pdf.FormTable:
@@ -97,36 +81,20 @@ def _premium_row(data: EPolicyData) -> pdf.FormTable:
     label_width = 132.0
     total_label = 56.0
     total_width = 112.0
-    table = pdf.FormTable(
+    return pdf.pair_row(
         [
-            [
-                pdf.para("保险费合计（人民币大写）", st.label),
-                pdf.para(data.premium_upper, st.value_strong),
-                pdf.para("（小写）", st.label),
-                pdf.para(data.premium_total, st.value_strong),
-            ]
+            pdf.para("保险费合计（人民币大写）", st.label),
+            pdf.para(data.premium_upper, st.value_strong),
+            pdf.para("（小写）", st.label),
+            pdf.para(data.premium_total, st.value_strong),
         ],
-        colWidths=[
+        [
             label_width,
             pdf.CONTENT_WIDTH - label_width - total_label - total_width,
             total_label,
             total_width,
         ],
-        hAlign="LEFT",
     )
-    table.setStyle(
-        [
-            ("BOX", (0, 0), (-1, -1), 0.8, pdf.BRAND),
-            ("INNERGRID", (0, 0), (-1, -1), 0.4, pdf.GRID),
-            ("BACKGROUND", (0, 0), (0, 0), pdf.LABEL_BG),
-            ("BACKGROUND", (2, 0), (2, 0), pdf.LABEL_BG),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("LEFTPADDING", (0, 0), (-1, -1), pdf.CELL_PAD + 1),
-            ("TOPPADDING", (0, 0), (-1, -1), 4),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-        ]
-    )
-    return table
 
 
 def _seal_block(data: EPolicyData, record: pdf.RenderRecord) -> pdf.FormTable:
@@ -201,7 +169,7 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
             Spacer(1, 12),
         ]
     story.append(_seal_block(data, record))
-    content = pdf.build_pdf(
+    return pdf.render_document(
         story,
         furniture=furniture,
         metadata=pdf.PdfMetadata(
@@ -214,9 +182,6 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
         draw_first_header=_first_header(data),
         record=record,
     )
-    if record.signature_box is None:  # pragma: no cover - the slot is always part of the story
-        raise RuntimeError("the seal slot was not placed")
-    return RenderedDocument(pdf=content, signature_box=record.signature_box, page_count=record.page_count)
 
 
 __all__ = ["QR_SIZE", "QR_X", "QR_Y", "keywords", "render_epolicy"]

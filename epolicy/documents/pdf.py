@@ -25,7 +25,7 @@ from reportlab.platypus import Table as RLTable
 
 from epolicy.common.types import SignatureBox
 from epolicy.documents.fonts import FONT_NAME, register_fonts
-from epolicy.documents.model import Field, InsurerInfo, Section, Table
+from epolicy.documents.model import Field, InsurerInfo, RenderedDocument, Section, Table
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN_X = 42.0
@@ -681,3 +681,45 @@ def part_heading(text: str, *, space_after: float = 6) -> RLTable:
     )
     table.keepWithNext = True
     return table
+
+
+PAIR_ROW_STYLE: list[tuple[Any, ...]] = [
+    ("BOX", (0, 0), (-1, -1), 0.8, BRAND),
+    ("INNERGRID", (0, 0), (-1, -1), 0.4, GRID),
+    ("BACKGROUND", (0, 0), (0, 0), LABEL_BG),
+    ("BACKGROUND", (2, 0), (2, 0), LABEL_BG),
+    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD + 1),
+    ("TOPPADDING", (0, 0), (-1, -1), 4),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+]
+
+
+def pair_row(cells: list[Paragraph], col_widths: list[float]) -> FormTable:
+    """One framed row of label, value, label, value (the labels shaded), e.g. number and time."""
+    table = FormTable([cells], colWidths=col_widths, hAlign="LEFT")
+    table.setStyle(PAIR_ROW_STYLE)
+    return table
+
+
+def render_document(
+    story: list[Flowable],
+    *,
+    furniture: PageFurniture,
+    metadata: PdfMetadata,
+    first_header_height: float,
+    draw_first_header: Callable[[Canvas], None],
+    record: RenderRecord,
+) -> RenderedDocument:
+    """Build the PDF and return it with the place of its signature slot (which every form has)."""
+    content = build_pdf(
+        story,
+        furniture=furniture,
+        metadata=metadata,
+        first_header_height=first_header_height,
+        draw_first_header=draw_first_header,
+        record=record,
+    )
+    if record.signature_box is None:  # pragma: no cover - the slot is always part of the story
+        raise RuntimeError("the signature slot was not placed")
+    return RenderedDocument(pdf=content, signature_box=record.signature_box, page_count=record.page_count)
