@@ -145,6 +145,13 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": os.environ.get("EPOLICY_ARCHIVE_DIR", str(VAR_DIR / "archive"))},
     },
+    # The archive's second copy (motor standard §5, life guide §7.2): another disk, bucket or site.
+    "archive_backup": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get("EPOLICY_ARCHIVE_BACKUP_DIR", str(VAR_DIR / "archive-backup"))
+        },
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -188,6 +195,21 @@ PROVIDERS = {
         "EPOLICY_PAYMENT_PROVIDER", "epolicy.payments.providers.sandbox.SandboxGateway"
     ),
 }
+# Signing: where keys live ("database": encrypted PKCS#8 rows; "files": encrypted PKCS#8 files in
+# SIGNING_KEY_DIR; "pkcs11": a PKCS#11 token), the optional separate signing service, and the TSA.
+SIGNING_KEYSTORE = os.environ.get("EPOLICY_SIGNING_KEYSTORE", "database")
+SIGNING_KEY_DIR = os.environ.get("EPOLICY_SIGNING_KEY_DIR", str(VAR_DIR / "keys"))
+PKCS11 = {
+    "module": os.environ.get("EPOLICY_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
+    "token_label": os.environ.get("EPOLICY_PKCS11_TOKEN", "epolicy"),
+    "user_pin": os.environ.get("EPOLICY_PKCS11_PIN", ""),
+}
+SIGNING_SERVICE_URL = os.environ.get("EPOLICY_SIGNING_SERVICE_URL", "")  # empty: sign in-process
+SIGNING_SERVICE_TOKEN = os.environ.get("EPOLICY_SIGNING_SERVICE_TOKEN") or _dev_secret("signing-service")
+TSA_URL = os.environ.get("EPOLICY_TSA_URL", "")  # empty: the platform's own timestamp authority
+CERT_EXPIRY_WARNING_DAYS = int(os.environ.get("EPOLICY_CERT_EXPIRY_WARNING_DAYS", "90"))
+LTA_RENEW_BEFORE_DAYS = int(os.environ.get("EPOLICY_LTA_RENEW_BEFORE_DAYS", "365"))
+
 # Shared secret of the sandbox payment gateway (signs its notifications).
 SANDBOX_PAYMENT_SECRET = os.environ.get("EPOLICY_SANDBOX_PAYMENT_SECRET") or _dev_secret("sandbox-payment")
 

@@ -67,3 +67,30 @@ def archive_read(obj: ArchivedObject) -> bytes:
     if crypto.sha256_hex(data) != obj.sha256:
         raise OSError(f"archived object {obj.key} does not match its registered SHA-256")
     return data
+
+
+def archive_add_version(*, previous: ArchivedObject, data: bytes, reason: str) -> ArchivedObject:
+    """Store a new version of an archived document (e.g. re-signed, or with a renewed archive timestamp).
+
+    The earlier version stays stored and retrievable; it points to the new one through superseded_by.
+    """
+    new = archive_put(
+        data=data,
+        kind=previous.kind,
+        name=f"{previous.key.rsplit('/', 1)[-1].rsplit('-', 1)[0]}-{reason}",
+        content_type=previous.content_type,
+        application_id=previous.application_id,
+        policy_id=previous.policy_id,
+        retention=previous.retention_until,
+    )
+    ArchivedObject.objects.filter(pk=previous.pk).update(superseded_by=new)
+    return new
+
+
+def archive_latest(obj: ArchivedObject) -> ArchivedObject:
+    """The newest version of an archived document (following superseded_by)."""
+    seen = {obj.pk}
+    while obj.superseded_by_id is not None and obj.superseded_by_id not in seen:
+        seen.add(obj.superseded_by_id)
+        obj = ArchivedObject.objects.get(pk=obj.superseded_by_id)
+    return obj
