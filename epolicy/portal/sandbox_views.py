@@ -35,6 +35,9 @@ def cashier(request: HttpRequest, txn_id: str) -> HttpResponse:
         gateway.payer_submits(
             txn, payer_name=name, payer_id_number=id_number, succeed=request.POST.get("outcome") == "success"
         )
-        gateway.deliver(txn)
+        if not gateway.deliver(txn):
+            from epolicy.payments.tasks import schedule_redelivery
+
+            schedule_redelivery(txn)  # like a real gateway: retried later; the return page also asks
         return HttpResponseRedirect(txn.return_url)
     return page(request, "portal/sandbox_pay.html", {"txn": txn, "amount": fmt_cny(from_fen(txn.amount_fen))})
