@@ -53,6 +53,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register() -> None:
+    from epolicy.archive.api import router as archive_router
     from epolicy.motor.api import customer_router
     from epolicy.motor.api import router as motor_router
     from epolicy.payments.api import router as payments_router
@@ -62,6 +63,7 @@ def _register() -> None:
     api.add_router("/customer", customer_router)
     api.add_router("/payments", payments_router)
     api.add_router("/public", public_router)
+    api.add_router("/archive", archive_router)
 
 
 _register()

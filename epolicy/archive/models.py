@@ -1,4 +1,8 @@
-"""The archive (影像系统): every stored document is registered with its hash, size and retention date."""
+"""The archive (影像系统): every stored document is registered with its hash, size and retention date.
+
+A row is never removed: an object deleted after its retention date keeps its row as a tombstone
+(`deleted_at` set, SHA-256 kept), so the register still says what existed and when it went.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ class ArchivedObject(models.Model):
     key = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     sha256 = models.CharField(max_length=64, db_index=True)
-    size = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
     content_type = models.CharField(max_length=100)
     application = models.ForeignKey(
         "motor.Application", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
@@ -28,9 +32,58 @@ class ArchivedObject(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField()
+    # When the second copy (storage "archive_backup") was written and read back intact.
+    replicated_at = models.DateTimeField(null=True, blank=True)
+    # Tombstone: deletion approved (the row stays); purged_at once both copies are confirmed gone.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "影像资料"
+        verbose_name_plural = "影像资料"
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.key}"
+
+
+class ArchiveDeletionRequest(models.Model):
+    """Deleting an archived object after its retention date: asked by one staff member, approved by
+    another (four eyes); both are in the audit log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待审批"
+        APPROVED = "approved", "已批准并删除"
+        REJECTED = "rejected", "已驳回"
+
+    archived_object = models.ForeignKey(
+        ArchivedObject, on_delete=models.PROTECT, related_name="deletion_requests"
+    )
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=100)
+    requested_at = models.DateTimeField()
+    decided_by = models.CharField(max_length=100, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "影像删除申请"
+        verbose_name_plural = "影像删除申请"
+        permissions = [("approve_deletion", "可以审批删除已过保存期限的影像资料")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["archived_object"],
+                condition=models.Q(status="pending"),
+                name="archive_one_pending_deletion_per_object",
+            ),
+            # Four eyes, also below the service: whoever decides is not whoever asked.
+            models.CheckConstraint(
+                condition=models.Q(decided_by="") | ~models.Q(decided_by=models.F("requested_by")),
+                name="archive_deletion_decided_by_someone_else",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"删除申请 #{self.pk} ({self.get_status_display()})"

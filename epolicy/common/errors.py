@@ -48,6 +48,9 @@ CODES: dict[str, tuple[int, str]] = {
     "verify_file_too_large": (413, "文件过大，电子保单 PDF 不超过 10 MB。"),
     "pki_missing": (503, "签名证书尚未配置，请管理员先运行 epolicy pki_init。"),
     "approval_rejected": (422, "投保信息未通过核保规则，不能审批通过。"),
+    "archive_retention_active": (409, "影像资料仍在保存期限内，期满之前不能删除。"),
+    "archive_four_eyes": (403, "删除须由另一名有审批权限的工作人员审批。"),
+    "archive_unavailable": (503, "影像资料的两处副本均无法通过完整性校验，已记录并通知管理员。"),
 }
 
 

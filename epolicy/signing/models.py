@@ -1,8 +1,10 @@
-"""The development PKI's credentials: certificates and their passphrase-encrypted private keys.
+"""The platform PKI's records: credentials (certificates and where their keys are), revocations and CRLs.
 
-Keys live in the database (PKCS#8, encrypted with settings.SIGNING_KEY_PASSPHRASE) so that every app
-process can sign without a key file on local disk. A later PKCS#11 signer replaces only the key part;
-the certificates stay here because the verifier needs them (trust roots, seal and customer CAs).
+A credential's private key lives in one of three key stores (`key_store`): the database (PKCS#8,
+encrypted with settings.SIGNING_KEY_PASSPHRASE, so every app process can sign without a key file on
+local disk), encrypted PKCS#8 files in settings.SIGNING_KEY_DIR, or a PKCS#11 token (the key never
+leaves it). The certificates always stay here because the verifier needs them (trust roots, seal and
+customer CAs), also after a rotation.
 """
 
 from __future__ import annotations
@@ -22,11 +24,23 @@ class SigningCredential(models.Model):
         CUSTOMER_CA = "customer_ca", "投保人事件证书 CA"
         TSA = "tsa", "时间戳服务"
 
+    class KeyStore(models.TextChoices):
+        DATABASE = "database", "数据库（加密）"
+        FILES = "files", "密钥文件（加密）"
+        PKCS11 = "pkcs11", "PKCS#11 硬件/软件令牌"
+
     role = models.CharField(max_length=20, choices=Role.choices)
     label = models.CharField(max_length=200)
     certificate = models.BinaryField(help_text="X.509 certificate, DER")
     private_key = models.BinaryField(
-        editable=False, help_text="PKCS#8 PEM, encrypted with the signing passphrase"
+        editable=False,
+        default=b"",
+        blank=True,
+        help_text="PKCS#8 PEM, encrypted with the signing passphrase (key store 'database' only)",
+    )
+    key_store = models.CharField(max_length=16, choices=KeyStore.choices, default=KeyStore.DATABASE)
+    key_ref = models.CharField(
+        max_length=255, blank=True, default="", help_text="key file name, or the key's label in the token"
     )
     subject = models.TextField()
     serial = models.CharField(max_length=64, help_text="certificate serial number, hex")
@@ -35,6 +49,7 @@ class SigningCredential(models.Model):
     not_after = models.DateTimeField()
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["role", "active", "-created_at"], name="signing_cred_role_active")]
@@ -46,3 +61,56 @@ class SigningCredential(models.Model):
     def active_for(cls, role: str) -> SigningCredential | None:
         """The credential of a role currently in use: the newest active one."""
         return cls.objects.filter(role=role, active=True).order_by("-created_at", "-id").first()
+
+
+class RevokedCertificate(models.Model):
+    """A certificate revoked by one of the platform's CAs; listed on every later CRL of that CA."""
+
+    class Reason(models.TextChoices):
+        UNSPECIFIED = "unspecified", "未说明"
+        KEY_COMPROMISE = "key_compromise", "密钥泄露"
+        CA_COMPROMISE = "ca_compromise", "CA 密钥泄露"
+        AFFILIATION_CHANGED = "affiliation_changed", "隶属关系变更"
+        SUPERSEDED = "superseded", "已被替换"
+        CESSATION_OF_OPERATION = "cessation_of_operation", "停止使用"
+
+    issuer = models.ForeignKey(SigningCredential, on_delete=models.PROTECT, related_name="revocations")
+    serial = models.CharField(max_length=64, help_text="serial number of the revoked certificate, hex")
+    credential = models.ForeignKey(
+        SigningCredential,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the revoked credential if ours (event certificates are not stored)",
+    )
+    revoked_at = models.DateTimeField(help_text="from when the certificate is no longer to be trusted")
+    reason = models.CharField(max_length=32, choices=Reason.choices, default=Reason.UNSPECIFIED)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "serial"], name="signing_revoked_issuer_serial")
+        ]
+
+    def __str__(self) -> str:
+        return f"revoked {self.serial} ({self.reason})"
+
+
+class CertificateRevocationList(models.Model):
+    """A CRL issued by one of the platform's CAs (complete, not a delta); the newest one is current."""
+
+    issuer = models.ForeignKey(SigningCredential, on_delete=models.PROTECT, related_name="crls")
+    number = models.PositiveBigIntegerField()
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    der = models.BinaryField()
+    entries = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "number"], name="signing_crl_issuer_number")]
+        indexes = [models.Index(fields=["issuer", "-number"], name="signing_crl_issuer_latest")]
+
+    def __str__(self) -> str:
+        return f"CRL #{self.number} of {self.issuer_id}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +31,7 @@ from django.db import transaction
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 
+from . import keystore
 from .models import SigningCredential
 
 Role = SigningCredential.Role
@@ -71,13 +73,25 @@ _VALIDITY: dict[str, dt.timedelta] = {
 
 @dataclass(frozen=True)
 class LoadedCredential:
-    """A credential ready to sign with: parsed certificate, key object and the chain up to the root."""
+    """A credential ready to sign with: parsed certificate, key object and the chain up to the root.
+
+    `key` is None when the key lives in a PKCS#11 token (`key_store` "pkcs11", `key_ref` its label):
+    such a credential signs through `keystore.signer_for_credential`.
+    """
 
     role: str
     fingerprint: str
     certificate: x509.Certificate
-    key: PrivateKey
+    key: PrivateKey | None
     chain: tuple[x509.Certificate, ...]  # issuers, nearest first, ending with the root
+    key_store: str = SigningCredential.KeyStore.DATABASE
+    key_ref: str = ""
+
+    def require_key(self) -> PrivateKey:
+        """The key object; KeyUnavailable when it lives in a token (sign through the keystore instead)."""
+        if self.key is None:
+            raise keystore.KeyUnavailable(f"the {self.role} key is in a PKCS#11 token, not in memory")
+        return self.key
 
     # asn1crypto copies of the certificates for pyHanko, parsed once: a freshly loaded asn1crypto
     # certificate is re-serialised field by field whenever it is embedded, which costs milliseconds.
@@ -87,7 +101,7 @@ class LoadedCredential:
 
     @cached_property
     def key_asn1(self) -> asn1_keys.PrivateKeyInfo:
-        return key_to_asn1(self.key)
+        return key_to_asn1(self.require_key())
 
     @cached_property
     def chain_asn1(self) -> tuple[asn1_x509.Certificate, ...]:
@@ -120,14 +134,6 @@ def key_to_asn1(key: PrivateKey) -> asn1_keys.PrivateKeyInfo:
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return asn1_keys.PrivateKeyInfo.load(der)
-
-
-def _passphrase() -> bytes:
-    return settings.SIGNING_KEY_PASSPHRASE.encode("utf-8")
-
-
-def _new_key(role: str) -> PrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[role])
 
 
 def _fits(value: str, limit: int = 64) -> bool:
@@ -231,24 +237,21 @@ def _build_certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _store(role: str, cert: x509.Certificate, key: PrivateKey) -> SigningCredential:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(_passphrase()),
-    )
-    subject = cert.subject.rfc4514_string()
+def _store(role: str, cert: x509.Certificate, new_key: keystore.NewKey) -> SigningCredential:
+    fp = fingerprint(cert)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    where = keystore.persist_key(new_key, role=role, fingerprint=fp, certificate_der=der)
     return SigningCredential.objects.create(
         role=role,
         label=str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value),
-        certificate=cert.public_bytes(serialization.Encoding.DER),
-        private_key=pem,
-        subject=subject,
+        certificate=der,
+        subject=cert.subject.rfc4514_string(),
         serial=serial_hex(cert),
-        fingerprint_sha256=fingerprint(cert),
+        fingerprint_sha256=fp,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         active=True,
+        **where,
     )
 
 
@@ -261,28 +264,71 @@ def pki_init(*, force: bool = False) -> dict[str, str]:
 
     A CA that is (re)created takes its descendants with it, so a chain never mixes generations. Old
     credentials are only deactivated, never deleted: documents signed with them must still verify.
+    New keys go to the key store of settings.SIGNING_KEYSTORE (see `keystore`).
     """
+    return _renew(lambda role, current: force or current is None)
+
+
+def pki_rotate(role: str, *, actor: str = "system") -> dict[str, str]:
+    """Replace the active credential of `role` (a CA with its descendants) by a new key and certificate.
+
+    The old credential is deactivated but kept: its certificate stays trusted for verifying documents
+    signed before the rotation. Returns role -> subject of what was created.
+    """
+    from epolicy.audit.services import audit_record
+
+    if role not in _ROLE_ORDER:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(_ROLE_ORDER)}")
+    with transaction.atomic():
+        old: dict[str, SigningCredential | None] = {r: SigningCredential.active_for(r) for r in _ROLE_ORDER}
+        created = _renew(lambda r, current: r == role or current is None)
+        for created_role in created:
+            new = SigningCredential.active_for(created_role)
+            previous = old[created_role]
+            audit_record(
+                action="pki.credential_rotated",
+                actor=actor,
+                subject_type="signing_credential",
+                subject_id=new.serial if new is not None else "",
+                data={
+                    "role": created_role,
+                    "previous_serial": previous.serial if previous is not None else None,
+                    "key_store": new.key_store if new is not None else None,
+                },
+            )
+    clear_cache()
+    return created
+
+
+def _renew(wanted: Callable[[str, SigningCredential | None], bool]) -> dict[str, str]:
     created: dict[str, str] = {}
     with transaction.atomic():
         current: dict[str, SigningCredential | None] = {
-            role: SigningCredential.active_for(role) for role in _ROLE_ORDER
+            r: SigningCredential.objects.select_for_update()
+            .filter(role=r, active=True)
+            .order_by("-created_at", "-id")
+            .first()
+            for r in _ROLE_ORDER
         }
         for role in _ROLE_ORDER:
             parent_role = _PARENT.get(role)
-            renew = force or current[role] is None or (parent_role is not None and parent_role in created)
+            renew = wanted(role, current[role]) or (parent_role is not None and parent_role in created)
             if not renew:
                 continue
             now = clock.now()
-            key = _new_key(role)
+            new_key = keystore.generate_key(role, rsa_bits=_RSA_BITS[role])
+            issuer_cert: x509.Certificate | None
+            issuer_key: PrivateKey
             if parent_role is None:
-                issuer_cert, issuer_key = None, key
+                assert new_key.private_key is not None  # CAs never live in the token
+                issuer_cert, issuer_key = None, new_key.private_key
             else:
                 parent = current[parent_role]
                 assert parent is not None  # created earlier in this loop when it was missing
                 issuer_cert, issuer_key = _certificate_of(parent), _load_key(parent)
             cert = _build_certificate(
                 subject=_names(role),
-                public_key=key.public_key(),
+                public_key=new_key.public_key,
                 issuer=issuer_cert,
                 issuer_key=issuer_key,
                 not_before=now - BACKDATE,
@@ -291,8 +337,8 @@ def pki_init(*, force: bool = False) -> dict[str, str]:
                 path_length=None if role == Role.ROOT_CA else 0,
                 timestamping=role == Role.TSA,
             )
-            SigningCredential.objects.filter(role=role, active=True).update(active=False)
-            stored = current[role] = _store(role, cert, key)
+            SigningCredential.objects.filter(role=role, active=True).update(active=False, deactivated_at=now)
+            stored = current[role] = _store(role, cert, new_key)
             created[role] = stored.subject
     return created
 
@@ -309,10 +355,25 @@ def _certificate_of(cred: SigningCredential) -> x509.Certificate:
     return x509.load_der_x509_certificate(bytes(cred.certificate))
 
 
+_key_cache: dict[str, PrivateKey] = {}
+
+
 def _load_key(cred: SigningCredential) -> PrivateKey:
-    key = serialization.load_pem_private_key(bytes(cred.private_key), password=_passphrase())
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise TypeError(f"unsupported key type for credential {cred.pk}")
+    """The key object of a CA (or other in-memory) credential; KeyUnavailable if it is in a token.
+
+    Cached per process by fingerprint, like loaded credentials: CRLs are issued by every CA,
+    often, and decrypting and checking an RSA-3072 key costs around 100 ms.
+    """
+    cached = _key_cache.get(cred.fingerprint_sha256)
+    if cached is not None:
+        return cached
+    key = keystore.load_private_key(cred)
+    if key is None:
+        raise keystore.KeyUnavailable(f"the key of credential {cred.pk} is in a PKCS#11 token")
+    with _cache_lock:
+        if len(_key_cache) >= _CACHE_LIMIT:
+            _key_cache.clear()
+        _key_cache[cred.fingerprint_sha256] = key
     return key
 
 
@@ -362,7 +423,13 @@ def load_credential(role: str) -> LoadedCredential:
     cred = SigningCredential.objects.get(pk=pk)
     cert = _certificate_of(cred)
     loaded = LoadedCredential(
-        role=role, fingerprint=fp, certificate=cert, key=_load_key(cred), chain=_issuer_chain(cert)
+        role=role,
+        fingerprint=fp,
+        certificate=cert,
+        key=keystore.load_private_key(cred),
+        chain=_issuer_chain(cert),
+        key_store=cred.key_store,
+        key_ref=cred.key_ref,
     )
     with _cache_lock:
         if len(_cache) >= _CACHE_LIMIT:
@@ -374,6 +441,8 @@ def load_credential(role: str) -> LoadedCredential:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _key_cache.clear()
+    keystore.clear_signers()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -410,7 +479,7 @@ def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Cer
         subject=subject,
         public_key=key.public_key(),
         issuer=ca.certificate,
-        issuer_key=ca.key,
+        issuer_key=ca.require_key(),
         not_before=now - BACKDATE,
         not_after=now + EVENT_CERT_VALIDITY,
         ca=False,

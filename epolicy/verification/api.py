@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
@@ -84,20 +86,36 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def verify_upload(*, request: HttpRequest, upload: DjangoUploadedFile | None) -> dict:
-    rate_limit_hit(bucket="verify", client=ClientInfo.of(request).client_key, limit=VERIFY_PER_IP_PER_HOUR)
+    """Shared by the API and the page: rate limit, size limit, then the bounded check and the report."""
+    rate_limit_hit(
+        bucket="verify",
+        client=ClientInfo.of(request).client_key,
+        limit=getattr(settings, "VERIFY_MAX_PER_IP_PER_HOUR", VERIFY_PER_IP_PER_HOUR),
+    )
+    limit = settings.VERIFY_MAX_UPLOAD_BYTES
     if upload is None or not upload.size:
         raise ApplicationError("verify_file_missing", details={"field": "file"})
-    if upload.size > settings.VERIFY_MAX_UPLOAD_BYTES:
-        raise ApplicationError("verify_file_too_large", details={"field": "file"})
-    data = upload.read(settings.VERIFY_MAX_UPLOAD_BYTES + 1)
+    if upload.size > limit:
+        raise ApplicationError("verify_file_too_large", details={"field": "file", "max_bytes": limit})
+    data = upload.read(limit + 1)
+    if len(data) > limit:  # the declared size is the client's word; the bytes are what count
+        raise ApplicationError("verify_file_too_large", details={"field": "file", "max_bytes": limit})
     result = verify_document(data)
     return {**result.as_json(), "checked_at": clock.fmt_local(clock.now())}
+
+
+def uploaded_file(request: HttpRequest) -> DjangoUploadedFile | None:
+    """The "file" part of a multipart upload; None for any other body (including a broken multipart one)."""
+    try:
+        return request.FILES.get("file")
+    except (MultiPartParserError, SuspiciousOperation):
+        return None
 
 
 @router.post("/verify", summary="电子保单验真：上传 PDF，返回是否真实未被篡改")
 def verify(request: HttpRequest, file: UploadedFile = File(None)) -> dict:  # noqa: B008 — ninja's idiom
     # Read from request.FILES as the page does, so both share one path (and a missing file is our error).
-    return verify_upload(request=request, upload=request.FILES.get("file"))
+    return verify_upload(request=request, upload=uploaded_file(request))
 
 
 @router.get("/policies/{number}/verification", summary="二维码验真：保单是否存在及正本文件的 SHA-256")

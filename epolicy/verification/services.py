@@ -1,55 +1,113 @@
-"""Public verification (motor standard 3.8, 6.4): is this PDF a genuine, untouched e-policy of ours?"""
+"""Public verification (motor standard 3.8, 6.4): is this PDF a genuine, untouched e-policy of ours?
+
+The signature check runs in a worker process with a time and a memory limit (sandbox.py); this module
+then says which policy (or endorsement) the document is and whether it is byte-identical to a version
+kept in the archive.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
 from epolicy.motor.display import sections_json
 from epolicy.policies.models import Policy
-from epolicy.signing.verify import VerificationReport, verify_pdf
+
+from . import sandbox
+from .report import CheckReport, message_for
+
+
+@dataclass(frozen=True)
+class ArchiveMatch:
+    """How the uploaded bytes compare with the archived versions of the policy document."""
+
+    versions: int  # archived versions of the policy document (an LTA renewal adds one)
+    matched_version: int | None  # 1 = the document as issued; None: no version has these bytes
+    matched_is_current: bool
+    matched_archived_at: str | None
+
+    @property
+    def identical(self) -> bool:
+        return self.matched_version is not None
+
+    @property
+    def summary_zh(self) -> str:
+        if self.matched_version is None:
+            return "与保险公司存档的任何版本都不是逐字节一致（文件可能被重新保存或另行处理过）。"
+        if self.matched_is_current:
+            if self.versions == 1:
+                return "与保险公司存档的正本逐字节一致。"
+            return f"与保险公司存档的现行版本（第 {self.matched_version} 版）逐字节一致。"
+        return (
+            f"与保险公司存档的第 {self.matched_version} 版逐字节一致；该版本已由加盖长期验证时间戳的新版本"
+            "接续，原文件仍然有效。"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "versions": self.versions,
+            "matched_version": self.matched_version,
+            "matched_is_current": self.matched_is_current if self.identical else None,
+            "matched_archived_at": self.matched_archived_at,
+            "summary": self.summary_zh,
+        }
 
 
 @dataclass(frozen=True)
 class VerificationResult:
-    report: VerificationReport
+    report: CheckReport
     policy: Policy | None
-    byte_identical: bool
+    archive: ArchiveMatch | None
+
+    @property
+    def is_endorsement(self) -> bool:
+        return self.report.document_kind == "endorsement"
 
     @property
     def genuine(self) -> bool:
-        return self.report.genuine and self.policy is not None
+        # An endorsement has no record to look up yet: its insurer seal is the proof.
+        return self.report.genuine and (self.policy is not None or self.is_endorsement)
+
+    @property
+    def byte_identical(self) -> bool:
+        return self.archive is not None and self.archive.identical
+
+    @property
+    def code(self) -> str:
+        return "policy_not_found" if self.report.genuine and not self.genuine else self.report.code
 
     @property
     def message_zh(self) -> str:
-        if self.report.genuine and self.policy is None:
-            return "签名有效，但没有找到对应的保单记录，请联系保险公司核实。"
-        return self.report.message_zh
+        return message_for(self.code) if self.code == "policy_not_found" else self.report.message_zh
+
+    @property
+    def document(self) -> dict[str, str | None] | None:
+        r = self.report
+        if not r.document_kind and not r.document_number:
+            return None
+        return {"kind": r.document_kind, "number": r.document_number}
 
     def as_json(self) -> dict[str, object]:
         r = self.report
         return {
             "genuine": self.genuine,
-            "code": r.code if (r.genuine is False or self.policy is not None) else "policy_not_found",
+            "code": self.code,
             "message": self.message_zh,
+            "completed": r.completed,
             "document_sha256": r.document_sha256,
             "document_kind": r.document_kind,
             "document_number": r.document_number,
+            "document": self.document,
             "byte_identical_to_archive": self.byte_identical,
-            "signatures": [
-                {
-                    "field": s.field_name,
-                    "signer": s.signer_name,
-                    "signer_role": s.signer_role,
-                    "signing_time": clock.fmt_local(s.signing_time) if s.signing_time else None,
-                    "timestamp_time": clock.fmt_local(s.timestamp_time) if s.timestamp_time else None,
-                    "intact": s.intact,
-                    "trusted": s.trusted,
-                    "covers_whole_file": s.covers_whole_file,
-                    "valid": s.valid,
-                }
-                for s in r.signatures
-            ],
+            "archive": self.archive.as_json() if self.archive is not None else None,
+            "signatures": [s.as_json() for s in r.signatures],
+            "document_timestamps": list(r.document_timestamps),
+            "long_term_validation": {"lta": r.lta, "valid_until": r.lta_valid_until, "has_dss": r.has_dss}
+            if r.lta is not None
+            else None,
+            "validation_time": r.validation_time,
             "policy": policy_summary(self.policy) if self.policy is not None and self.genuine else None,
         }
 
@@ -70,13 +128,42 @@ def policy_summary(policy: Policy) -> dict[str, object]:
     }
 
 
-def verify_document(data: bytes) -> VerificationResult:
-    """Check signatures, then find the policy the document names and compare it with the archived copy."""
-    report = verify_pdf(data)
+def verify_document(data: bytes, *, bounded: bool = True) -> VerificationResult:
+    """Check signatures (in a bounded worker), then find the document's policy and its archived copies.
+
+    `bounded=False` runs the check in this process without time or memory limits: only for files that
+    are not untrusted input (tests, tools). Raises ApplicationError('pki_missing') without a trust root.
+    """
+    sha256 = hashlib.sha256(data).hexdigest()
+    at = clock.now()
+    payload = sandbox.run_bounded(data, at=at) if bounded else sandbox.run_inline(data, at=at)
+    report = CheckReport.from_payload(payload, sha256)
     policy = None
-    identical = False
-    if report.document_number:
+    archive = None
+    if report.document_number and report.document_kind != "endorsement":
         policy = Policy.objects.select_related("document").filter(number=report.document_number).first()
         if policy is not None:
-            identical = policy.document.sha256 == report.document_sha256
-    return VerificationResult(report=report, policy=policy, byte_identical=identical)
+            archive = archive_match(policy, sha256)
+    return VerificationResult(report=report, policy=policy, archive=archive)
+
+
+def archive_match(policy: Policy, sha256: str) -> ArchiveMatch:
+    """Compare with every archived version of the policy document (issued, then each LTA renewal)."""
+    versions = list(
+        ArchivedObject.objects.filter(policy=policy, kind=ArchivedObject.Kind.POLICY).order_by(
+            "created_at", "id"
+        )
+    )
+    if policy.document_id not in {v.pk for v in versions}:
+        versions.insert(0, policy.document)
+    for number, version in enumerate(versions, start=1):
+        if version.sha256 == sha256:
+            return ArchiveMatch(
+                versions=len(versions),
+                matched_version=number,
+                matched_is_current=version.superseded_by_id is None,
+                matched_archived_at=clock.fmt_local(version.created_at),
+            )
+    return ArchiveMatch(
+        versions=len(versions), matched_version=None, matched_is_current=False, matched_archived_at=None
+    )

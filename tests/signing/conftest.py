@@ -236,3 +236,86 @@ def self_made_ca_sign(
     )
     out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SoftHSM2 (the PKCS#11 token of the tests)
+
+SOFTHSM_PIN = "246810"
+SOFTHSM_SO_PIN = "13579135"
+SOFTHSM_LABEL = "epolicy"
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory) -> dict[str, str]:
+    """A fresh SoftHSM2 token in a temporary directory, for the whole session (SoftHSM2 reads its
+    configuration once per process, when the module is first loaded)."""
+    import os
+
+    missing = [name for name in ("softhsm2-util",) if not have(name)]
+    if missing or not Path(SOFTHSM_MODULE).exists():
+        pytest.fail(
+            f"SoftHSM2 is not installed ({', '.join(missing) or SOFTHSM_MODULE} missing): "
+            "run scripts/setup.sh, which installs Debian's softhsm2 package"
+        )
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    result = run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            SOFTHSM_LABEL,
+            "--pin",
+            SOFTHSM_PIN,
+            "--so-pin",
+            SOFTHSM_SO_PIN,
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {
+        "module": SOFTHSM_MODULE,
+        "token_label": SOFTHSM_LABEL,
+        "user_pin": SOFTHSM_PIN,
+        "conf": str(conf),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Independent validators
+
+
+@pytest.fixture
+def root_pem(pki, tmp_path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "root.pem"
+    path.write_bytes(b"".join(r.public_bytes(serialization.Encoding.PEM) for r in pki_module.trust_roots()))
+    return path
+
+
+@pytest.fixture
+def nss_db(root_pem, tmp_path) -> str | None:
+    """A throw-away NSS database trusting our root (pdfsig checks chains with it); None without certutil."""
+    if not have("certutil"):
+        return None
+    db = tmp_path / "nss"
+    db.mkdir()
+    result = run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"])
+    assert result.returncode == 0, result.stderr
+    result = run(
+        ["certutil", "-A", "-d", f"sql:{db}", "-n", "epolicy-root", "-t", "CT,C,C", "-a", "-i", str(root_pem)]
+    )
+    assert result.returncode == 0, result.stderr
+    return f"sql:{db}"
+
+
+def pdfsig(nss_db: str | None, path: Path) -> list[str]:
+    return ["pdfsig", *(["-nssdir", nss_db] if nss_db else []), str(path)]

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms
-from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from epolicy.signing import pki as pki_mod
 from epolicy.signing import signers
 
-from .conftest import APPLICANT_BOX, SEAL_BOX, have, make_pdf, run
+from .conftest import APPLICANT_BOX, SEAL_BOX, have, make_pdf, pdfsig, run
 
 pytestmark = [pytest.mark.crosscheck, pytest.mark.django_db]
 
@@ -34,33 +31,6 @@ def applicant_signed(pki, signature_png) -> bytes:
         subject_serial="9f" * 16,
         signature_png=signature_png,
     ).pdf
-
-
-@pytest.fixture
-def root_pem(pki, tmp_path) -> Path:
-    path = tmp_path / "root.pem"
-    path.write_bytes(b"".join(r.public_bytes(serialization.Encoding.PEM) for r in pki_mod.trust_roots()))
-    return path
-
-
-@pytest.fixture
-def nss_db(root_pem, tmp_path) -> str | None:
-    """A throw-away NSS database trusting our root (pdfsig checks chains with it); None without certutil."""
-    if not have("certutil"):
-        return None
-    db = tmp_path / "nss"
-    db.mkdir()
-    result = run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"])
-    assert result.returncode == 0, result.stderr
-    result = run(
-        ["certutil", "-A", "-d", f"sql:{db}", "-n", "epolicy-root", "-t", "CT,C,C", "-a", "-i", str(root_pem)]
-    )
-    assert result.returncode == 0, result.stderr
-    return f"sql:{db}"
-
-
-def pdfsig(nss_db: str | None, path: Path) -> list[str]:
-    return ["pdfsig", *(["-nssdir", nss_db] if nss_db else []), str(path)]
 
 
 def cms_and_content(pdf: bytes) -> tuple[bytes, bytes, cms.ContentInfo]:

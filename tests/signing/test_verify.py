@@ -43,6 +43,7 @@ REJECTION_CODES = {
     "untrusted_signer",
     "not_insurer",
     "revoked",
+    "revocation_unknown",
     "expired",
 }
 
@@ -397,3 +398,25 @@ def test_our_tsa_key_signing_a_document_is_not_a_signer_we_vouch_for(pki, policy
     assert report.code == "untrusted_signer"
     (sig,) = report.signatures
     assert sig.trusted and sig.signer_role == "unknown" and not sig.valid
+
+
+def _failed_checks(report) -> set[str]:
+    return {c.name for s in report.signatures for c in s.checks if not c.ok}
+
+
+@pytest.mark.django_db
+def test_each_rejection_names_the_check_that_failed(sealed, pki, policy_pdf):
+    from epolicy.signing.verify import CHECK_NAMES
+
+    genuine = verify_pdf(sealed)
+    (sig,) = genuine.signatures
+    assert [c.name for c in sig.checks] == list(CHECK_NAMES)
+    assert all(c.ok for c in sig.checks)
+    assert all(c.message_zh.endswith("。") for c in sig.checks)
+    assert genuine.checks_zh[0].startswith(f"{sig.signer_name}｜完整性：通过")
+
+    flipped = verify_pdf(sealed.replace(b"ReportLab PDF Library", b"ReportLab PDF Librarz", 1))
+    assert "完整性" in _failed_checks(flipped)
+    assert _failed_checks(verify_pdf(swap_page_content(sealed))) == {"签后修改"}
+    assert "证书链" in _failed_checks(verify_pdf(self_made_ca_sign(policy_pdf)))
+    assert verify_pdf(sealed, at=clock.now() + dt.timedelta(days=4 * 365)).code == "genuine"

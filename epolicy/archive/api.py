@@ -1,0 +1,135 @@
+"""Real-time retrieval from the archive for the insurer's systems (motor standard §7.1.4 a).
+
+Mounted by config/api.py at /archive: GET /api/v1/archive/policies/{number} and
+GET /api/v1/archive/objects/{id}/download.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+
+from epolicy.common.errors import CODES, ApplicationError
+from epolicy.common.schemas import SYSTEM_AUTH
+
+from .models import ArchivedObject
+from .selectors import archive_documents_for_policy, archive_object_get, archive_policy_find
+from .services import TOMBSTONE_MESSAGE, archive_latest, archive_read
+
+logger = logging.getLogger("epolicy.archive")
+router = Router(tags=["archive (影像系统)"], auth=SYSTEM_AUTH)
+
+_EXTENSIONS = {"application/pdf": ".pdf", "application/json": ".json", "image/png": ".png"}
+
+
+class VersionOut(Schema):
+    id: int
+    version: int
+    sha256: str
+    size: int
+    content_type: str
+    created_at: dt.datetime
+    retention_until: dt.date | None
+    superseded_by: int | None
+    replicated: bool
+    deleted_at: dt.datetime | None
+
+
+class DocumentOut(Schema):
+    id: int
+    kind: str
+    kind_label: str
+    content_type: str
+    sha256: str
+    size: int
+    created_at: dt.datetime
+    retention_until: dt.date | None
+    deleted: bool
+    download_url: str
+    versions: list[VersionOut]
+
+
+class PolicyArchiveOut(Schema):
+    policy_number: str
+    status: str
+    period_start: dt.date
+    period_end: dt.date
+    documents: list[DocumentOut]
+
+
+def _version(obj: ArchivedObject, number: int) -> dict:
+    return {
+        "id": obj.pk,
+        "version": number,
+        "sha256": obj.sha256,
+        "size": obj.size,
+        "content_type": obj.content_type,
+        "created_at": obj.created_at,
+        "retention_until": obj.retention_until,
+        "superseded_by": obj.superseded_by_id,
+        "replicated": obj.replicated_at is not None,
+        "deleted_at": obj.deleted_at,
+    }
+
+
+@router.get(
+    "/policies/{number}",
+    response=PolicyArchiveOut,
+    summary="按保单号列出影像资料（类型、哈希、大小、保存期限、版本）",
+)
+def policy_archive(request: HttpRequest, number: str) -> dict:
+    policy = archive_policy_find(number=number)
+    documents = []
+    for doc in archive_documents_for_policy(policy=policy):
+        latest = doc.latest
+        documents.append(
+            {
+                "id": latest.pk,
+                "kind": latest.kind,
+                "kind_label": latest.get_kind_display(),
+                "content_type": latest.content_type,
+                "sha256": latest.sha256,
+                "size": latest.size,
+                "created_at": latest.created_at,
+                "retention_until": latest.retention_until,
+                "deleted": latest.deleted_at is not None,
+                "download_url": f"{settings.SITE_URL}/api/v1/archive/objects/{latest.pk}/download",
+                "versions": [_version(v, n) for n, v in enumerate(doc.versions, start=1)],
+            }
+        )
+    return {
+        "policy_number": policy.number,
+        "status": policy.get_status_display(),
+        "period_start": policy.period_start,
+        "period_end": policy.period_end,
+        "documents": documents,
+    }
+
+
+@router.get(
+    "/objects/{object_id}/download", summary="下载影像资料（默认最新版本；exact=true 下载该版本本身）"
+)
+def download(request: HttpRequest, object_id: int, exact: bool = False) -> HttpResponse:
+    obj = archive_object_get(object_id=object_id)
+    if not exact:
+        obj = archive_latest(obj)
+    if obj.deleted_at is not None:
+        raise ApplicationError("not_found", TOMBSTONE_MESSAGE)
+    try:
+        data = archive_read(obj)
+    except OSError:
+        logger.error("archive: object %s (%s) could not be served: both copies bad", obj.pk, obj.key)
+        code = "archive_unavailable" if "archive_unavailable" in CODES else "application_state"
+        raise ApplicationError(code, "影像资料的两处副本均无法通过完整性校验，已记录并通知管理员。") from None
+    logger.info("archive: object %s served to %s", obj.pk, getattr(request, "auth", "?"))
+    response = HttpResponse(data, content_type=obj.content_type)
+    filename = obj.key.rsplit("/", 1)[-1] + _EXTENSIONS.get(obj.content_type, "")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-SHA256"] = obj.sha256
+    response["ETag"] = f'"{obj.sha256}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,64 @@
+"""Reading the archive register: a policy's documents, each with its versions (motor standard §7.1.4 a)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db.models import Q
+
+from epolicy.common.errors import ApplicationError
+from epolicy.policies.models import Policy
+
+from .models import ArchivedObject
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchivedDocument:
+    """One document and its versions, oldest first; `latest` is the version served by default."""
+
+    versions: tuple[ArchivedObject, ...]
+
+    @property
+    def latest(self) -> ArchivedObject:
+        return self.versions[-1]
+
+
+def archive_policy_find(*, number: str) -> Policy:
+    policy = Policy.objects.select_related("application").filter(number=number.strip().upper()).first()
+    if policy is None:
+        raise ApplicationError("not_found", "没有这个保单号的保单，请核对保单号。")
+    return policy
+
+
+def archive_documents_for_policy(*, policy: Policy) -> list[ArchivedDocument]:
+    """Every archived object of the policy and of its application, grouped into version chains."""
+    objects = list(
+        ArchivedObject.objects.filter(Q(policy=policy) | Q(application_id=policy.application_id)).order_by(
+            "id"
+        )
+    )
+    return _chains(objects)
+
+
+def _chains(objects: list[ArchivedObject]) -> list[ArchivedDocument]:
+    by_id = {o.pk: o for o in objects}
+    later_versions = {o.superseded_by_id for o in objects if o.superseded_by_id in by_id}
+    documents = []
+    for first in objects:
+        if first.pk in later_versions:
+            continue  # a later version of a chain started elsewhere
+        chain = [first]
+        seen = {first.pk}
+        while chain[-1].superseded_by_id in by_id and chain[-1].superseded_by_id not in seen:
+            nxt = by_id[chain[-1].superseded_by_id]  # type: ignore[index]
+            seen.add(nxt.pk)
+            chain.append(nxt)
+        documents.append(ArchivedDocument(versions=tuple(chain)))
+    return documents
+
+
+def archive_object_get(*, object_id: int) -> ArchivedObject:
+    obj = ArchivedObject.objects.filter(pk=object_id).first()
+    if obj is None:
+        raise ApplicationError("not_found", "没有这个影像资料编号。")
+    return obj

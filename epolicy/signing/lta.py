@@ -1,0 +1,349 @@
+"""PAdES B-LTA: validation data in the document security store, then a document (archive) timestamp.
+
+A B-T signature proves what was signed and when, but only while the certificates involved (the TSA's
+above all) are valid and their status can be checked. Before a document is archived `lta_extend`
+adds, in one incremental update, every certificate and CRL needed to check every signature and
+timestamp in it (DSS /Certs, /CRLs) and a document timestamp over the whole file (ETSI.RFC3161). From
+then on the document can be checked offline as of that timestamp's time.
+
+The document timestamp itself is only as good as its TSA's certificate: `needs_renewal` says when that
+certificate expires within N days (settings.LTA_RENEW_BEFORE_DAYS), and `lta_renew_document` adds the
+validation data of the last document timestamp and a new document timestamp over it (with a newer TSA
+certificate: rotate the TSA first, `epolicy pki_rotate tsa`). `renew_archived` does that for every
+archived e-policy and signed e-application (`epolicy lta_renew`, `tasks.lta_renew_task`).
+
+Each step only appends to the file: the insurer's certifying seal (DocMDP P=2) permits DSS updates and
+document timestamps, and the verifier accepts nothing else after the last signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from django.conf import settings
+from django.db import transaction
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.generic_cms import extract_certificate_info, extract_tst_data_iter
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+from epolicy.common import clock
+
+from . import crl, pki, tsa
+from .models import SigningCredential
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_TIMESTAMP_FIELD = "archive_timestamp"
+RENEWABLE_KINDS = ("policy", "application_signed")
+# /Contents reserve for a document timestamp: token (TSTInfo, signed attributes, signature) plus the
+# TSA certificate; an external TSA may embed a chain.
+_PLATFORM_TS_RESERVE = 2 * 4096
+_EXTERNAL_TS_RESERVE = 2 * 12288
+
+
+class LtaError(Exception):
+    """The document cannot be extended (not signed, encrypted, not a PDF)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What to put into the DSS
+
+
+def _our_certificates() -> list[x509.Certificate]:
+    return [
+        x509.load_der_x509_certificate(bytes(der))
+        for der in SigningCredential.objects.order_by("created_at", "id").values_list(
+            "certificate", flat=True
+        )
+    ]
+
+
+@dataclass
+class _Material:
+    certs: dict[bytes, asn1_x509.Certificate] = field(default_factory=dict)  # by SHA-256 of DER
+    issuers: set[bytes] = field(default_factory=set)  # subjects (DER) of CAs whose CRLs are needed
+
+    def add_cert(self, cert: asn1_x509.Certificate) -> None:
+        self.certs.setdefault(cert.sha256, cert)
+
+
+def _chain(
+    leaf: asn1_x509.Certificate, extra: Iterable[asn1_x509.Certificate], ours: list[x509.Certificate]
+) -> list[asn1_x509.Certificate]:
+    """`leaf` and its issuers up to a self-signed root, from the CMS's own certificates and our PKI's."""
+    pool = [*extra, *(pki.to_asn1(c) for c in ours)]
+    chain = [leaf]
+    current = leaf
+    for _ in range(6):
+        if current.self_signed in ("maybe", "yes"):
+            break
+        issuer = next(
+            (
+                c
+                for c in pool
+                if c.subject == current.issuer and c.sha256 != current.sha256 and _issued(current, c)
+            ),
+            None,
+        )
+        if issuer is None:
+            break
+        chain.append(issuer)
+        current = issuer
+    return chain
+
+
+def _issued(cert: asn1_x509.Certificate, ca: asn1_x509.Certificate) -> bool:
+    try:
+        x509.load_der_x509_certificate(cert.dump()).verify_directly_issued_by(
+            x509.load_der_x509_certificate(ca.dump())
+        )
+    except Exception:
+        return False
+    return True
+
+
+def _add_signed_data(material: _Material, signed_data: object, ours: list[x509.Certificate]) -> None:
+    info = extract_certificate_info(signed_data)  # type: ignore[arg-type]
+    chain = _chain(info.signer_cert, info.other_certs, ours)
+    for index, cert in enumerate(chain):
+        material.add_cert(cert)
+        if index + 1 < len(chain):
+            material.issuers.add(cert.issuer.dump())
+
+
+def _collect(signatures: Iterable[EmbeddedPdfSignature], ours: list[x509.Certificate]) -> _Material:
+    """Certificates and CRL issuers for these signatures and their timestamp tokens."""
+    material = _Material()
+    for sig in signatures:
+        _add_signed_data(material, sig.signed_data, ours)
+        for signed in (False, True):
+            for tst in extract_tst_data_iter(sig.signer_info, signed=signed):
+                _add_signed_data(material, tst, ours)
+    return material
+
+
+def _crls_for(issuers: set[bytes]) -> list[asn1_crl.CertificateList]:
+    """The current CRL of each of our CAs named in `issuers` (reissued first if close to expiry)."""
+    wanted: list[asn1_crl.CertificateList] = []
+    for row in crl.ensure_fresh_crls():
+        parsed = crl.as_asn1(row)
+        if parsed["tbs_cert_list"]["issuer"].dump() in issuers:
+            wanted.append(parsed)
+    missing = issuers - {c["tbs_cert_list"]["issuer"].dump() for c in wanted}
+    for name in missing:
+        # Not one of our CAs (an external TSA's, say), or one whose key we cannot use here: the last
+        # CRL we have of it, if any, is still evidence for the past.
+        for row in crl.latest_crls():
+            parsed = crl.as_asn1(row)
+            if parsed["tbs_cert_list"]["issuer"].dump() == name:
+                wanted.append(parsed)
+                break
+        else:
+            logger.warning("lta: no CRL available for issuer %s", asn1_x509.Name.load(name).human_friendly)
+    return wanted
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extending and renewing
+
+
+def _reader(pdf: bytes) -> PdfFileReader:
+    if b"%PDF-" not in pdf[:1024]:
+        raise LtaError("not a PDF")
+    reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+    if reader.encrypted:
+        raise LtaError("encrypted PDF")
+    return reader
+
+
+def _append(pdf: bytes, material: _Material) -> bytes:
+    """One incremental update: the DSS additions, then a document timestamp over the whole file."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        sig_contents=None,
+        certs=list(material.certs.values()),
+        crls=_crls_for(material.issuers),
+    )
+    stamper = tsa.timestamper()
+    existing = sum(1 for s in writer.prev.embedded_signatures if s.sig_object_type == "/DocTimeStamp")
+    out = signers.PdfTimeStamper(
+        stamper, field_name=f"{ARCHIVE_TIMESTAMP_FIELD}_{existing + 1}", readable_field_name="存档时间戳"
+    ).timestamp_pdf(
+        writer,
+        "sha256",
+        bytes_reserved=_PLATFORM_TS_RESERVE if tsa.uses_platform_tsa() else _EXTERNAL_TS_RESERVE,
+    )
+    data: bytes = out.getvalue()
+    return data
+
+
+def lta_extend(pdf: bytes) -> bytes:
+    """PAdES B-LTA: validation data for every signature and timestamp, then a document timestamp.
+
+    The validation data is everything a verifier needs offline: each signer's and TSA's certificate
+    chain up to the root and the current CRL of every CA in those chains.
+    """
+    if settings.SIGNING_SERVICE_URL:
+        from .remote import client
+
+        return client.lta_extend(pdf)
+    reader = _reader(pdf)
+    signatures = list(reader.embedded_signatures)
+    if not any(s.sig_object_type == "/Sig" for s in signatures):
+        raise LtaError("the document has no signature to preserve")
+    return _append(pdf, _collect(signatures, _our_certificates()))
+
+
+def lta_renew_document(pdf: bytes) -> bytes:
+    """Validation data for the last document timestamp, then a new document timestamp over it.
+
+    A document without a document timestamp is extended with `lta_extend` instead.
+    """
+    reader = _reader(pdf)
+    last = _last_document_timestamp(reader)
+    if last is None:
+        return lta_extend(pdf)
+    return _append(pdf, _collect([last], _our_certificates()))
+
+
+def _last_document_timestamp(reader: PdfFileReader) -> EmbeddedPdfSignature | None:
+    stamps = [s for s in reader.embedded_signatures if s.sig_object_type == "/DocTimeStamp"]
+    return max(stamps, key=lambda s: s.signed_revision) if stamps else None
+
+
+def last_timestamp_expiry(pdf: bytes) -> dt.datetime | None:
+    """When the TSA certificate of the last document timestamp expires (None without one)."""
+    last = _last_document_timestamp(_reader(pdf))
+    if last is None:
+        return None
+    cert = extract_certificate_info(last.signed_data).signer_cert
+    not_after: dt.datetime = cert["tbs_certificate"]["validity"]["not_after"].native
+    return not_after
+
+
+def needs_renewal(pdf: bytes, *, within_days: int, now: dt.datetime | None = None) -> bool:
+    """True if the document has no document timestamp, or its last one's TSA certificate expires soon.
+
+    Algorithms are part of it: a last timestamp hashed with SHA-1 needs renewal whatever its certificate.
+    """
+    reader = _reader(pdf)
+    last = _last_document_timestamp(reader)
+    if last is None:
+        return True
+    if last.md_algorithm.lower() in ("sha1", "md5"):
+        return True
+    expiry = last_timestamp_expiry(pdf)
+    assert expiry is not None
+    return expiry <= (now or clock.now()) + dt.timedelta(days=within_days)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The archive loop
+
+
+@dataclass
+class RenewalSummary:
+    checked: int = 0
+    due: int = 0
+    renewed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "checked": self.checked,
+            "due": self.due,
+            "renewed": self.renewed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "errors": list(self.errors),
+        }
+
+
+def tsa_expires_within(days: int) -> dt.datetime | None:
+    """The platform TSA certificate's expiry if it falls within `days` (renewing with it would not last)."""
+    if not tsa.uses_platform_tsa():
+        return None
+    cert = pki.load_credential(SigningCredential.Role.TSA).certificate
+    expiry = cert.not_valid_after_utc
+    return expiry if expiry <= clock.now() + dt.timedelta(days=days) else None
+
+
+def renew_archived(
+    *,
+    within_days: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RenewalSummary:
+    """Renew the archive timestamp of every archived e-policy / signed e-application that needs it.
+
+    Looks at the latest version of each archived document; one that `needs_renewal` gets
+    `lta_renew_document` and is stored as a new version (reason "lta"), one transaction per document.
+    """
+    from epolicy.archive.models import ArchivedObject
+    from epolicy.archive.services import archive_add_version, archive_latest, archive_read
+
+    days = settings.LTA_RENEW_BEFORE_DAYS if within_days is None else within_days
+    say = progress or (lambda _line: None)
+    summary = RenewalSummary()
+    tsa_expiry = tsa_expires_within(days)
+    if tsa_expiry is not None and not dry_run:
+        message = (
+            f"the TSA certificate expires {tsa_expiry:%Y-%m-%d}, within {days} days: "
+            "rotate it first (epolicy pki_rotate tsa)"
+        )
+        summary.errors.append(message)
+        say(message)
+    heads = (
+        ArchivedObject.objects.filter(kind__in=RENEWABLE_KINDS, superseded_by__isnull=True)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    for pk in heads.iterator():
+        obj = archive_latest(ArchivedObject.objects.get(pk=pk))
+        summary.checked += 1
+        try:
+            data = archive_read(obj)
+            due = needs_renewal(data, within_days=days)
+        except Exception as exc:
+            summary.failed += 1
+            summary.errors.append(f"{obj.key}: {exc}")
+            say(f"FAILED {obj.key}: {exc}")
+            continue
+        if not due:
+            continue
+        summary.due += 1
+        if dry_run:
+            say(f"due {obj.key}")
+            continue
+        if tsa_expiry is not None:
+            summary.skipped += 1
+            continue
+        try:
+            with transaction.atomic():
+                locked = ArchivedObject.objects.select_for_update().get(pk=obj.pk)
+                if locked.superseded_by_id is not None:
+                    summary.skipped += 1  # renewed (or replaced) by someone else meanwhile
+                    continue
+                renewed = lta_renew_document(data)
+                new = archive_add_version(previous=locked, data=renewed, reason="lta")
+            summary.renewed += 1
+            say(f"renewed {obj.key} -> {new.key}")
+        except Exception as exc:
+            logger.exception("lta renewal of %s failed", obj.key)
+            summary.failed += 1
+            summary.errors.append(f"{obj.key}: {exc}")
+            say(f"FAILED {obj.key}: {exc}")
+    return summary

@@ -1,0 +1,195 @@
+"""Timestamping (RFC 3161): the platform's own TSA, an external TSA by URL, and the TSA as a responder.
+
+- `timestamper()` is what every signature and document timestamp uses: the platform's in-process TSA
+  (the `tsa` credential, signing at the platform clock) when settings.TSA_URL is empty, else pyHanko's
+  HTTP client for that URL. Either one remembers the genTime of the token it obtained (`issued_at`).
+- `tsa_respond(request_der)` answers a DER TimeStampReq with a DER TimeStampResp, so the platform TSA
+  can be served over HTTP (`views.tsa_view`) to other systems of the insurer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Protocol
+
+from asn1crypto import cms, core, tsp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.conf import settings
+from pyhanko.sign.general import SigningError, simple_cms_attribute
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+from epolicy.common import clock
+
+from . import pki
+from .keystore import hash_algorithm, signing_certificate_attr
+from .pki import LoadedCredential, Role
+
+logger = logging.getLogger(__name__)
+
+# The platform TSA's policy: a UUID-derived OID (ITU-T X.667, arc 2.25), which needs no registration.
+TSA_POLICY_OID = "2.25.223160716622003406826361375463441393155"
+# Requests larger than this are not timestamp queries (a SHA-512 query with a nonce is ~100 bytes).
+MAX_REQUEST_BYTES = 8 * 1024
+_DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+
+class RecordingTimeStamper(Protocol):
+    """A pyHanko TimeStamper that remembers when its last token was issued."""
+
+    issued_at: dt.datetime | None
+
+
+class PlatformTimeStamper(DummyTimeStamper):
+    """The platform's in-process RFC 3161 TSA: answers with the `tsa` credential at the platform clock.
+
+    Make one per signature: it remembers the time of the token it issued (`issued_at`).
+    """
+
+    def __init__(self, tsa: LoadedCredential):
+        self._tsa_key = tsa.require_key()
+        self._signing_cert_attr = _tsa_signing_cert_attr(tsa)
+        # The token carries the TSA's certificate only: its issuer is the root every verifier trusts.
+        super().__init__(tsa_cert=tsa.cert_asn1, tsa_key=tsa.key_asn1)
+        self.issued_at: dt.datetime | None = None
+
+    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        self.fixed_dt = self.issued_at = clock.now().astimezone(dt.UTC)
+        return super().request_tsa_response(req)
+
+    def _build_tst_info(
+        self, message_imprint: tsp.MessageImprint, gen_time: dt.datetime, req: tsp.TimeStampReq
+    ) -> tsp.TSTInfo:
+        info = super()._build_tst_info(message_imprint, gen_time, req)
+        info["policy"] = tsp.ObjectIdentifier(TSA_POLICY_OID)
+        return info
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, gen_time: dt.datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        hash_algo = hash_algorithm(md_algorithm)
+        digest = hashes.Hash(hash_algo)
+        digest.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                # GeneralizedTime: UTCTime cannot express 2050 and later (archives outlive that).
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": gen_time}))
+                if gen_time.year < 2050
+                else simple_cms_attribute("signing_time", cms.Time({"general_time": gen_time})),
+                cms.CMSAttribute.load(self._signing_cert_attr),
+                simple_cms_attribute("message_digest", digest.finalize()),
+            ]
+        )
+        if not isinstance(self._tsa_key, rsa.RSAPrivateKey):
+            raise SigningError("the platform TSA signs with RSA keys only")
+        signature = self._tsa_key.sign(signed_attrs.dump(), padding.PKCS1v15(), hash_algo)
+        return signature, signed_attrs
+
+
+class RecordingHTTPTimeStamper(HTTPTimeStamper):
+    """pyHanko's RFC 3161 HTTP client that also remembers the genTime of the last token it received."""
+
+    def __init__(self, url: str, timeout: int = 10):
+        super().__init__(url, timeout=timeout)
+        self.issued_at: dt.datetime | None = None
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        response = await super().async_request_tsa_response(req)
+        token = response["time_stamp_token"]
+        if token.native is not None:
+            info = token["content"]["encap_content_info"]["content"].parsed
+            self.issued_at = info["gen_time"].native
+        return response
+
+
+_tsa_attrs: dict[str, bytes] = {}
+
+
+def _tsa_signing_cert_attr(tsa: LoadedCredential) -> bytes:
+    attr = _tsa_attrs.get(tsa.fingerprint)
+    if attr is None:
+        attr = _tsa_attrs[tsa.fingerprint] = signing_certificate_attr(tsa.cert_asn1)
+    return attr
+
+
+def uses_platform_tsa() -> bool:
+    return not settings.TSA_URL
+
+
+def timestamper() -> TimeStamper:
+    """A fresh timestamper for one signature: the platform TSA, or settings.TSA_URL when set."""
+    if settings.TSA_URL:
+        return RecordingHTTPTimeStamper(settings.TSA_URL)
+    return PlatformTimeStamper(pki.load_credential(Role.TSA))
+
+
+def issued_at(stamper: TimeStamper) -> dt.datetime | None:
+    value: dt.datetime | None = getattr(stamper, "issued_at", None)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The platform TSA as an RFC 3161 responder
+
+
+class TimeStampRejection(core.Sequence):
+    """A TimeStampResp without a token (asn1crypto's TimeStampResp wrongly requires the token)."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]
+
+
+def _rejection(fail_info: str, text: str) -> bytes:
+    return TimeStampRejection(
+        {
+            "status": tsp.PKIStatusInfo(
+                {
+                    "status": tsp.PKIStatus("rejection"),
+                    "status_string": tsp.PKIFreeText([text]),
+                    "fail_info": tsp.PKIFailureInfo({fail_info}),
+                }
+            )
+        }
+    ).dump()
+
+
+def tsa_respond(request_der: bytes) -> bytes:
+    """Answer one RFC 3161 TimeStampReq (DER) with a TimeStampResp (DER); never raises on bad input."""
+    if len(request_der) > MAX_REQUEST_BYTES:
+        return _rejection("bad_request", "request too large")
+    try:
+        req = tsp.TimeStampReq.load(bytes(request_der), strict=True)
+        version = req["version"].native
+        imprint = req["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        digest = imprint["hashed_message"].native
+        policy = req["req_policy"].native
+        extensions = req["extensions"].native
+        cert_req = bool(req["cert_req"].native)
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.info("tsa_respond: unreadable request: %r", exc)
+        return _rejection("bad_data_format", "request is not a DER TimeStampReq")
+    if version != "v1":
+        return _rejection("bad_request", "only version 1 requests are supported")
+    if algorithm not in _DIGEST_SIZES:
+        return _rejection("bad_alg", "message imprint must be SHA-256, SHA-384 or SHA-512")
+    if not isinstance(digest, bytes) or len(digest) != _DIGEST_SIZES[algorithm]:
+        return _rejection("bad_data_format", "message imprint has the wrong length")
+    if policy is not None and policy != TSA_POLICY_OID:
+        return _rejection("unaccepted_policy", f"this TSA only issues under policy {TSA_POLICY_OID}")
+    if extensions:
+        return _rejection("unaccepted_extension", "no request extensions are supported")
+    try:
+        stamper = PlatformTimeStamper(pki.load_credential(Role.TSA))
+        response = stamper.request_tsa_response(req)
+    except Exception:
+        logger.exception("tsa_respond: the platform TSA failed")
+        return _rejection("system_failure", "timestamping failed")
+    if not cert_req:
+        # RFC 3161 2.4.1: without certReq the certificates field must be absent (it is not signed).
+        signed_data = response["time_stamp_token"]["content"]
+        signed_data["certificates"] = None
+        response = tsp.TimeStampResp.load(response.dump(force=True))
+    return bytes(response.dump())

@@ -1,0 +1,326 @@
+"""The verification worker: one check of an untrusted PDF, in a process of its own.
+
+forkserver.py forks a worker per check and hands it a socket; sandbox.py, in the web process, sends the
+request over it and waits with a deadline. The worker first arms an alarm and caps its own address space
+and CPU time, then runs the signature check and writes back one JSON document. When the alarm fires the
+kernel ends the worker, even inside C code: nobody has to kill it by pid.
+
+What crosses the socket: from the web process, a JSON header, the verifier's trust anchors as a pickle
+(the web process is trusted; the worker never sends a pickle back) and the file; from the worker, JSON
+only, so that a file which subverts the parser still cannot make the web process run code.
+
+The worker has no database. The web process computes the verifier's trust (roots, seal fingerprints,
+CAs, fresh CRLs — `epolicy.signing.verify._trust`, which may also reissue a stale CRL with a CA key) and
+sends it; the worker answers the verifier's `_trust()` with it. That keeps the process that touches
+hostile bytes away from keys and credentials, and makes the check behave the same against a test
+database the worker could not see. Any other attempt to use the database from the worker is refused
+and becomes `check_failed` with an error in the log, so a new look-up added to the verifier cannot
+silently turn into a wrong verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import enum
+import io
+import json
+import logging
+import math
+import os
+import pickle
+import resource
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Upper bounds on what crosses the socket; anything larger is refused.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_TRUST_BYTES = 16 * 1024 * 1024
+MAX_DATA_BYTES = 64 * 1024 * 1024
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+# Until the request has arrived, a worker lives at most this long.
+REQUEST_WAIT_SECONDS = 30
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Framing (both sides)
+
+
+def send_frame(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(struct.pack("!I", len(data)))
+    sock.sendall(data)
+
+
+def recv_frame(sock: socket.socket, limit: int, deadline: float | None = None) -> bytes:
+    """One length-prefixed frame; EOFError when the peer is gone, ValueError when it is over `limit`."""
+    (size,) = struct.unpack("!I", _recv_exactly(sock, 4, deadline))
+    if size > limit:
+        raise ValueError(f"frame of {size} bytes is over the limit of {limit}")
+    return _recv_exactly(sock, size, deadline)
+
+
+def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+        chunk = sock.recv(min(size - len(buf), 1024 * 1024))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The trust anchors (computed in the web process, used in the worker)
+
+
+class _TrustPickler(pickle.Pickler):
+    """Pickles the verifier's trust, with certificates and CRLs as DER.
+
+    cryptography's objects cannot be pickled, and asn1crypto's unpickle into broken objects in a
+    process that has not parsed that type yet (their classes set themselves up lazily): both are
+    rebuilt from DER on the other side.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        from asn1crypto.core import Asn1Value
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        if isinstance(obj, Asn1Value):
+            return _load_asn1, (type(obj).__module__, type(obj).__qualname__, obj.dump())
+        if isinstance(obj, x509.Certificate):
+            return _load_certificate, (obj.public_bytes(Encoding.DER),)
+        if isinstance(obj, x509.CertificateRevocationList):
+            return _load_crl, (obj.public_bytes(Encoding.DER),)
+        return NotImplemented
+
+
+def _load_asn1(module: str, qualname: str, der: bytes) -> Any:
+    import importlib
+
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    return cls.load(der)
+
+
+def _load_certificate(der: bytes) -> Any:
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der)
+
+
+def _load_crl(der: bytes) -> Any:
+    from cryptography import x509
+
+    return x509.load_der_x509_crl(der)
+
+
+def current_trust() -> bytes:
+    """The verifier's trust as of now, serialised for a worker (raises ApplicationError pki_missing)."""
+    from epolicy.signing import verify
+
+    trust = verify._trust()  # the verifier's own look-up, so that both sides agree on what is trusted
+    buf = io.BytesIO()
+    _TrustPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(trust)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The worker
+
+
+def serve(sock: socket.socket) -> None:
+    """Worker side of one check (in a freshly forked worker): request in, report out."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside C code
+    signal.alarm(REQUEST_WAIT_SECONDS)
+    header = json.loads(recv_frame(sock, MAX_HEADER_BYTES))
+    timeout = float(header["timeout_seconds"])
+    signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+    apply_limits(int(header["memory_bytes"]), math.ceil(timeout) + 1)
+    started = time.perf_counter()
+    payload: dict[str, Any]
+    try:
+        trust = pickle.loads(recv_frame(sock, MAX_TRUST_BYTES))  # noqa: S301 — from the web process
+        data = recv_frame(sock, MAX_DATA_BYTES)
+        payload = check_isolated(data, trust, dt.datetime.fromisoformat(header["at"]))
+    except MemoryError:
+        payload = {"outcome": "memory"}
+    except (EOFError, ConnectionError, TimeoutError):
+        raise  # the web process has given up on this check: nobody to answer
+    except Exception as exc:  # the web process must always get an answer it can act on
+        payload = {"outcome": "error", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    payload["check_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    try:
+        raw = json.dumps(payload, ensure_ascii=False).encode()
+    except MemoryError:
+        raw = b'{"outcome": "memory"}'
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raw = b'{"outcome": "error", "error": "report too large"}'
+    send_frame(sock, raw)
+
+
+def ensure_django() -> None:
+    """Set Django up once in a fresh interpreter (the fork server); a no-op where it is already set up."""
+    from django.apps import apps
+
+    if not apps.ready:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+
+
+def apply_limits(memory_bytes: int, cpu_seconds: int) -> None:
+    """Cap this process: no core files, CPU seconds, and address space (RLIMIT_AS, libraries included)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of a process that held a document
+    if cpu_seconds > 0:
+        # A backstop behind the alarm: CPU time never runs ahead of wall-clock time.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    if memory_bytes > 0:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def check_isolated(data: bytes, trust: object, at: dt.datetime) -> dict[str, Any]:
+    """verify_pdf with the given trust and time and no database, noticing when memory ran out."""
+    ensure_django()
+    from epolicy.common import clock
+    from epolicy.signing import verify
+
+    watch = _MemoryWatch()
+    with (
+        _replaced(verify, "_trust", lambda: trust),
+        _no_database() as db_attempts,
+        watch.on(verify.logger),
+        clock.frozen_clock(at),
+    ):
+        report = verify.verify_pdf(data, at=at)
+    if watch.seen:
+        # verify_pdf turns every exception into "malformed", MemoryError included: out of memory is ours.
+        return {"outcome": "memory"}
+    if db_attempts:
+        logger.error(
+            "verification worker: the verifier tried to use the database (%s); whatever it needs must come "
+            "from the web process (see epolicy.verification.worker)",
+            db_attempts[0],
+        )
+        return {"outcome": "error", "error": "database access from the worker"}
+    return {"outcome": "ok", "report": plain(report)}
+
+
+def check_inline(data: bytes, at: dt.datetime) -> dict[str, Any]:
+    """The same check in the calling process, reading trust from its database (no time or memory bound)."""
+    from epolicy.common import clock
+    from epolicy.signing.verify import verify_pdf
+
+    with clock.frozen_clock(at):
+        report = verify_pdf(data, at=at)
+    return {"outcome": "ok", "report": plain(report)}
+
+
+@contextlib.contextmanager
+def _replaced(module: object, name: str, value: object) -> Iterator[None]:
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
+@contextlib.contextmanager
+def _no_database() -> Iterator[list[str]]:
+    """Refuse any use of the database: opening a connection, or a query on one already open."""
+    from django.db import connections
+
+    attempts: list[str] = []
+    wrappers = list(connections.all(initialized_only=False))
+
+    def refuse_connect(alias: str) -> Callable[[], None]:
+        def refuse() -> None:
+            attempts.append(alias)
+            raise RuntimeError("the verification worker has no database access")
+
+        return refuse
+
+    def refuse_query(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        attempts.append(sql[:200])
+        raise RuntimeError("the verification worker has no database access")
+
+    with contextlib.ExitStack() as stack:
+        for conn in wrappers:
+            conn.connect = refuse_connect(conn.alias)  # type: ignore[method-assign]
+            stack.callback(delattr, conn, "connect")
+            stack.enter_context(conn.execute_wrapper(refuse_query))
+        yield attempts
+
+
+class _MemoryWatch(logging.Filter):
+    """Notices a MemoryError that the verifier caught and logged, without changing what gets logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+        self._emit_from = logging.NOTSET
+
+    @contextlib.contextmanager
+    def on(self, target: logging.Logger) -> Iterator[None]:
+        level = target.level
+        self._emit_from = target.getEffectiveLevel()
+        target.setLevel(logging.DEBUG)  # so that records below the configured level reach the filter
+        target.addFilter(self)
+        try:
+            yield
+        finally:
+            target.removeFilter(self)
+            target.setLevel(level)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        values: list[object] = list(record.args) if isinstance(record.args, tuple) else []
+        if record.exc_info and record.exc_info[1] is not None:
+            values.append(record.exc_info[1])
+        if any(isinstance(v, MemoryError) for v in values):
+            self.seen = True
+        return record.levelno >= self._emit_from
+
+
+def plain(value: Any) -> Any:
+    """A dataclass report as JSON values: times as Shanghai local time, enums by name, bytes as hex.
+
+    Generic on purpose: fields the signing verifier adds (per-signature checks, document timestamps,
+    LTA details) cross the process boundary without this module having to know them.
+    """
+    from epolicy.common import clock
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dt.datetime):
+        return clock.fmt_local(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)[:1024].hex()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [plain(v) for v in items]
+    return str(value)

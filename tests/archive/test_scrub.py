@@ -1,0 +1,129 @@
+"""`epolicy archive_scrub [--repair]`: find missing or altered copies, repair from the good one."""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.archive.replication import archive_scrub
+from epolicy.archive.services import archive_deletion_approve, archive_deletion_request
+from epolicy.audit.models import AuditEvent
+
+from .util import put
+
+pytestmark = pytest.mark.django_db
+
+
+def tamper(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def scrub_command(*args):
+    """Run the command; return (exit status, stdout + stderr)."""
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("archive_scrub", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue() + err.getvalue() + str(exc)
+    return 0, out.getvalue() + err.getvalue()
+
+
+def test_clean_archive_passes(db):
+    objs = [put(f"document {i}".encode(), name=f"D{i}") for i in range(5)]
+    report = archive_scrub(repair=False, batch_size=2)
+    assert report.ok and report.objects_checked == len(objs) and report.copies_checked == 2 * len(objs)
+    assert scrub_command()[0] == 0
+
+
+def test_altered_primary_is_found_and_repaired_from_the_backup(primary_dir, backup_dir):
+    obj = put(b"%PDF-1.7 the original policy", name="P1")
+    put(b"an intact neighbour", name="P2")
+    tamper(primary_dir / obj.key)
+
+    status, output = scrub_command()
+    assert status == 1
+    assert "altered" in output and obj.key in output
+    assert (primary_dir / obj.key).read_bytes() != b"%PDF-1.7 the original policy"  # report only
+
+    status, output = scrub_command("--repair")
+    assert status == 0, output
+    assert (primary_dir / obj.key).read_bytes() == b"%PDF-1.7 the original policy"
+    event = AuditEvent.objects.get(action="archive.repaired")
+    assert event.data["location"] == "archive" and event.data["problem"] == "altered"
+    assert archive_scrub(repair=False).ok
+
+
+def test_missing_backup_is_found_and_repaired(primary_dir, backup_dir):
+    obj = put(b"evidence json", name="E1")
+    (backup_dir / obj.key).unlink()
+
+    report = archive_scrub(repair=False)
+    assert [(f.location, f.problem, f.repaired) for f in report.findings] == [
+        ("archive_backup", "missing", False)
+    ]
+    assert not report.ok
+
+    report = archive_scrub(repair=True)
+    assert report.ok and report.repaired == 1
+    assert (backup_dir / obj.key).read_bytes() == b"evidence json"
+
+
+def test_unreplicated_object_is_marked_once_both_copies_are_good(primary_dir, backup_dir):
+    obj = put(b"written before replication existed", name="OLD")
+    (backup_dir / obj.key).unlink()
+    ArchivedObject.objects.filter(pk=obj.pk).update(replicated_at=None)
+    archive_scrub(repair=True)
+    obj.refresh_from_db()
+    assert obj.replicated_at is not None
+
+
+def test_both_copies_bad_is_reported_loudly_and_left_alone(primary_dir, backup_dir):
+    obj = put(b"the only policy we had", name="LOST")
+    tamper(primary_dir / obj.key)
+    (backup_dir / obj.key).unlink()
+    primary_before = (primary_dir / obj.key).read_bytes()
+
+    status, output = scrub_command("--repair")
+
+    assert status == 1
+    assert "BOTH COPIES BAD" in output and obj.key in output
+    assert (primary_dir / obj.key).read_bytes() == primary_before
+    assert not (backup_dir / obj.key).exists()
+    assert not AuditEvent.objects.filter(action="archive.repaired").exists()
+    report = archive_scrub(repair=True)
+    assert [f.object_id for f in report.lost] == [obj.pk, obj.pk] and report.remaining == 2
+
+
+def test_leftover_of_an_approved_deletion_is_purged(staff, primary_dir, backup_dir, committed):
+    obj = put(b"expired", retention=dt.date(2020, 1, 1), name="X")
+    request = archive_deletion_request(obj=obj, actor=staff["alice"], reason="期满")
+    with committed(execute=False):  # approved, but the purge task never ran
+        archive_deletion_approve(request_id=request.pk, actor=staff["bob"])
+    assert (primary_dir / obj.key).exists()
+
+    report = archive_scrub(repair=False)
+    assert {(f.location, f.problem) for f in report.findings} == {
+        ("archive", "not_purged"),
+        ("archive_backup", "not_purged"),
+    }
+    assert archive_scrub(repair=True).ok
+    assert not (primary_dir / obj.key).exists() and not (backup_dir / obj.key).exists()
+    obj.refresh_from_db()
+    assert obj.purged_at is not None
+
+
+def test_scrub_never_resurrects_a_deleted_object(staff, primary_dir, backup_dir, committed):
+    """Primary gone, backup still there, but the deletion was approved: purge, don't copy back."""
+    obj = put(b"expired too", retention=dt.date(2020, 1, 1), name="Y")
+    request = archive_deletion_request(obj=obj, actor=staff["alice"], reason="期满")
+    with committed(execute=False):
+        archive_deletion_approve(request_id=request.pk, actor=staff["bob"])
+    (primary_dir / obj.key).unlink()
+    archive_scrub(repair=True)
+    assert not (primary_dir / obj.key).exists() and not (backup_dir / obj.key).exists()

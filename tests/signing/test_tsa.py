@@ -1,0 +1,143 @@
+"""The platform TSA as an RFC 3161 responder (function and HTTP view), and signing with an HTTP TSA."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import pytest
+from asn1crypto import algos, core, tsp
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from epolicy.common import clock
+from epolicy.signing import lta, signers
+from epolicy.signing.tsa import TSA_POLICY_OID, RecordingHTTPTimeStamper, tsa_respond
+from epolicy.signing.verify import verify_pdf
+
+from .conftest import SEAL_BOX, have, run
+
+
+def request_der(
+    data: bytes = b"hello",
+    *,
+    algorithm: str = "sha256",
+    nonce: int | None = 12345,
+    cert_req: bool = True,
+    policy: str | None = None,
+    digest: bytes | None = None,
+) -> bytes:
+    fields: dict[str, object] = {
+        "version": "v1",
+        "message_imprint": {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": algorithm}),
+            "hashed_message": digest if digest is not None else hashlib.new(algorithm, data).digest(),
+        },
+        "cert_req": cert_req,
+    }
+    if nonce is not None:
+        fields["nonce"] = nonce
+    if policy is not None:
+        fields["req_policy"] = policy
+    return tsp.TimeStampReq(fields).dump()
+
+
+def status_of(der: bytes) -> tuple[str, set[str]]:
+    # A rejection has no token, which asn1crypto's TimeStampResp cannot parse: read the status only.
+    status = tsp.PKIStatusInfo.load(core.SequenceOf.load(der, spec=core.Any)[0].dump())
+    fail = status["fail_info"].native
+    return status["status"].native, set(fail or ())
+
+
+@pytest.mark.django_db
+def test_tsa_respond_grants_a_token_over_the_imprint(pki):
+    response = tsp.TimeStampResp.load(tsa_respond(request_der(b"policy bytes")))
+    assert response["status"]["status"].native == "granted"
+    token = response["time_stamp_token"]
+    info = token["content"]["encap_content_info"]["content"].parsed
+    assert info["message_imprint"]["hashed_message"].native == hashlib.sha256(b"policy bytes").digest()
+    assert info["nonce"].native == 12345
+    assert info["policy"].dotted == TSA_POLICY_OID
+    assert len(token["content"]["certificates"]) == 1  # certReq: the TSA's certificate
+
+
+@pytest.mark.django_db
+def test_without_cert_req_the_token_carries_no_certificate(pki):
+    response = tsp.TimeStampResp.load(tsa_respond(request_der(cert_req=False)))
+    assert response["status"]["status"].native == "granted"
+    signed_data = response["time_stamp_token"]["content"]
+    assert isinstance(signed_data["certificates"], core.Void) or not signed_data["certificates"].native
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not have("openssl"), reason="openssl not installed")
+def test_openssl_verifies_a_token_from_an_openssl_query(pki, write, root_pem, tmp_path):
+    data = write("data.bin", b"any document bytes")
+    query = tmp_path / "q.tsq"
+    result = run(["openssl", "ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query)])
+    assert result.returncode == 0, result.stderr
+    reply = write("r.tsr", tsa_respond(query.read_bytes()))
+    result = run(
+        ["openssl", "ts", "-verify", "-in", str(reply), "-data", str(data), "-CAfile", str(root_pem)]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Verification: OK" in result.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("der", "fail"),
+    [
+        (b"", "bad_data_format"),
+        (b"\x30\x03\x02\x01\x01", "bad_data_format"),
+        (os.urandom(64), "bad_data_format"),
+        (b"\x30" * 10_000, "bad_request"),
+        (request_der(algorithm="md5"), "bad_alg"),
+        (request_der(algorithm="sha1"), "bad_alg"),
+        (request_der(digest=b"\0" * 20), "bad_data_format"),
+        (request_der(policy="1.2.3.4"), "unaccepted_policy"),
+    ],
+)
+def test_bad_requests_are_rejected_not_raised(pki, der, fail):
+    status, failures = status_of(tsa_respond(der))
+    assert status == "rejection"
+    assert fail in failures
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.signing.urls")
+def test_tsa_view(pki, client):
+    ok = client.post("/tsa", data=request_der(), content_type="application/timestamp-query")
+    assert ok.status_code == 200
+    assert ok["Content-Type"] == "application/timestamp-reply"
+    assert status_of(ok.content)[0] == "granted"
+    assert client.post("/tsa", data=request_der(), content_type="text/plain").status_code == 415
+    assert client.get("/tsa").status_code == 405
+    too_big = client.post("/tsa", data=b"\0" * 20_000, content_type="application/timestamp-query")
+    assert too_big.status_code == 413
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.signing.urls")
+def test_signing_with_an_rfc3161_url_uses_pyhankos_http_client(
+    pki, live_server, settings, policy_pdf, monkeypatch
+):
+    settings.TSA_URL = f"{live_server.url}/tsa"
+    calls: list[str] = []
+    original = RecordingHTTPTimeStamper.async_request_tsa_response
+
+    async def spy(self, req):
+        calls.append(self.url)
+        return await original(self, req)
+
+    monkeypatch.setattr(RecordingHTTPTimeStamper, "async_request_tsa_response", spy)
+    result = signers.seal_document(policy_pdf, box=SEAL_BOX)
+    extended = lta.lta_extend(result.pdf)
+    assert calls == [settings.TSA_URL, settings.TSA_URL]  # signature timestamp, then archive timestamp
+    assert abs((result.signed_at - clock.now()).total_seconds()) < 60
+    report = verify_pdf(extended)
+    assert report.code == "genuine", report
+    assert report.lta
+    (sig,) = report.signatures
+    assert sig.timestamp_time == result.signed_at
+    assert len(PdfFileReader(io.BytesIO(extended)).embedded_signatures) == 2

@@ -1,0 +1,176 @@
+"""Every check of an uploaded file runs in a worker process with a time and a memory limit."""
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from epolicy.common import clock
+from epolicy.verification import sandbox, worker
+from epolicy.verification.report import MESSAGES, CheckReport
+from epolicy.verification.services import verify_document
+
+from . import hostile
+from .conftest import upload
+
+pytestmark = pytest.mark.django_db
+
+
+def _worker_pids() -> list[int]:
+    server = sandbox._server._process
+    assert server is not None
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def test_genuine_policy_is_checked_in_a_worker(genuine_pdf, issued):
+    result = verify_document(genuine_pdf)
+    assert result.genuine and result.code == "genuine"
+    assert result.report.check_ms is not None  # measured inside the worker, which only the worker reports
+    assert result.policy == issued and result.byte_identical
+    # The worker and the in-process check agree, check by check.
+    inline = verify_document(genuine_pdf, bounded=False)
+    assert inline.as_json()["signatures"] == result.as_json()["signatures"]
+
+
+def test_slow_file_gets_check_timeout_not_a_hung_request(client, pki, settings):
+    settings.VERIFY_CHECK_TIMEOUT_SECONDS = 0.3
+    slow = hostile.many_revisions(60_000)  # about 6 s of parsing here; 9 MB, under the upload limit
+    assert len(slow) < settings.VERIFY_MAX_UPLOAD_BYTES
+    started = time.monotonic()
+    resp = upload(client, slow)
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 200, resp.content
+    report = resp.json()
+    assert report["code"] == "check_timeout" and report["genuine"] is False and report["completed"] is False
+    assert report["message"] == MESSAGES["check_timeout"] == (
+        "文件过于复杂，无法在规定时间内完成验证，请向保险公司重新获取电子保单。"
+    )
+    assert report["signatures"] == [] and report["policy"] is None
+    # The worker's own alarm ended it at 0.3 s (the web process would only give up after the grace time,
+    # and the CPU-time backstop only after 2 s).
+    assert elapsed < 1.5
+
+
+def test_timed_out_worker_is_gone_and_the_next_check_works(pki, settings, genuine_pdf):
+    settings.VERIFY_CHECK_TIMEOUT_SECONDS = 0.3
+    slow = hostile.many_revisions(60_000)
+    started = time.monotonic()
+    assert verify_document(slow).code == "check_timeout"
+    assert time.monotonic() - started < 1.5
+    deadline = time.monotonic() + 0.5
+    while _worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _worker_pids() == []  # the worker ended itself at its deadline; nothing keeps running
+    settings.VERIFY_CHECK_TIMEOUT_SECONDS = 10
+    assert verify_document(genuine_pdf).genuine
+
+
+def test_memory_blowup_gets_check_failed(pki, settings, genuine_pdf):
+    verify_document(genuine_pdf)  # starts the fork server
+    baseline = sandbox.worker_baseline_bytes()
+    if baseline is None:
+        pytest.skip("needs /proc to see where a worker starts")
+    settings.VERIFY_CHECK_MEMORY_BYTES = baseline + 40 * 1024 * 1024
+    # The limit leaves room for a real check...
+    assert verify_document(genuine_pdf).genuine
+    # ...but not for a file whose 30 000 revisions take well over 100 MB to read.
+    result = verify_document(hostile.many_revisions(30_000))
+    assert result.code == "check_failed" and not result.genuine
+    assert result.as_json()["message"] == MESSAGES["check_failed"]
+    assert "验证" in result.message_zh
+
+
+def test_default_limits():
+    limits = sandbox.Limits.from_settings()
+    assert limits.timeout_seconds == 10.0 and limits.memory_bytes == 1024**3
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"outcome": "ok"},
+        {"outcome": "ok", "report": "genuine"},
+        {"outcome": "ok", "report": {"code": 5}},
+        {"outcome": "ok", "report": {"code": ""}},
+        {"outcome": "ok", "report": {"code": "genuine", "signatures": [{"signer_name": ["x"]}]}},
+        {"outcome": "ok", "report": {"code": "genuine", "document_sha256": "0" * 64}},
+        {"outcome": "error", "error": "boom"},
+        {"outcome": "memory"},
+        {"outcome": "surprise"},
+        {},
+    ],
+)
+def test_unusable_worker_answers_are_check_failed(payload):
+    report = CheckReport.from_payload(payload, "a" * 64)
+    assert report.code == "check_failed" and not report.genuine and not report.completed
+    assert report.message_zh == MESSAGES["check_failed"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b'{"outcome": "timeout"}', b'{"outcome": "ok"}'])
+def test_worker_answer_parsing(raw):
+    assert sandbox._parse(raw)["outcome"] == "error"
+
+
+def test_worker_refuses_the_database(pki, monkeypatch, genuine_pdf, caplog):
+    """A verifier that starts to read the database inside the worker is a failed check, said loudly."""
+    import pickle
+
+    from epolicy.policies.models import Policy
+    from epolicy.signing import verify
+
+    real = verify.verify_pdf
+
+    def reads_the_database(data, *, at=None):
+        try:
+            Policy.objects.count()
+        except Exception:  # the real verifier swallows everything a file can cause, too
+            pass
+        return real(data, at=at)
+
+    monkeypatch.setattr(verify, "verify_pdf", reads_the_database)
+    trust = pickle.loads(worker.current_trust())  # noqa: S301 — our own bytes
+    with caplog.at_level(logging.ERROR, logger="epolicy.verification.worker"):
+        payload = worker.check_isolated(genuine_pdf, trust, clock.now())
+    assert payload["outcome"] == "error"
+    assert "tried to use the database" in caplog.text
+    assert Policy.objects.count() == 1  # this process's connection is untouched
+
+    monkeypatch.setattr(verify, "verify_pdf", real)
+    assert worker.check_isolated(genuine_pdf, trust, clock.now())["report"]["code"] == "genuine"
+
+
+def test_memory_error_the_verifier_swallowed_is_noticed(pki, monkeypatch):
+    import pickle
+
+    from epolicy.signing import verify
+
+    real = verify.verify_pdf
+    level = verify.logger.level
+
+    def runs_out_of_memory(data, *, at=None):
+        try:
+            raise MemoryError
+        except Exception as exc:  # as verify_pdf does: log and call the file malformed
+            verify.logger.info("verify_pdf: unreadable PDF %s: %r", "x", exc)
+        return real(b"%PDF-1.7\n", at=at)
+
+    monkeypatch.setattr(verify, "verify_pdf", runs_out_of_memory)
+    trust = pickle.loads(worker.current_trust())  # noqa: S301 — our own bytes
+    assert worker.check_isolated(b"%PDF-1.7\n", trust, clock.now()) == {"outcome": "memory"}
+    assert verify.logger.level == level
+
+
+def test_without_pki_the_api_says_so(client, db):
+    resp = upload(client, b"%PDF-1.7\n%%EOF\n")
+    assert resp.status_code == 503 and resp.json()["code"] == "pki_missing"
+
+
+def test_fork_server_belongs_to_this_process(pki, genuine_pdf):
+    verify_document(genuine_pdf)
+    server = sandbox._server._process
+    assert server is not None and server.poll() is None
+    status = Path(f"/proc/{server.pid}/status").read_text()
+    assert f"PPid:\t{os.getpid()}" in status

@@ -1,0 +1,199 @@
+"""Uploads are untrusted input: whatever arrives, the API and the page answer clearly, never with a 500."""
+
+import re
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from . import hostile
+from .conftest import API, upload
+
+pytestmark = pytest.mark.django_db
+
+NOT_GENUINE = {"not_pdf", "malformed", "not_signed", "encrypted", "check_timeout", "check_failed"}
+
+HOSTILE = {
+    "random bytes": hostile.random_bytes,
+    "PDF header then noise": hostile.pdf_header_then_noise,
+    "arrays nested 200 000 deep": hostile.deep_nesting,
+    "dictionaries nested 100 000 deep": hostile.deep_dictionaries,
+    "a 9 MB string": hostile.huge_string,
+    "200 MB of zeros deflated in an object stream": hostile.flate_bomb,
+    "circular references and xref chain": hostile.circular,
+    "3000 signature fields": hostile.many_signature_fields,
+    "signature with absurd byte range": hostile.bogus_signature,
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_files():
+    return {name: build() for name, build in HOSTILE.items()}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_file_gets_a_clear_answer_from_the_api(client, pki, hostile_files, name):
+    resp = upload(client, hostile_files[name])
+    assert resp.status_code == 200, resp.content[:300]
+    report = resp.json()
+    assert report["genuine"] is False and report["code"] in NOT_GENUINE, report["code"]
+    assert report["completed"] is True  # each of these is answered well within the limits
+    assert re.search(r"[\u4e00-\u9fff]", report["message"])  # in Chinese
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_file_gets_a_clear_answer_on_the_page(client, pki, hostile_files, name):
+    resp = upload(client, hostile_files[name], path="/verify/")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'data-genuine="false"' in html and "验真未通过" in html
+
+
+def test_flate_bomb_is_refused_as_malformed(client, pki, hostile_files):
+    report = upload(client, hostile_files["200 MB of zeros deflated in an object stream"]).json()
+    assert report["code"] == "malformed"
+
+
+def test_encrypted_copy_of_a_genuine_policy(client, genuine_pdf, tmp_path):
+    src, dst = tmp_path / "p.pdf", tmp_path / "locked.pdf"
+    src.write_bytes(genuine_pdf)
+    subprocess.run(["qpdf", "--encrypt", "user", "owner", "256", "--", str(src), str(dst)], check=True)
+    report = upload(client, dst.read_bytes()).json()
+    assert report["genuine"] is False and report["code"] == "encrypted"
+    assert "加密" in report["message"]
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.9, 0.999])
+def test_truncated_genuine_policy(client, genuine_pdf, keep):
+    resp = upload(client, genuine_pdf[: int(len(genuine_pdf) * keep)])
+    assert resp.status_code == 200
+    assert resp.json()["genuine"] is False and resp.json()["code"] in NOT_GENUINE | {"integrity_broken"}
+
+
+@pytest.mark.parametrize("path", [f"{API}/verify", "/verify/"])
+def test_file_over_the_size_limit(client, pki, settings, path):
+    resp = upload(client, b"%PDF-1.7\n" + b"0" * (settings.VERIFY_MAX_UPLOAD_BYTES + 1), path=path)
+    assert resp.status_code == 413
+    if path.startswith(API):
+        assert resp.json()["code"] == "verify_file_too_large"
+    else:
+        assert 'data-code="verify_file_too_large"' in resp.content.decode()
+
+
+@pytest.mark.parametrize("path", [f"{API}/verify", "/verify/"])
+def test_empty_upload(client, pki, path):
+    resp = upload(client, b"", path=path)
+    assert resp.status_code == 422
+    if path.startswith(API):
+        assert resp.json()["code"] == "verify_file_missing"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"file": "JVBERi0xLjcK"}', "application/json"),
+        (b"%PDF-1.7\n%%EOF\n", "application/pdf"),
+        (b"file=%25PDF-1.7", "application/x-www-form-urlencoded"),
+        (b"", "text/plain"),
+    ],
+)
+@pytest.mark.parametrize("path", [f"{API}/verify", "/verify/"])
+def test_body_that_is_not_multipart(client, pki, path, body, content_type):
+    resp = client.generic("POST", path, body, content_type=content_type)
+    assert resp.status_code == 422
+    if path.startswith(API):
+        assert resp.json()["code"] == "verify_file_missing"
+    else:
+        assert 'data-code="verify_file_missing"' in resp.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"this is not multipart at all",
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="p.pdf"\r\n\r\n%PDF-1.7',  # unterminated
+        b"--XX\r\nContent-Disposition: form-data\r\n" + b"A" * 100_000,
+    ],
+)
+@pytest.mark.parametrize("path", [f"{API}/verify", "/verify/"])
+def test_broken_multipart_body(client, pki, path, body):
+    resp = client.generic("POST", path, body, content_type="multipart/form-data; boundary=XX")
+    assert 400 <= resp.status_code < 500, resp.status_code
+
+
+@pytest.mark.parametrize("path", [f"{API}/verify", "/verify/"])
+def test_multipart_without_a_boundary(client, pki, path):
+    resp = client.generic("POST", path, b"--\r\n", content_type="multipart/form-data")
+    assert 400 <= resp.status_code < 500
+
+
+def test_too_many_parts(client, pki):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = {f"f{i}": SimpleUploadedFile(f"{i}.pdf", b"%PDF") for i in range(120)}
+    resp = client.post(f"{API}/verify", files)
+    assert 400 <= resp.status_code < 500
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Mutations of a genuine signed policy
+
+
+def _contents_padding(data: bytes) -> range:
+    """Where the zero padding after the signature's DER sits inside /Contents (outside the signed bytes)."""
+    match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)
+    assert match is not None
+    gap_start, gap_end = int(match.group(2)) + 1, int(match.group(3)) - 1  # inside < and >
+    der_hex = data[gap_start:gap_end].rstrip(b"0")
+    return range(gap_start + len(der_hex) + 2, gap_end)
+
+
+mutation = st.one_of(
+    st.tuples(st.just("flip"), st.floats(0, 1, exclude_max=True), st.integers(1, 255)),
+    st.tuples(st.just("truncate"), st.floats(0, 1, exclude_max=True), st.just(0)),
+    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=64)),
+    st.tuples(st.just("delete"), st.floats(0, 1, exclude_max=True), st.integers(1, 64)),
+)
+
+
+@pytest.fixture
+def genuine_for_hypothesis(genuine_pdf, settings):
+    settings.VERIFY_MAX_PER_IP_PER_HOUR = 10_000
+    return genuine_pdf
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=st.lists(mutation, min_size=1, max_size=4))
+def test_mutated_genuine_policy_is_never_genuine_and_never_a_500(client, genuine_for_hypothesis, mutations):
+    original = genuine_for_hypothesis
+    padding = _contents_padding(original)
+    data = bytearray(original)
+    only_padding_flips = True
+    for kind, where, arg in mutations:
+        at = int(where * len(data))
+        if kind == "flip" and at < len(data):
+            data[at] ^= arg
+            only_padding_flips &= at in padding
+        elif kind == "truncate":
+            del data[max(at, 1) :]
+            only_padding_flips = False
+        elif kind == "insert":
+            data[at:at] = arg
+            only_padding_flips = False
+        elif kind == "delete":
+            del data[at : at + arg]
+            only_padding_flips = False
+    if bytes(data) == original:
+        return
+    resp = upload(client, bytes(data))
+    if len(data) > 10 * 1024 * 1024:
+        assert resp.status_code == 413 and resp.json()["code"] == "verify_file_too_large"
+        return
+    assert resp.status_code == 200, resp.content[:300]
+    report = resp.json()
+    assert report["message"]
+    assert report["byte_identical_to_archive"] is False
+    if report["genuine"]:
+        # The only change a signature does not cover: the unused padding of its own container.
+        assert only_padding_flips, mutations
+        assert all(c["ok"] for s in report["signatures"] for c in s["checks"])
