@@ -68,3 +68,12 @@ class ApplicationError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message_zh, "details": self.details}
+
+
+# The life-servicing engine keeps its codes beside its rules. Imported last: that package's modules
+# import ApplicationError from here.
+from epolicy.rules.life.errors import LIFE_CODES  # noqa: E402
+
+if set(CODES) & set(LIFE_CODES):  # a code means one thing everywhere
+    raise RuntimeError(f"error codes defined twice: {sorted(set(CODES) & set(LIFE_CODES))}")
+CODES.update(LIFE_CODES)

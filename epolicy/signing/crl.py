@@ -26,7 +26,8 @@ from asn1crypto import crl as asn1_crl
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Max, Q
 
 from epolicy.common import clock
 
@@ -107,42 +108,45 @@ def issue_crl(ca: SigningCredential) -> CertificateRevocationList:
         )
 
 
-def _issuing_cas(now: dt.datetime) -> list[SigningCredential]:
+def latest_crls() -> list[CertificateRevocationList]:
+    """The newest stored CRL of every CA (expired CAs included), without issuing anything."""
+    newest = (
+        CertificateRevocationList.objects.values("issuer_id")
+        .annotate(number=Max("number"))
+        .order_by("issuer_id")
+    )
+    wanted = Q(pk__in=[])
+    for row in newest:
+        wanted |= Q(issuer_id=row["issuer_id"], number=row["number"])
     return list(
-        SigningCredential.objects.filter(role__in=CA_ROLES, not_after__gt=now).order_by("created_at", "id")
+        CertificateRevocationList.objects.filter(wanted).select_related("issuer").order_by("issuer_id")
     )
 
 
 def ensure_fresh_crls() -> list[CertificateRevocationList]:
     """The current CRL of every CA, reissuing those that are missing or close to their nextUpdate.
 
-    A CA whose key this process cannot use (files or token elsewhere) keeps its last CRL; the verifier
+    CAs whose certificate has expired issue nothing more; their last CRL is returned as it is. A CA
+    whose key this process cannot use (files or token elsewhere) keeps its last CRL too; the verifier
     then reports what it can prove with it.
     """
     now = clock.now()
-    current: list[CertificateRevocationList] = []
-    for ca in _issuing_cas(now):
-        latest = ca.crls.order_by("-number").first()
-        if latest is None or latest.next_update - now < CRL_REFRESH_BEFORE:
-            try:
-                latest = issue_crl(ca)
-            except IntegrityError:
-                latest = ca.crls.order_by("-number").first()  # another process issued one just now
-            except (keystore.KeyUnavailable, RevocationError) as exc:
-                logger.warning("CRL of %s not reissued: %s", ca.subject, exc)
-        if latest is not None:
-            current.append(latest)
-    return current
-
-
-def latest_crls() -> list[CertificateRevocationList]:
-    """The newest stored CRL of every CA (expired CAs included), without issuing anything."""
-    rows: list[CertificateRevocationList] = []
-    for ca in SigningCredential.objects.filter(role__in=CA_ROLES).order_by("created_at", "id"):
-        latest = ca.crls.order_by("-number").first()
-        if latest is not None:
-            rows.append(latest)
-    return rows
+    by_issuer = {row.issuer_id: row for row in latest_crls()}
+    for ca in SigningCredential.objects.filter(role__in=CA_ROLES, not_after__gt=now).order_by(
+        "created_at", "id"
+    ):
+        latest = by_issuer.get(ca.pk)
+        if latest is not None and latest.next_update - now >= CRL_REFRESH_BEFORE:
+            continue
+        try:
+            by_issuer[ca.pk] = issue_crl(ca)
+        except IntegrityError:
+            fresh = ca.crls.order_by("-number").first()  # another process issued one just now
+            if fresh is not None:
+                by_issuer[ca.pk] = fresh
+        except (keystore.KeyUnavailable, RevocationError) as exc:
+            logger.warning("CRL of %s not reissued: %s", ca.subject, exc)
+    return list(by_issuer.values())
 
 
 _parsed: dict[bytes, asn1_crl.CertificateList] = {}
@@ -165,12 +169,20 @@ def as_asn1(row: CertificateRevocationList) -> asn1_crl.CertificateList:
 
 
 def current_crls_asn1(*, refresh: bool = True) -> list[asn1_crl.CertificateList]:
-    """The CRLs a verifier should use: the newest of every CA (reissued first when stale, if refresh)."""
-    ensure = ensure_fresh_crls() if refresh else []
-    by_issuer = {row.issuer_id: row for row in latest_crls()}
-    for row in ensure:
-        by_issuer[row.issuer_id] = row
-    return [as_asn1(row) for row in by_issuer.values()]
+    """The CRLs a verifier should use: the newest of every CA (reissued first when stale, if refresh).
+
+    A database that refuses the write (a read-only replica) leaves the stored CRLs as they are.
+    """
+    rows: list[CertificateRevocationList] | None = None
+    if refresh:
+        try:
+            with transaction.atomic():
+                rows = ensure_fresh_crls()
+        except DatabaseError as exc:
+            logger.warning("CRLs not refreshed: %r", exc)
+    if rows is None:
+        rows = latest_crls()
+    return [as_asn1(row) for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class SigningCredential(models.Model):
         SEAL = "seal", "保险公司电子签章"
         CUSTOMER_CA = "customer_ca", "投保人事件证书 CA"
         TSA = "tsa", "时间戳服务"
+        # The root of an external RFC 3161 TSA (settings.TSA_URL): trusted for timestamps only, no key.
+        TSA_ROOT = "tsa_root", "外部时间戳服务根证书"
 
     class KeyStore(models.TextChoices):
         DATABASE = "database", "数据库（加密）"

@@ -4,9 +4,13 @@
                     ├─ customer CA (10 y) ── event certificates (1 day, one per consumer signing)
                     └─ TSA (10 y, extendedKeyUsage timeStamping, critical)
 
-Everything is kept in `SigningCredential` rows. Loading a key (PEM decryption plus RSA key checks) costs
-tens of milliseconds, so loaded credentials are cached per process by certificate fingerprint; a new
-credential (rotation) has a new fingerprint and so is picked up by the next signature.
+Certificates are kept in `SigningCredential` rows, keys in the key store each credential names (the
+database, encrypted files or a PKCS#11 token: see `keystore`); CRLs are in `crl`. `pki_rotate` replaces
+a credential without breaking old documents (old certificates stay trusted); see also `lifecycle`.
+
+Loading a key (PEM decryption plus RSA key checks) costs tens of milliseconds, so loaded credentials
+are cached per process by certificate fingerprint; a new credential (rotation) has a new fingerprint
+and so is picked up by the next signature.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ BACKDATE = dt.timedelta(minutes=5)
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
 _YEAR = dt.timedelta(days=365)
 _ROLE_ORDER = (Role.ROOT_CA, Role.ISSUING_CA, Role.SEAL, Role.CUSTOMER_CA, Role.TSA)
+# The roles the platform makes keys for (external TSA roots are only trusted, see `trust_tsa_root`).
+ROTATABLE_ROLES: tuple[str, ...] = tuple(str(r) for r in _ROLE_ORDER)
 _PARENT: dict[str, str] = {
     Role.ISSUING_CA: Role.ROOT_CA,
     Role.SEAL: Role.ISSUING_CA,
@@ -264,9 +270,16 @@ def pki_init(*, force: bool = False) -> dict[str, str]:
 
     A CA that is (re)created takes its descendants with it, so a chain never mixes generations. Old
     credentials are only deactivated, never deleted: documents signed with them must still verify.
-    New keys go to the key store of settings.SIGNING_KEYSTORE (see `keystore`).
+    New keys go to the key store of settings.SIGNING_KEYSTORE (see `keystore`). Every CA then has a
+    current CRL (see `crl`).
     """
-    return _renew(lambda role, current: force or current is None)
+    from . import crl
+
+    with transaction.atomic():
+        created = _renew(lambda role, current: force or current is None)
+        crl.ensure_fresh_crls()
+    clear_cache()
+    return created
 
 
 def pki_rotate(role: str, *, actor: str = "system") -> dict[str, str]:
@@ -279,9 +292,12 @@ def pki_rotate(role: str, *, actor: str = "system") -> dict[str, str]:
 
     if role not in _ROLE_ORDER:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(_ROLE_ORDER)}")
+    from . import crl
+
     with transaction.atomic():
         old: dict[str, SigningCredential | None] = {r: SigningCredential.active_for(r) for r in _ROLE_ORDER}
         created = _renew(lambda r, current: r == role or current is None)
+        crl.ensure_fresh_crls()
         for created_role in created:
             new = SigningCredential.active_for(created_role)
             previous = old[created_role]
@@ -502,6 +518,41 @@ def seal_fingerprints() -> frozenset[str]:
 def trust_roots() -> list[x509.Certificate]:
     """Roots the verifier trusts: every root CA, active or not (documents from before a rotation verify)."""
     return _certs_of_role(Role.ROOT_CA)
+
+
+def tsa_trust_roots() -> list[x509.Certificate]:
+    """Roots of external TSAs (settings.TSA_URL), trusted for timestamps but never for signers."""
+    return _certs_of_role(Role.TSA_ROOT)
+
+
+def trust_tsa_root(certificate: bytes) -> SigningCredential:
+    """Register the root certificate (PEM or DER) of an external TSA, so its timestamps verify."""
+    cert = (
+        x509.load_pem_x509_certificate(certificate)
+        if certificate.lstrip().startswith(b"-----")
+        else x509.load_der_x509_certificate(certificate)
+    )
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound as exc:
+        raise ValueError("not a CA certificate (no basicConstraints)") from exc
+    if not constraints.ca or cert.issuer != cert.subject or not _issued_by(cert, cert):
+        raise ValueError("a TSA trust root must be a self-signed CA certificate")
+    existing = SigningCredential.objects.filter(fingerprint_sha256=fingerprint(cert)).first()
+    if existing is not None:
+        return existing
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return SigningCredential.objects.create(
+        role=Role.TSA_ROOT,
+        label=str(names[0].value) if names else cert.subject.rfc4514_string(),
+        certificate=cert.public_bytes(serialization.Encoding.DER),
+        subject=cert.subject.rfc4514_string(),
+        serial=serial_hex(cert),
+        fingerprint_sha256=fingerprint(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        active=True,
+    )
 
 
 def _certs_of_role(role: str) -> list[x509.Certificate]:

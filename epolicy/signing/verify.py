@@ -197,6 +197,7 @@ class VerificationReport:
 @dataclass(frozen=True)
 class _Trust:
     roots: tuple[asn1_x509.Certificate, ...]
+    tsa_roots: tuple[asn1_x509.Certificate, ...]  # external TSAs: trusted for timestamps only
     seal_fingerprints: frozenset[str]
     customer_cas: tuple[x509.Certificate, ...]
     ca_certs: tuple[x509.Certificate, ...]
@@ -271,6 +272,10 @@ def _trust() -> _Trust:
     ]
     return _Trust(
         roots=tuple(asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots),
+        tsa_roots=tuple(
+            asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER))
+            for r in pki.tsa_trust_roots()
+        ),
         seal_fingerprints=pki.seal_fingerprints(),
         customer_cas=tuple(pki.customer_ca_certificates()),
         ca_certs=tuple(cas),
@@ -431,7 +436,7 @@ def _timestamp_context(trust: _Trust, revinfo: _Revinfo, moment: dt.datetime) ->
     `moment`, and otherwise accepted.
     """
     return ValidationContext(
-        trust_roots=list(trust.roots),
+        trust_roots=[*trust.roots, *trust.tsa_roots],
         other_certs=list(revinfo.certs),
         moment=moment,
         allow_fetching=False,

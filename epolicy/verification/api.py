@@ -9,8 +9,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import File, Router, Schema
-from ninja.files import UploadedFile
+from ninja import Router, Schema
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
@@ -112,9 +111,32 @@ def uploaded_file(request: HttpRequest) -> DjangoUploadedFile | None:
         return None
 
 
-@router.post("/verify", summary="电子保单验真：上传 PDF，返回是否真实未被篡改")
-def verify(request: HttpRequest, file: UploadedFile = File(None)) -> dict:  # noqa: B008 — ninja's idiom
-    # Read from request.FILES as the page does, so both share one path (and a missing file is our error).
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary", "description": "电子保单 PDF"}},
+                "required": ["file"],
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/verify",
+    summary="电子保单验真：上传 PDF，返回是否真实未被篡改",
+    description=(
+        "multipart/form-data，字段 file（不超过 10 MB）。每次验证在独立进程中运行，有时间与内存上限；"
+        "报告的 code 见 docs/verification.md（check_timeout / check_failed 表示未能完成验证）。"
+    ),
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+)
+def verify(request: HttpRequest) -> dict:
+    # The body is read here, not by ninja, so that a broken multipart body is our clear 422 and not
+    # a bare 400 page; the page shares verify_upload.
     return verify_upload(request=request, upload=uploaded_file(request))
 
 

@@ -88,7 +88,7 @@ class ForkServer:
             theirs.close()
         self._control = ours
         self._owner = os.getpid()
-        logger.info("verification: fork server %s started", self._process.pid)
+        logger.debug("verification: fork server %s started", self._process.pid)
 
     def _stop(self) -> None:
         if self._control is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
 from epolicy.motor.display import sections_json
@@ -17,6 +19,9 @@ from epolicy.policies.models import Policy
 
 from . import sandbox
 from .report import CheckReport, message_for
+
+# More archived versions of one document than this would be a bug, not a document: stop looking.
+MAX_VERSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -149,13 +154,7 @@ def verify_document(data: bytes, *, bounded: bool = True) -> VerificationResult:
 
 def archive_match(policy: Policy, sha256: str) -> ArchiveMatch:
     """Compare with every archived version of the policy document (issued, then each LTA renewal)."""
-    versions = list(
-        ArchivedObject.objects.filter(policy=policy, kind=ArchivedObject.Kind.POLICY).order_by(
-            "created_at", "id"
-        )
-    )
-    if policy.document_id not in {v.pk for v in versions}:
-        versions.insert(0, policy.document)
+    versions = _document_versions(policy)
     for number, version in enumerate(versions, start=1):
         if version.sha256 == sha256:
             return ArchiveMatch(
@@ -167,3 +166,22 @@ def archive_match(policy: Policy, sha256: str) -> ArchiveMatch:
     return ArchiveMatch(
         versions=len(versions), matched_version=None, matched_is_current=False, matched_archived_at=None
     )
+
+
+def _document_versions(policy: Policy) -> list[ArchivedObject]:
+    """The policy's archived documents, oldest first: its rows of kind "policy", plus every row linked to
+    them through superseded_by in either direction (a renewal need not carry the policy link)."""
+    kind = ArchivedObject.Kind.POLICY
+    found = {o.pk: o for o in ArchivedObject.objects.filter(policy=policy, kind=kind)}
+    found.setdefault(policy.document_id, policy.document)
+    for _ in range(MAX_VERSIONS):
+        ids = set(found)
+        successors = {o.superseded_by_id for o in found.values()} - ids - {None}
+        linked = ArchivedObject.objects.filter(
+            Q(pk__in=successors) | Q(superseded_by_id__in=ids), kind=kind
+        ).exclude(pk__in=ids)
+        new = {o.pk: o for o in linked[:MAX_VERSIONS]}
+        if not new:
+            break
+        found.update(new)
+    return sorted(found.values(), key=lambda o: (o.created_at, o.pk))

@@ -209,9 +209,12 @@ def check_isolated(data: bytes, trust: object, at: dt.datetime) -> dict[str, Any
         clock.frozen_clock(at),
     ):
         report = verify.verify_pdf(data, at=at)
-    if watch.seen:
+    if watch.out_of_memory:
         # verify_pdf turns every exception into "malformed", MemoryError included: out of memory is ours.
         return {"outcome": "memory"}
+    if watch.interpreter_error:
+        # SystemError: C code failed without saying why (seen when an allocation fails at the limit).
+        return {"outcome": "error", "error": f"interpreter error during the check: {watch.interpreter_error}"}
     if db_attempts:
         logger.error(
             "verification worker: the verifier tried to use the database (%s); whatever it needs must come "
@@ -270,11 +273,13 @@ def _no_database() -> Iterator[list[str]]:
 
 
 class _MemoryWatch(logging.Filter):
-    """Notices a MemoryError that the verifier caught and logged, without changing what gets logged."""
+    """Notices a MemoryError (or SystemError) that the verifier caught and logged, without changing what
+    gets logged: those say the checker failed, not that the file is bad."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen = False
+        self.out_of_memory = False
+        self.interpreter_error = ""
         self._emit_from = logging.NOTSET
 
     @contextlib.contextmanager
@@ -293,8 +298,11 @@ class _MemoryWatch(logging.Filter):
         values: list[object] = list(record.args) if isinstance(record.args, tuple) else []
         if record.exc_info and record.exc_info[1] is not None:
             values.append(record.exc_info[1])
-        if any(isinstance(v, MemoryError) for v in values):
-            self.seen = True
+        for value in values:
+            if isinstance(value, MemoryError):
+                self.out_of_memory = True
+            elif isinstance(value, SystemError):
+                self.interpreter_error = repr(value)[:200]
         return record.levelno >= self._emit_from
 
 

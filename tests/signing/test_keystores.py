@@ -34,8 +34,8 @@ def test_files_key_store_writes_encrypted_key_files_and_signs(pki, settings, tmp
     settings.SIGNING_KEYSTORE = "files"
     settings.SIGNING_KEY_DIR = str(tmp_path / "keys")
     created = pki_mod.pki_init(force=True)
-    assert set(created) == set(Role.values)
-    for role in Role.values:
+    assert set(created) == set(pki_mod.ROTATABLE_ROLES)
+    for role in pki_mod.ROTATABLE_ROLES:
         cred = SigningCredential.active_for(role)
         assert cred is not None
         assert cred.key_store == "files"

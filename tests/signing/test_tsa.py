@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
 
 import pytest
 from asn1crypto import algos, core, tsp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
+from pyhanko.sign import signers as ph_signers
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from epolicy.common import clock
-from epolicy.signing import lta, signers
+from epolicy.signing import keystore, lta, signers
+from epolicy.signing import pki as p
+from epolicy.signing import tsa as tsa_module
 from epolicy.signing.tsa import TSA_POLICY_OID, RecordingHTTPTimeStamper, tsa_respond
 from epolicy.signing.verify import verify_pdf
 
@@ -141,3 +152,91 @@ def test_signing_with_an_rfc3161_url_uses_pyhankos_http_client(
     (sig,) = report.signatures
     assert sig.timestamp_time == result.signed_at
     assert len(PdfFileReader(io.BytesIO(extended)).embedded_signatures) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# An external TSA (settings.TSA_URL in production): trusted only once its root is registered
+
+
+def _foreign_pki():
+    now = dt.datetime.now(dt.UTC)
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = p._build_certificate(
+        subject=x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "外部时间戳根 CA")]),
+        public_key=root_key.public_key(),
+        issuer=None,
+        issuer_key=root_key,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=3650),
+        ca=True,
+    )
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tsa_cert = p._build_certificate(
+        subject=x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "外部时间戳服务")]),
+        public_key=tsa_key.public_key(),
+        issuer=root,
+        issuer_key=root_key,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=3000),
+        ca=False,
+        timestamping=True,
+    )
+    return root, root_key, tsa_cert, tsa_key
+
+
+@pytest.mark.django_db
+def test_an_external_tsa_is_trusted_for_timestamps_once_its_root_is_registered(
+    pki, policy_pdf, monkeypatch, write
+):
+    root, _root_key, tsa_cert, tsa_key = _foreign_pki()
+    monkeypatch.setattr(
+        tsa_module,
+        "timestamper",
+        lambda: DummyTimeStamper(tsa_cert=p.to_asn1(tsa_cert), tsa_key=p.key_to_asn1(tsa_key)),
+    )
+    monkeypatch.setattr(tsa_module, "uses_platform_tsa", lambda: False)
+    sealed = signers.seal_document(policy_pdf, box=SEAL_BOX).pdf
+    report = verify_pdf(sealed)
+    assert report.code == "untrusted_signer"
+    assert {c.name for c in report.signatures[0].checks if not c.ok} == {"时间戳"}
+
+    call_command(
+        "pki_trust_tsa",
+        str(write("ext-root.pem", root.public_bytes(serialization.Encoding.PEM))),
+        stdout=io.StringIO(),
+    )
+    assert verify_pdf(sealed).code == "genuine"
+    extended = lta.lta_extend(sealed)
+    report = verify_pdf(extended)
+    assert report.code == "genuine" and report.lta
+    assert report.document_timestamps[0].tsa_name == "外部时间戳服务"
+
+
+@pytest.mark.django_db
+def test_an_external_tsa_root_does_not_make_its_certificates_signers(pki, policy_pdf):
+    root, root_key, _tsa_cert, _tsa_key = _foreign_pki()
+    p.trust_tsa_root(root.public_bytes(serialization.Encoding.DER))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    cert = p._build_certificate(
+        subject=x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "示例财险 电子保单签章")]),
+        public_key=key.public_key(),
+        issuer=root,
+        issuer_key=root_key,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=300),
+        ca=False,
+    )
+    meta = ph_signers.PdfSignatureMetadata(
+        field_name="insurer_seal", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"
+    )
+    out = ph_signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(policy_pdf)),
+        meta,
+        signer=keystore.signer_for_key(key, p.to_asn1(cert), (p.to_asn1(root),)),
+    )
+    report = verify_pdf(out.getvalue())
+    assert report.code == "untrusted_signer"
+    assert not report.signatures[0].trusted
+    with pytest.raises(ValueError, match="self-signed CA"):
+        p.trust_tsa_root(cert.public_bytes(serialization.Encoding.DER))

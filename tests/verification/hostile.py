@@ -85,9 +85,7 @@ def flate_bomb(decoded_mib: int = 200) -> bytes:
     rows = [(0, 0, 65535), (2, 4, 0), (1, offsets[2], 0), (1, offsets[3], 0), (1, offsets[4], 0)]
     rows.append((1, xref_offset, 0))
     data = b"".join(t.to_bytes(1, "big") + f.to_bytes(4, "big") + g.to_bytes(2, "big") for t, f, g in rows)
-    out.write(
-        b"5 0 obj\n<< /Type /XRef /Size 6 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(data)
-    )
+    out.write(b"5 0 obj\n<< /Type /XRef /Size 6 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(data))
     out.write(data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_offset)
     return out.getvalue()
 
@@ -156,8 +154,8 @@ def many_revisions(count: int) -> bytes:
         out.write(b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n")
         xref = out.tell()
         out.write(
-            b"xref\n2 1\n%010d 00000 n \ntrailer\n<< /Size 3 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
-            % (offset, prev, xref)
+            b"xref\n2 1\n%010d 00000 n \n"
+            b"trailer\n<< /Size 3 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (offset, prev, xref)
         )
         prev = xref
     return out.getvalue()

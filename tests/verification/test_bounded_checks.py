@@ -1,5 +1,6 @@
 """Every check of an uploaded file runs in a worker process with a time and a memory limit."""
 
+import contextlib
 import logging
 import os
 import time
@@ -45,8 +46,10 @@ def test_slow_file_gets_check_timeout_not_a_hung_request(client, pki, settings):
     assert resp.status_code == 200, resp.content
     report = resp.json()
     assert report["code"] == "check_timeout" and report["genuine"] is False and report["completed"] is False
-    assert report["message"] == MESSAGES["check_timeout"] == (
-        "文件过于复杂，无法在规定时间内完成验证，请向保险公司重新获取电子保单。"
+    assert (
+        report["message"]
+        == MESSAGES["check_timeout"]
+        == ("文件过于复杂，无法在规定时间内完成验证，请向保险公司重新获取电子保单。")
     )
     assert report["signatures"] == [] and report["policy"] is None
     # The worker's own alarm ended it at 0.3 s (the web process would only give up after the grace time,
@@ -109,7 +112,9 @@ def test_unusable_worker_answers_are_check_failed(payload):
     assert report.message_zh == MESSAGES["check_failed"]
 
 
-@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b'{"outcome": "timeout"}', b'{"outcome": "ok"}'])
+@pytest.mark.parametrize(
+    "raw", [b"", b"not json", b"[1, 2]", b'{"outcome": "timeout"}', b'{"outcome": "ok"}']
+)
 def test_worker_answer_parsing(raw):
     assert sandbox._parse(raw)["outcome"] == "error"
 
@@ -124,10 +129,9 @@ def test_worker_refuses_the_database(pki, monkeypatch, genuine_pdf, caplog):
     real = verify.verify_pdf
 
     def reads_the_database(data, *, at=None):
-        try:
+        # The real verifier swallows every exception a file can cause, too.
+        with contextlib.suppress(Exception):
             Policy.objects.count()
-        except Exception:  # the real verifier swallows everything a file can cause, too
-            pass
         return real(data, at=at)
 
     monkeypatch.setattr(verify, "verify_pdf", reads_the_database)
@@ -142,7 +146,12 @@ def test_worker_refuses_the_database(pki, monkeypatch, genuine_pdf, caplog):
     assert worker.check_isolated(genuine_pdf, trust, clock.now())["report"]["code"] == "genuine"
 
 
-def test_memory_error_the_verifier_swallowed_is_noticed(pki, monkeypatch):
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [(MemoryError(), "memory"), (SystemError("error return without exception set"), "error")],
+)
+def test_checker_failure_the_verifier_swallowed_is_noticed(pki, monkeypatch, error, outcome):
+    """verify_pdf calls every exception "malformed"; running out of memory is not the file's verdict."""
     import pickle
 
     from epolicy.signing import verify
@@ -150,17 +159,19 @@ def test_memory_error_the_verifier_swallowed_is_noticed(pki, monkeypatch):
     real = verify.verify_pdf
     level = verify.logger.level
 
-    def runs_out_of_memory(data, *, at=None):
+    def fails_inside(data, *, at=None):
         try:
-            raise MemoryError
-        except Exception as exc:  # as verify_pdf does: log and call the file malformed
+            raise error
+        except Exception as exc:  # as verify_pdf does: log it and call the file malformed
             verify.logger.info("verify_pdf: unreadable PDF %s: %r", "x", exc)
         return real(b"%PDF-1.7\n", at=at)
 
-    monkeypatch.setattr(verify, "verify_pdf", runs_out_of_memory)
+    monkeypatch.setattr(verify, "verify_pdf", fails_inside)
     trust = pickle.loads(worker.current_trust())  # noqa: S301 — our own bytes
-    assert worker.check_isolated(b"%PDF-1.7\n", trust, clock.now()) == {"outcome": "memory"}
+    assert worker.check_isolated(b"%PDF-1.7\n", trust, clock.now())["outcome"] == outcome
     assert verify.logger.level == level
+    report = CheckReport.from_payload({"outcome": outcome}, "a" * 64)
+    assert report.code == "check_failed"
 
 
 def test_without_pki_the_api_says_so(client, db):
@@ -174,3 +185,19 @@ def test_fork_server_belongs_to_this_process(pki, genuine_pdf):
     assert server is not None and server.poll() is None
     status = Path(f"/proc/{server.pid}/status").read_text()
     assert f"PPid:\t{os.getpid()}" in status
+
+
+def test_concurrent_checks_share_one_fork_server(pki, genuine_pdf, monkeypatch):
+    """Threads of one web process check at the same time; each gets its own worker and answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    trust = worker.current_trust()
+    monkeypatch.setattr(worker, "current_trust", lambda: trust)  # the threads have no test database
+    tampered = bytearray(genuine_pdf)
+    tampered[len(tampered) // 3] ^= 0x01
+    files = [genuine_pdf, bytes(tampered)] * 4
+    now = clock.now()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        payloads = list(pool.map(lambda data: sandbox.run_bounded(data, at=now), files))
+    codes = [p["report"]["code"] for p in payloads]
+    assert codes[0::2] == ["genuine"] * 4 and "genuine" not in codes[1::2]

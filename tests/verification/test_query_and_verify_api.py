@@ -162,6 +162,24 @@ def test_verify_too_large(client, db, settings):
     assert resp.status_code == 413 and resp.json()["code"] == "verify_file_too_large"
 
 
+def test_verify_is_rate_limited_per_client(client, pki, settings):
+    settings.VERIFY_MAX_PER_IP_PER_HOUR = 3
+    for _ in range(3):
+        assert verify(client, b"not a pdf").status_code == 200
+    resp = verify(client, b"not a pdf")
+    assert resp.status_code == 429 and resp.json()["code"] == "rate_limited"
+    # Counted per client: another address still gets its answers.
+    other = verify(client.__class__(REMOTE_ADDR="203.0.113.9"), b"not a pdf")
+    assert other.status_code == 200 and other.json()["code"] == "not_pdf"
+
+
+def test_verify_rate_limit_counts_refused_uploads_too(client, pki, settings):
+    settings.VERIFY_MAX_PER_IP_PER_HOUR = 2
+    assert client.post(f"{API}/verify").status_code == 422
+    assert verify(client, b"").status_code == 422
+    assert verify(client, b"not a pdf").json()["code"] == "rate_limited"
+
+
 def test_qr_target_names_the_policy(client, policy):
     resp = client.get(f"{API}/policies/{policy.number}/verification")
     assert resp.json()["document_sha256"] == policy.document.sha256

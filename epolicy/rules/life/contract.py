@@ -333,3 +333,11 @@ class ChangeQuote:
             raise ValueError(f"ChangeQuote {self.item}: movements net {net} differ from the amounts")
         if self.manual_review and not self.manual_review_reason_zh:
             raise ValueError("ChangeQuote: a manual review needs its reason")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for the API and the change record (new_state as PolicyState.to_json writes it)."""
+        from .serialize import encode
+
+        data: dict[str, Any] = encode(self)
+        data["new_state"] = self.new_state.to_json()
+        return data

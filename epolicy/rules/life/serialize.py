@@ -28,6 +28,10 @@ def encode(value: Any) -> Any:
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple):
         return [encode(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): encode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [encode(item) for item in value]
     if value is None or isinstance(value, str | int | bool):
         return value
     raise TypeError(f"cannot encode {type(value).__name__}")

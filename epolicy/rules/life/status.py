@@ -13,7 +13,7 @@ eligibility by the status the law gives the policy on the day asked about:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -67,6 +67,25 @@ def due_dates_through(state: PolicyState, on: date) -> tuple[date, ...]:
         index += step
         due = add_months(state.effective_date, index)
     return tuple(dates)
+
+
+def paid_to_after(state: PolicyState, dues: tuple[date, ...]) -> date:
+    """The paid-to date once the premiums of these due dates (from due_dates_through) are paid."""
+    if not dues:
+        return state.paid_to
+    index = months_between(state.effective_date, dues[-1])
+    assert index is not None
+    return add_months(state.effective_date, index + FREQUENCY_MONTHS[state.payment_frequency])
+
+
+def pay_premiums_through(state: PolicyState, day: date) -> PolicyState:
+    """The state with every premium due up to and including `day` paid (billing, demo data)."""
+    dues = due_dates_through(state, day)
+    return replace(
+        state,
+        paid_to=paid_to_after(state, dues),
+        premiums_paid=state.premiums_paid + state.modal_premium * len(dues),
+    )
 
 
 def premium_overdue(state: PolicyState, on: date) -> bool:

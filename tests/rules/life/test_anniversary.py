@@ -74,7 +74,8 @@ def test_no_dividend_while_lapsed_and_none_before_it_is_declared(catalogue):
     assert [e.on for e in result.events] == [date(2023, 5, 10), date(2024, 5, 10)]
     assert result.new_state.anniversaries_processed_to == date(2026, 5, 10)
     with pytest.raises(ApplicationError) as info:
-        roll_forward(new_whole_life(catalogue, paid_to=date(2028, 5, 10)), date(2027, 5, 10), catalogue)
+        # the demo declares up to 2030
+        roll_forward(new_whole_life(catalogue, paid_to=date(2032, 5, 10)), date(2031, 5, 10), catalogue)
     assert info.value.code == "life_dividend_not_declared"
 
 

@@ -136,7 +136,7 @@ def test_monthly_to_annual_needs_the_next_due_date_to_be_an_anniversary(catalogu
     )
     assert annual.code == "frequency_misaligned"
     assert annual.details["possible_from"] == "2027-05-10"
-    assert "请在保险费交至2027-05-10后再申请变更" in annual.message_zh
+    assert "请在保险费交至2027年05月10日后再申请变更" in annual.message_zh
     quarterly = refusal(
         "payment_frequency_change",
         state,

@@ -58,6 +58,10 @@ def test_monthly_arrears_each_with_its_own_interest(catalogue):
     assert q.amount_to_pay == D("1383.14")
     assert q.new_state.paid_to == date(2026, 5, 10)
     assert "补交4期保险费1,372.80元及复效利息10.34元" in q.endorsement_lines[1]
+    # each premium's interest is rounded on its own: on 2026-04-15 (95, 64, 36, 5 days)
+    # 4.4663 → 4.47, 3.0089 → 3.01, 1.6925 → 1.69, 0.2351 → 0.24: 9.41 (rounding the sum would give 9.40)
+    q = quote("reinstatement", state, ALL_NO, on=date(2026, 4, 15), catalogue=catalogue)
+    assert q.amount_to_pay == D("1372.80") + D("9.41")
 
 
 def test_a_yes_in_the_health_declaration_sends_it_to_manual_review(catalogue):

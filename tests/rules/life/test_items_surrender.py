@@ -211,3 +211,18 @@ def test_surrender_value_matches_the_values(catalogue):
         quote("surrender", state, {}, on=on, catalogue=catalogue).amount_to_receive
         == values_on(state, on, catalogue).net_surrender
     )
+
+
+def test_when_even_the_interest_exceeds_the_value_only_interest_is_collected(catalogue):
+    # issued 2026-03-01; on 2026-09-01 (184 of 365 days of year 1): 4 × 184/365 = 2.01644 per 1,000
+    # → 403.29. Loan 40,000 from 2026-03-20 (165 days): interest 40,000 × 0.05 × 165/365 = 904.11.
+    # The 403.29 goes to interest; nothing to principal; 40,904.11 − 403.29 = 40,500.82 written off.
+    loan = Loan("L001", D("40000.00"), date(2026, 3, 20), D("0.05"), date(2026, 9, 16))
+    state = new_whole_life(catalogue, loans=(loan,), loans_granted=1)
+    q = quote("surrender", state, {}, on=date(2026, 9, 1), catalogue=catalogue)
+    assert [(m.kind, m.amount, m.direction) for m in q.movements] == [
+        ("cash_value", D("403.29"), "disburse"),
+        ("loan_interest", D("403.29"), "collect"),
+    ]
+    assert q.amount_to_receive == D("0.00")
+    assert q.manual_review_reason_zh == "借款本息超过保单价值，差额40,500.82元需人工核销。"

@@ -135,3 +135,18 @@ def test_anything_else_is_refused(catalogue, change, message):
     change(data)
     with pytest.raises(ValueError, match=message):
         PolicyState.from_json(data)
+
+
+def test_a_quote_is_json_ready(catalogue):
+    from epolicy.rules.life import quote
+
+    q = quote(
+        "policy_loan", endowment(catalogue), {"amount": "10000"}, on=date(2026, 6, 15), catalogue=catalogue
+    )
+    data = json.loads(json.dumps(q.to_json(), ensure_ascii=False))
+    assert data["amount_to_receive"] == "10000.00"
+    assert data["movements"] == [
+        {"kind": "policy_loan", "amount": "10000.00", "direction": "disburse", "description_zh": "保单借款"}
+    ]
+    assert data["display"][0] == {"label_zh": "借款本息合计", "before": "0.00元", "after": "10,000.00元"}
+    assert PolicyState.from_json(data["new_state"]) == q.new_state

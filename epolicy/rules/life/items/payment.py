@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.identifiers import validate_bank_card
@@ -49,14 +50,14 @@ def _premium_checks(ctx: Context) -> list[Refusal]:
     return []
 
 
-def _aligned_from(ctx: Context, new: Frequency) -> str:
+def _aligned_from(ctx: Context, new: Frequency) -> date:
     """The first due date from paid_to on that is also a due date of the new frequency."""
     state = ctx.state
     index = months_between(state.effective_date, state.paid_to) or 0
     step = FREQUENCY_MONTHS[state.payment_frequency]
     while index % FREQUENCY_MONTHS[new]:
         index += step
-    return add_months(state.effective_date, index).isoformat()
+    return add_months(state.effective_date, index)
 
 
 def build_frequency(ctx: Context, params: Params) -> Outcome:
@@ -85,7 +86,7 @@ def build_frequency(ctx: Context, params: Params) -> Outcome:
             refuse(
                 "frequency_misaligned",
                 f"下一期交费日{zh_date(state.paid_to)}不是{FREQUENCY_NAMES[frequency]}的交费日，"
-                f"请在保险费交至{aligned}后再申请变更。",
+                f"请在保险费交至{zh_date(aligned)}后再申请变更。",
                 field="frequency",
                 paid_to=state.paid_to,
                 possible_from=aligned,

@@ -16,11 +16,11 @@ from decimal import Decimal
 from epolicy.common.money import to_fen
 
 from ..contract import ZERO, PolicyState, Refusal
-from ..dates import add_months, add_years, months_between, zh_date
+from ..dates import add_years, zh_date
 from ..interest import accrue
-from ..status import due_dates_through
+from ..status import due_dates_through, paid_to_after
 from ..values import values_on
-from ..vocab import FREQUENCY_MONTHS, STATUS_NAMES
+from ..vocab import STATUS_NAMES
 from .base import Context, Draft, ItemRule, Outcome, Params, Reader, line, movement, refuse, yuan
 
 
@@ -39,10 +39,7 @@ def _arrears(ctx: Context) -> _Arrears:
         return _Arrears((), ZERO, ZERO, state.paid_to)
     series = ctx.product.declared.require("reinstatement_interest")
     interest = sum((to_fen(accrue(state.modal_premium, d, ctx.on, series).pending) for d in due), ZERO)
-    index = months_between(state.effective_date, due[-1])
-    assert index is not None
-    paid_to = add_months(state.effective_date, index + FREQUENCY_MONTHS[state.payment_frequency])
-    return _Arrears(due, state.modal_premium * len(due), interest, paid_to)
+    return _Arrears(due, state.modal_premium * len(due), interest, paid_to_after(state, due))
 
 
 def _reinstated(ctx: Context, arrears: _Arrears) -> PolicyState:

@@ -17,7 +17,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("role", choices=SigningCredential.Role.values)
+        parser.add_argument("role", choices=pki.ROTATABLE_ROLES)
         parser.add_argument("--actor", default="cli", help="who rotates, for the audit log")
 
     def handle(self, *args: Any, role: str, actor: str = "cli", **options: Any) -> None:
