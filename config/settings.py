@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "epolicy.archive",
     "epolicy.notifications",
     "epolicy.verification",
+    "epolicy.servicing",
     "epolicy.portal",
     "epolicy.backoffice",
 ]
@@ -204,6 +205,8 @@ PKCS11 = {
     "token_label": os.environ.get("EPOLICY_PKCS11_TOKEN", "epolicy"),
     "user_pin": os.environ.get("EPOLICY_PKCS11_PIN", ""),
 }
+CORE_SYSTEM_URL = os.environ.get("EPOLICY_CORE_SYSTEM_URL", "")
+CORE_SYSTEM_SECRET = os.environ.get("EPOLICY_CORE_SYSTEM_SECRET") or _dev_secret("core-system")
 SIGNING_SERVICE_URL = os.environ.get("EPOLICY_SIGNING_SERVICE_URL", "")  # empty: sign in-process
 SIGNING_SERVICE_TOKEN = os.environ.get("EPOLICY_SIGNING_SERVICE_TOKEN") or _dev_secret("signing-service")
 TSA_URL = os.environ.get("EPOLICY_TSA_URL", "")  # empty: the platform's own timestamp authority
