@@ -15,6 +15,7 @@ class ArchivedObject(models.Model):
         APPLICATION_SIGNED = "application_signed", "电子投保单（已签名）"
         EVIDENCE = "evidence", "电子证据记录"
         POLICY = "policy", "电子保单"
+        ENDORSEMENT = "endorsement", "电子批单"
 
     key = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -26,6 +27,9 @@ class ArchivedObject(models.Model):
     )
     policy = models.ForeignKey(
         "policies.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
+    )
+    life_policy = models.ForeignKey(
+        "servicing.LifePolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
     )
     retention_until = models.DateField(null=True, blank=True)
     superseded_by = models.ForeignKey(

@@ -109,6 +109,7 @@ def archive_put(
     application_id: int | None = None,
     policy_id: int | None = None,
     retention: dt.date | None = None,
+    life_policy_id: int | None = None,
 ) -> ArchivedObject:
     """Store bytes once under a fresh key in both locations and register them; never overwrite.
 
@@ -140,6 +141,7 @@ def archive_put(
         content_type=content_type,
         application_id=application_id,
         policy_id=policy_id,
+        life_policy_id=life_policy_id,
         retention_until=retention,
         created_at=at,
         replicated_at=clock.now() if replicated else None,
@@ -218,6 +220,7 @@ def archive_add_version(*, previous: ArchivedObject, data: bytes, reason: str) -
         application_id=previous.application_id,
         policy_id=previous.policy_id,
         retention=previous.retention_until,
+        life_policy_id=previous.life_policy_id,
     )
     ArchivedObject.objects.filter(pk=previous.pk).update(superseded_by=new)
     return new

@@ -71,6 +71,10 @@ class ForkServer:
         )
 
     def _start(self) -> None:
+        if self._control is not None:
+            # A dead server's socket, or the copy a forked web process inherited: the parent's server
+            # must see its own web process go, not wait for this copy.
+            self._control.close()
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         # The server imports exactly what this process would (the project may run from a checkout).

@@ -34,6 +34,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024  # address space of the worker process, libraries included
 # How long past the deadline we wait for a worker that should already have ended itself.
 GRACE_SECONDS = 2.0
+# How long a check may wait for its worker to come up (the first one in a process starts the fork server).
+STARTUP_SECONDS = 30.0
 
 # One fork server per web process, like a database connection: process-local, started on first use.
 _server = ForkServer()
@@ -62,32 +64,36 @@ def run_bounded(data: bytes, *, at: dt.datetime, limits: Limits | None = None) -
     header = json.dumps(
         {"at": at.isoformat(), "timeout_seconds": limits.timeout_seconds, "memory_bytes": limits.memory_bytes}
     ).encode()
-    started = time.monotonic()
     ours, theirs = socket.socketpair()
     payload: dict[str, Any]
+    started: float | None = None  # when the worker was there (the deadline counts from then)
     try:
         try:
             _server.hand_over(theirs)
         finally:
             theirs.close()
-        # The worker's alarm starts after the fork, so it always ends before this deadline.
+        # The first check of a process waits for the fork server to start; that is not the file's time.
+        if not worker.recv_ready(ours, time.monotonic() + STARTUP_SECONDS):
+            raise RuntimeError("no worker came up")
+        started = time.monotonic()
+        # The worker's alarm is armed after this, so it always ends the worker before this deadline.
         deadline = started + limits.timeout_seconds + GRACE_SECONDS
         ours.settimeout(limits.timeout_seconds + GRACE_SECONDS)
         worker.send_frame(ours, header)
         worker.send_frame(ours, trust)
         worker.send_frame(ours, bytes(data))
         payload = _parse(worker.recv_frame(ours, worker.MAX_PAYLOAD_BYTES, deadline))
-    except TimeoutError:
-        payload = {"outcome": "timeout"}
-    except (EOFError, OSError, ValueError) as exc:
-        # A worker that ends without an answer after its deadline was ended by its alarm.
-        if time.monotonic() - started >= limits.timeout_seconds:
+    except (TimeoutError, EOFError, OSError, ValueError, RuntimeError) as exc:
+        if started is None:
+            payload = {"outcome": "error", "error": f"no worker ({exc!r})"}
+        elif isinstance(exc, TimeoutError) or time.monotonic() - started >= limits.timeout_seconds:
+            # Past the deadline a worker without an answer was ended by its alarm.
             payload = {"outcome": "timeout"}
         else:
             payload = {"outcome": "error", "error": f"worker ended without an answer ({exc!r})"}
     finally:
         ours.close()
-    elapsed_ms = (time.monotonic() - started) * 1000
+    elapsed_ms = (time.monotonic() - (started or time.monotonic())) * 1000
     if payload["outcome"] == "error":
         logger.error("verification: worker failed after %.0f ms: %s", elapsed_ms, payload.get("error"))
     elif payload["outcome"] != "ok":

@@ -40,7 +40,7 @@ class ArchiveMatch:
     @property
     def summary_zh(self) -> str:
         if self.matched_version is None:
-            return "与保险公司存档的任何版本都不是逐字节一致（文件可能被重新保存或另行处理过）。"
+            return "与保险公司存档的各版本都不是逐字节相同。"
         if self.matched_is_current:
             if self.versions == 1:
                 return "与保险公司存档的正本逐字节一致。"
@@ -50,13 +50,20 @@ class ArchiveMatch:
             "接续，原文件仍然有效。"
         )
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, *, genuine: bool) -> dict[str, object]:
+        summary = self.summary_zh
+        if not self.identical:
+            summary += (
+                "签章验证通过、内容未被修改，只是文件字节与存档不同（例如追加了时间戳或验证数据）。"
+                if genuine
+                else "文件在保险公司出具后被改动过。"
+            )
         return {
             "versions": self.versions,
             "matched_version": self.matched_version,
             "matched_is_current": self.matched_is_current if self.identical else None,
             "matched_archived_at": self.matched_archived_at,
-            "summary": self.summary_zh,
+            "summary": summary,
         }
 
 
@@ -106,7 +113,7 @@ class VerificationResult:
             "document_number": r.document_number,
             "document": self.document,
             "byte_identical_to_archive": self.byte_identical,
-            "archive": self.archive.as_json() if self.archive is not None else None,
+            "archive": self.archive.as_json(genuine=self.genuine) if self.archive is not None else None,
             "signatures": [s.as_json() for s in r.signatures],
             "document_timestamps": list(r.document_timestamps),
             "long_term_validation": {"lta": r.lta, "valid_until": r.lta_valid_until, "has_dss": r.has_dss}

@@ -47,6 +47,8 @@ MAX_DATA_BYTES = 64 * 1024 * 1024
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 # Until the request has arrived, a worker lives at most this long.
 REQUEST_WAIT_SECONDS = 30
+# A worker's first byte: it is up (the deadline of the check counts from here).
+READY = b"R"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -64,6 +66,11 @@ def recv_frame(sock: socket.socket, limit: int, deadline: float | None = None) -
     if size > limit:
         raise ValueError(f"frame of {size} bytes is over the limit of {limit}")
     return _recv_exactly(sock, size, deadline)
+
+
+def recv_ready(sock: socket.socket, deadline: float) -> bool:
+    """Wait for a new worker's first byte: it has been forked and is about to read the request."""
+    return _recv_exactly(sock, 1, deadline) == READY
 
 
 def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
@@ -146,6 +153,7 @@ def serve(sock: socket.socket) -> None:
     """Worker side of one check (in a freshly forked worker): request in, report out."""
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside C code
     signal.alarm(REQUEST_WAIT_SECONDS)
+    sock.sendall(READY)
     header = json.loads(recv_frame(sock, MAX_HEADER_BYTES))
     timeout = float(header["timeout_seconds"])
     signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))

@@ -1,0 +1,259 @@
+"""The HTTP adapter: an insurer's own core system behind the port, by docs/core-system-contract.md.
+
+Every request is signed with HMAC-SHA256 under settings.CORE_SYSTEM_SECRET (the first of a comma-
+separated list signs; a server accepts any, for rotation) over
+
+    EPCORE-V1 \\n METHOD \\n PATH \\n TIMESTAMP \\n IDEMPOTENCY-KEY \\n hex SHA-256 of the body
+
+sent as `X-EPolicy-Timestamp: <unix seconds>` and `X-EPolicy-Signature: v1=<hex>`. Reads (validate,
+quote, history) are retried on connection errors, timeouts and 5xx with exponential backoff; apply is
+retried the same way but always with the same `Idempotency-Key`, which the core system must honour by
+answering the first result, so a retry never applies twice. Each attempt is signed afresh (a server
+refuses a signature it has seen). 4xx answers are final and map back to ApplicationError; everything
+that is not an answer by the contract raises CoreSystemUnavailable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote as urlquote
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from epolicy.common.errors import CODES, ApplicationError
+from epolicy.rules.life import ChangeRefused
+
+from .base import ChangeRecord, ChangeRequest, CoreSystemUnavailable, QuoteResult, Reason
+
+logger = logging.getLogger("epolicy.servicing.coresystem")
+
+VERSION_TAG = "EPCORE-V1"
+TIMESTAMP_HEADER = "X-EPolicy-Timestamp"
+SIGNATURE_HEADER = "X-EPolicy-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_SKEW_SECONDS = 300
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+API_VERSION = "/v1"
+
+
+# --- signatures (both sides) -----------------------------------------------------------------------------
+def secrets_of(setting: str) -> list[str]:
+    return [s.strip() for s in setting.split(",") if s.strip()]
+
+
+def body_sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def signature(secret: str, *, method: str, path: str, timestamp: str, idempotency_key: str, body: bytes) -> str:
+    text = "\n".join((VERSION_TAG, method.upper(), path, timestamp, idempotency_key, body_sha256(body)))
+    return "v1=" + hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str, *, method: str, path: str, body: bytes, idempotency_key: str = "", now: float | None = None
+) -> dict[str, str]:
+    timestamp = str(int(now if now is not None else time.time()))
+    headers = {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(
+            secret, method=method, path=path, timestamp=timestamp, idempotency_key=idempotency_key, body=body
+        ),
+    }
+    if idempotency_key:
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
+    return headers
+
+
+def check_signature(
+    secrets: list[str], *, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> str | None:
+    """None when the request is signed by one of `secrets` within the window, else why not (server side)."""
+    timestamp = headers.get(TIMESTAMP_HEADER) or ""
+    given = headers.get(SIGNATURE_HEADER) or ""
+    if not timestamp.isdigit() or not given:
+        return "missing timestamp or signature"
+    if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_SKEW_SECONDS:
+        return "timestamp outside the allowed window"
+    key = headers.get(IDEMPOTENCY_HEADER) or ""
+    for secret in secrets:
+        expected = signature(
+            secret, method=method, path=path, timestamp=timestamp, idempotency_key=key, body=body
+        )
+        if hmac.compare_digest(expected, given):
+            return None
+    return "signature does not match"
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+def error_body(exc: ApplicationError) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message_zh, "details": exc.details}}
+
+
+def error_from(status: int, data: Any) -> Exception:
+    """The exception a coded error answer stands for."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+        return CoreSystemUnavailable(f"HTTP {status} without a coded error")
+    code, message = error["code"], str(error.get("message") or "")
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    if status == 401:
+        return CoreSystemUnavailable(f"the core system refused our credentials ({code})")
+    if code == "life_change_refused":
+        try:
+            reasons = [Reason.from_json(r) for r in details.get("refusals") or []]
+            return ChangeRefused(tuple(r.refusal() for r in reasons))
+        except (TypeError, ValueError):
+            return CoreSystemUnavailable("life_change_refused without readable refusals")
+    if code in CODES:
+        return ApplicationError(code, message or None, details)
+    # A code this platform does not know: still the core system's refusal, shown with its own words.
+    return ApplicationError("validation_error", message or None, {**details, "remote_code": code})
+
+
+# --- the adapter -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class HttpCoreSystem:
+    """The core system at settings.CORE_SYSTEM_URL (e.g. https://core.example.com/epolicy)."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        secret: str | None = None,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 30.0,
+        attempts: int = 3,
+        backoff: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        url = base_url if base_url is not None else settings.CORE_SYSTEM_URL
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+            raise ImproperlyConfigured(f"CORE_SYSTEM_URL must be http(s)://host[:port][/prefix], not {url!r}")
+        signing = secrets_of(secret if secret is not None else settings.CORE_SYSTEM_SECRET)
+        if not signing:
+            raise ImproperlyConfigured("CORE_SYSTEM_SECRET is empty")
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._prefix = parts.path.rstrip("/") + API_VERSION
+        self._secret = signing[0]
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.attempts, self.backoff, self._sleep = max(1, attempts), backoff, sleep
+
+    # the port
+    def validate(self, request: ChangeRequest) -> tuple[Reason, ...]:
+        data = self._call("POST", "/changes/validate", request.to_json())
+        try:
+            return tuple(Reason.from_json(r) for r in data["refusals"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CoreSystemUnavailable("validate: answer not by the contract") from exc
+
+    def quote(self, request: ChangeRequest) -> QuoteResult:
+        data = self._call("POST", "/changes/quote", request.to_json())
+        try:
+            return QuoteResult.from_json(data)
+        except (TypeError, ValueError) as exc:
+            raise CoreSystemUnavailable("quote: answer not by the contract") from exc
+
+    def apply(
+        self, request: ChangeRequest, *, idempotency_key: str, expected_version: int | None = None
+    ) -> ChangeRecord:
+        if not idempotency_key:
+            raise ApplicationError("validation_error", "请提供幂等键（Idempotency-Key）。", {"field": "idempotency_key"})
+        body = {**request.to_json(), "expected_version": expected_version}
+        data = self._call("POST", "/changes/apply", body, idempotency_key=idempotency_key)
+        return self._record(data.get("change"))
+
+    def history(self, policy_number: str) -> tuple[ChangeRecord, ...]:
+        data = self._call("GET", f"/policies/{urlquote(policy_number, safe='')}/changes", None)
+        changes = data.get("changes")
+        if not isinstance(changes, list):
+            raise CoreSystemUnavailable("history: answer not by the contract")
+        return tuple(self._record(c) for c in changes)
+
+    # the transport
+    @staticmethod
+    def _record(data: Any) -> ChangeRecord:
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("change: expected an object")
+            return ChangeRecord.from_json(data)
+        except ValueError as exc:
+            raise CoreSystemUnavailable(f"change record not by the contract: {exc}") from exc
+
+    def _call(
+        self, method: str, route: str, payload: dict[str, Any] | None, *, idempotency_key: str = ""
+    ) -> dict[str, Any]:
+        path = self._prefix + route
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        problem = ""
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                self._sleep(self.backoff * 2 ** (attempt - 2))
+            headers = {
+                "Accept": "application/json",
+                **signed_headers(self._secret, method=method, path=path, body=body, idempotency_key=idempotency_key),
+            }
+            if payload is not None:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            try:
+                answer = self._exchange(method, path, headers, body)
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                logger.warning("core system %s %s attempt %d: %s", method, route, attempt, problem)
+                continue
+            if answer.status in RETRY_STATUSES:
+                problem = f"HTTP {answer.status}"
+                logger.warning("core system %s %s attempt %d: %s", method, route, attempt, problem)
+                continue
+            return self._interpret(answer)
+        raise CoreSystemUnavailable(f"{method} {route}: no answer after {self.attempts} attempts ({problem})")
+
+    def _exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        conn: http.client.HTTPConnection
+        if self._scheme == "https":
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.connect_timeout)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.connect_timeout)
+        try:
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.settimeout(self.read_timeout)
+            conn.request(method, path, body=body or None, headers=headers)
+            response = conn.getresponse()
+            data = response.read(MAX_RESPONSE_BYTES + 1)
+            return Answer(response.status, data)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _interpret(answer: Answer) -> dict[str, Any]:
+        if len(answer.body) > MAX_RESPONSE_BYTES:
+            raise CoreSystemUnavailable("answer too large")
+        try:
+            data = json.loads(answer.body)
+        except ValueError:
+            data = None
+        if answer.status == 200 and isinstance(data, dict):
+            return data
+        if 400 <= answer.status < 500:
+            raise error_from(answer.status, data)
+        raise CoreSystemUnavailable(f"unexpected HTTP {answer.status}")

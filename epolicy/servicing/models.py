@@ -1,0 +1,180 @@
+"""Life policies as the servicing engine keeps them: versions of the engine's PolicyState, the changes
+(保全申请) that made them, and the money each change moved.
+
+A policy is never edited in place: every applied change adds a LifePolicyVersion holding the whole
+`PolicyState.to_json()`, linked to the PolicyChange (and through it to its e-endorsement) that made it.
+`LifePolicy.status` and `current_version` are mirrors kept for listing and locking; the state JSON of
+the current version is the truth.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from epolicy.rules.life.vocab import STATUS_NAMES
+
+
+class LifePolicy(models.Model):
+    """One life policy; its row is the lock every change of the policy takes first."""
+
+    number = models.CharField(max_length=32, unique=True)
+    product_code = models.CharField(max_length=32)
+    applicant_name = models.CharField(max_length=64)
+    # Keyed blind index of the applicant's ID number (context "id_number"); the clear number is not kept.
+    applicant_id_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    status = models.CharField(max_length=32, choices=list(STATUS_NAMES.items()))
+    current_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = "寿险保单"
+        verbose_name_plural = "寿险保单"
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class LifePolicyVersion(models.Model):
+    """The policy's state at one version: what the change of that version left (version 1: issue)."""
+
+    policy = models.ForeignKey(LifePolicy, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    state = models.JSONField()
+    change = models.ForeignKey(
+        "servicing.PolicyChange", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["policy_id", "version"]
+        verbose_name = "寿险保单版本"
+        verbose_name_plural = "寿险保单版本"
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="servicing_one_row_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} v{self.version}"
+
+
+class PolicyChange(models.Model):
+    """One change request (保全申请) that was applied, or awaits, or failed its manual review.
+
+    Refused requests are never recorded (nothing is written for them). `params` are the request's
+    parameters with bank card numbers masked; `request_hash` is a keyed hash of the full request
+    (item + params), which tells a retry from a different request under the same idempotency key.
+    """
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "已生效"
+        PENDING_REVIEW = "pending_review", "待人工审核"
+        REJECTED = "rejected", "审核未通过"
+        FAILED = "failed", "审核通过但未能生效"
+
+    change_number = models.CharField(max_length=32, unique=True)
+    policy = models.ForeignKey(LifePolicy, on_delete=models.PROTECT, related_name="changes")
+    item = models.CharField(max_length=48)
+    params = models.JSONField(default=dict)
+    request_hash = models.CharField(max_length=64)
+    quote = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    idempotency_key = models.CharField(max_length=128)
+    based_on_version = models.PositiveIntegerField()
+    result_version = models.ForeignKey(
+        LifePolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    effective_date = models.DateField()
+    endorsement_number = models.CharField(max_length=32, blank=True, default="")
+    endorsement = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amount_to_pay = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    amount_to_receive = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    manual_review_reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.CharField(max_length=100, blank=True, default="")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "保全申请"
+        verbose_name_plural = "保全申请"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "idempotency_key"], name="servicing_idempotency_key_per_policy"
+            ),
+            # Below the service's own check: a policy never has two changes waiting for review.
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=models.Q(status="pending_review"),
+                name="servicing_one_pending_change_per_policy",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.change_number
+
+    @property
+    def item_name_zh(self) -> str:
+        from epolicy.rules.life import ITEM_NAMES
+
+        return ITEM_NAMES.get(self.item, self.item)
+
+
+class LedgerEntry(models.Model):
+    """One movement of a change (ChangeQuote.movements), as posted; the net of a change's entries was
+    collected from or paid to the customer in one transfer whose reference every entry carries."""
+
+    class Direction(models.TextChoices):
+        COLLECT = "collect", "收取"
+        DISBURSE = "disburse", "支付"
+
+    class Status(models.TextChoices):
+        POSTED = "posted", "已入账"
+        FAILED = "failed", "失败"
+
+    change = models.ForeignKey(PolicyChange, on_delete=models.PROTECT, related_name="ledger")
+    line = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=32)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    description = models.CharField(max_length=200)
+    transfer_reference = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.POSTED)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["change_id", "line"]
+        verbose_name = "保全收付记录"
+        verbose_name_plural = "保全收付记录"
+        constraints = [models.UniqueConstraint(fields=["change", "line"], name="servicing_ledger_line")]
+
+    def __str__(self) -> str:
+        return f"{self.change_id}#{self.line} {self.direction} {self.amount}"
+
+
+class SandboxTransfer(models.Model):
+    """What the sandbox transfer provider was asked to do (its own table: the stand-in for a bank)."""
+
+    reference = models.CharField(max_length=80, unique=True)  # the platform's instruction reference
+    provider_reference = models.CharField(max_length=40, unique=True)
+    direction = models.CharField(max_length=8)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    policy_number = models.CharField(max_length=32)
+    account_token = models.CharField(max_length=200, blank=True, default="")
+    account_masked = models.CharField(max_length=40, blank=True, default="")
+    description = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "沙箱收付指令"
+        verbose_name_plural = "沙箱收付指令"
+
+    def __str__(self) -> str:
+        return f"{self.provider_reference} {self.direction} {self.amount}"
