@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "epolicy.notifications",
     "epolicy.verification",
     "epolicy.servicing",
+    "epolicy.ops",
     "epolicy.portal",
     "epolicy.backoffice",
 ]

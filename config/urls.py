@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 from config.api import api
+from epolicy.signing.views import tsa_view
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", home),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("tsa", tsa_view, name="tsa"),  # the platform's RFC 3161 timestamp authority
     path("console/", include("epolicy.backoffice.urls")),
     path("", include("epolicy.portal.urls")),
 ]

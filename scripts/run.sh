@@ -12,7 +12,9 @@ $EP collectstatic --no-input -v 0
 $EP seed_demo
 $EP db_worker --interval 1 >var/worker.log 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null || true' EXIT
+$EP scheduler >var/scheduler.log 2>&1 &
+scheduler=$!
+trap 'kill $worker $scheduler 2>/dev/null || true' EXIT
 cat <<MSG
 
   epolicy is running (stop with Ctrl-C):

@@ -54,6 +54,29 @@ def _change_row(c: PolicyChange) -> dict[str, Any]:
     return {"c": c, "result_version": c.result_version.version if c.result_version else None}
 
 
+def _declaration(c: PolicyChange) -> list[dict[str, Any]]:
+    """A health declaration's questions in the product's words with the answers given (for review)."""
+    answers = c.params.get("health_declaration") if isinstance(c.params, dict) else None
+    if not isinstance(answers, dict):
+        return []
+    _policy, state = services.life_policy_state(policy_number=c.policy.number)
+    terms = load_life_catalogue().product(state.product_code).terms_for(state.effective_date)
+    return [
+        {"number": n, "text": q.text_zh, "yes": answers.get(q.code) is True}
+        for n, q in enumerate(terms.health_questions, start=1)
+    ]
+
+
+# Shown even when zero; the other values only when the policy has them (an endowment has no account).
+_ALWAYS_SHOWN = frozenset({"policy_year", "debt", "loan_limit", "net_surrender_value"})
+
+
+def _value_rows(shown: dict[str, Any]) -> list[tuple[str, Any]]:
+    keep = set(_ALWAYS_SHOWN)
+    keep.add("account_value" if shown["account_value"] != "0.00" else "cash_value")
+    return [(label, shown[key]) for key, label in VALUE_LABELS if key in keep or shown[key] != "0.00"]
+
+
 def _parse_params(raw: str) -> dict[str, Any]:
     text = raw.strip() or "{}"
     try:
@@ -115,7 +138,7 @@ def _policy_page(
         values=values,
         catalogue=catalogue,
     )
-    value_rows = [(label, values_json(values)[key]) for key, label in VALUE_LABELS]
+    value_rows = _value_rows(values_json(values))
     versions = list(reversed(selectors.policy_versions(life_policy)))
     return page(
         request,
@@ -174,6 +197,7 @@ def change(request: HttpRequest, change_number: str) -> HttpResponse:
             "lines": stored.get("display") or [],
             "endorsement_lines": stored.get("endorsement_lines") or [],
             "params_json": json.dumps(found.params, ensure_ascii=False, indent=1),
+            "declaration": _declaration(found),
             "ledger": [
                 {"e": e, "kind_text": MOVEMENT_KINDS.get(e.kind, e.kind)} for e in selectors.ledger_of(found)
             ],
@@ -202,6 +226,7 @@ def _queue(request: HttpRequest, error: ApplicationError | None = None, rejectin
         {
             **_change_row(c),
             "applicant": mask_name(c.policy.applicant_name),
+            "declaration": _declaration(c),
         }
         for c in selectors.review_queue()
     ]

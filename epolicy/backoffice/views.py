@@ -30,8 +30,10 @@ def _actor(request: HttpRequest) -> str:
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    from epolicy.signing.lifecycle import expiry_warnings
+
     apps = Application.objects.select_related("applicant", "policy")[:200]
-    return page(request, "backoffice/dashboard.html", {"applications": apps})
+    return page(request, "backoffice/dashboard.html", {"applications": apps, "cert_warnings": expiry_warnings()})
 
 
 def _get(number: str) -> Application:

@@ -27,6 +27,7 @@ from epolicy.documents.bundle import BundleDocument, bundle_document, bundle_doc
 from epolicy.documents.model import Field
 from epolicy.identity import otp
 from epolicy.parties.models import Customer
+from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import sign_application
 
 from . import display
@@ -359,7 +360,7 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
         retention = retention_until(app.period_start, app.period_end)
         previous = app.signed_document
         app.signed_document = archive_put(
-            data=signed.pdf,
+            data=lta_extend(signed.pdf),  # B-LTA before archiving
             kind=ArchivedObject.Kind.APPLICATION_SIGNED,
             name=app.number,
             application_id=app.pk,

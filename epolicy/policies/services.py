@@ -12,6 +12,7 @@ from epolicy.common.numbering import document_number
 from epolicy.documents.epolicy_form import render_epolicy
 from epolicy.motor import display
 from epolicy.motor.models import Application
+from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import seal_document
 
 from .models import Policy, PolicyVersion
@@ -37,9 +38,11 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
         data = display.epolicy_data(app, number, confirmed_at)
         rendered = render_epolicy(data)
         sealed = seal_document(rendered.pdf, box=rendered.signature_box)
+        # PAdES B-LTA before archiving: validation data and a document timestamp (motor standard §5 c).
+        archived_pdf = lta_extend(sealed.pdf)
         retention = retention_until(app.period_start, app.period_end)
         document = archive_put(
-            data=sealed.pdf,
+            data=archived_pdf,
             kind=ArchivedObject.Kind.POLICY,
             name=number,
             application_id=app.pk,

@@ -69,5 +69,12 @@ class PolicyChangeAdmin(_ReadOnly, admin.ModelAdmin):
 
 @admin.register(SandboxTransfer)
 class SandboxTransferAdmin(_ReadOnly, admin.ModelAdmin):
-    list_display = ("provider_reference", "direction", "amount", "policy_number", "account_masked", "created_at")
+    list_display = (
+        "provider_reference",
+        "direction",
+        "amount",
+        "policy_number",
+        "account_masked",
+        "created_at",
+    )
     search_fields = ("policy_number", "reference", "provider_reference")

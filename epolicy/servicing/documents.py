@@ -34,7 +34,7 @@ KIND = "endorsement"
 DOCUMENT_LABEL = "电子批单"
 NUMBER_LABEL = "批单号"
 HEADER_HEIGHT = 100.0
-SEAL_SIZE = 110.0
+SEAL_SIZE = 96.0
 
 
 @dataclass(frozen=True)
@@ -97,19 +97,22 @@ def endorsement_data(
     )
     sections = [policy, change]
     if quote.display:
-        rows = tuple((d.label_zh, d.before, d.after) for d in quote.display)
-        sections.append(Section("变更内容", table=Table(("项目", "变更前", "变更后"), rows)))
+        changes = tuple((d.label_zh, d.before, d.after) for d in quote.display)
+        sections.append(Section("变更内容", table=Table(("项目", "变更前", "变更后"), changes)))
     if quote.movements:
-        rows = tuple(
+        # The note column only when a line says more than its kind's name.
+        notes = any(m.description_zh != MOVEMENT_KINDS.get(m.kind) for m in quote.movements)
+        money = tuple(
             (
                 MOVEMENT_KINDS.get(m.kind, m.kind),
                 "收取" if m.direction == "collect" else "支付",
                 f"{fmt_cny(m.amount)}元",
-                m.description_zh,
+                *((m.description_zh,) if notes else ()),
             )
             for m in quote.movements
         )
-        sections.append(Section("收付明细", table=Table(("款项", "收/付", "金额", "说明"), rows)))
+        header = ("款项", "收/付", "金额", *(("说明",) if notes else ()))
+        sections.append(Section("收付明细", table=Table(header, money)))
     label, amount = _money_line(quote)
     return EndorsementData(
         endorsement_number=endorsement_number,
@@ -142,7 +145,7 @@ def _first_header(data: EndorsementData) -> Callable[[Canvas], None]:
     return draw
 
 
-def _pair(label_a: str, value_a: str, label_b: str, value_b: str) -> pdf.FormTable:
+def _pair(label_a: str, value_a: str, label_b: str, value_b: str, *, split: float = 0.55) -> pdf.FormTable:
     st = pdf.styles()
     value_width = pdf.CONTENT_WIDTH - 2 * pdf.LABEL_WIDTH
     return pdf.pair_row(
@@ -152,7 +155,7 @@ def _pair(label_a: str, value_a: str, label_b: str, value_b: str) -> pdf.FormTab
             pdf.para(label_b, st.label),
             pdf.para(value_b, st.value),
         ],
-        [pdf.LABEL_WIDTH, value_width * 0.55, pdf.LABEL_WIDTH, value_width * 0.45],
+        [pdf.LABEL_WIDTH, value_width * split, pdf.LABEL_WIDTH, value_width * (1 - split)],
     )
 
 
@@ -207,10 +210,10 @@ def render_endorsement(data: EndorsementData) -> RenderedDocument:
         story += pdf.section_table(section)
         story.append(Spacer(1, 6))
     story += [
-        _pair(data.amount_label, data.amount, "人民币大写", data.amount_upper),
+        _pair(data.amount_label, data.amount, "人民币大写", data.amount_upper, split=0.38),
         Spacer(1, 8),
         pdf.text_box("批注", data.lines or ("本次批改无其他约定。",), numbered=True),
-        Spacer(1, 14),
+        Spacer(1, 10),
         _seal_block(data, record),
     ]
     return pdf.render_document(

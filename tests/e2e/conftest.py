@@ -8,8 +8,10 @@ CHROMIUM = os.environ.get("EPOLICY_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("EPOLICY_SCREENSHOTS", "var/screenshots"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module: Playwright's sync API keeps an event loop running on this thread
+    while it is open, and code that calls asyncio.run (pyHanko) must not run in later modules under it."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"chromium not found at {CHROMIUM}: run scripts/setup.sh (installs Debian's chromium)")
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

@@ -154,6 +154,9 @@ def test_the_queue_lists_changes_waiting_for_review(client, staff, pending):
     page = client.get(f"{LIFE}/reviews/").content.decode()
     assert pending.change_number in page and "保单复效" in page
     assert pending.manual_review_reason in page
+    # the reviewer reads the questions in the product's words, and which were answered "yes"
+    assert "保单效力中止以来，被保险人是否曾住院" in page
+    assert page.count('<span class="tag bad">是</span>') == 1
     assert f'action="{LIFE}/changes/{pending.change_number}/approve/"' in page
     assert f'action="{LIFE}/changes/{pending.change_number}/reject/"' in page
     assert "1 笔待审核" in client.get(f"{LIFE}/").content.decode()

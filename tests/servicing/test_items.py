@@ -134,14 +134,21 @@ def test_apply_makes_the_engines_change(item, demo, catalogue):
     assert PolicyState.from_json(version.state) == expected.new_state
     assert _current_state(number) == expected.new_state
     # the ledger is the quote's movements, in order
-    ledger = [(e.kind, e.direction, e.amount, e.description) for e in LedgerEntry.objects.filter(change=change)]
+    ledger = [
+        (e.kind, e.direction, e.amount, e.description) for e in LedgerEntry.objects.filter(change=change)
+    ]
     assert ledger == [(m.kind, m.direction, m.amount, m.description_zh) for m in expected.movements]
-    assert (change.amount_to_pay, change.amount_to_receive) == (expected.amount_to_pay, expected.amount_to_receive)
+    assert (change.amount_to_pay, change.amount_to_receive) == (
+        expected.amount_to_pay,
+        expected.amount_to_receive,
+    )
     # the net amount moved once, in the right direction, and every ledger line names that transfer
     net = expected.amount_to_receive - expected.amount_to_pay
     transfers = list(SandboxTransfer.objects.filter(policy_number=number))
     if net:
-        assert [(t.direction, t.amount) for t in transfers] == [("disburse" if net > 0 else "collect", abs(net))]
+        assert [(t.direction, t.amount) for t in transfers] == [
+            ("disburse" if net > 0 else "collect", abs(net))
+        ]
         assert {e.transfer_reference for e in LedgerEntry.objects.filter(change=change)} == {
             transfers[0].provider_reference
         }
@@ -183,9 +190,12 @@ def test_a_refusal_writes_nothing(item, demo, catalogue):
 def test_validate_and_quote_write_nothing_and_agree_with_apply(demo, catalogue):
     number = demo["endowment_in_force"]
     before = counts()
-    assert services.change_validate(
-        policy_number=number, item="policy_loan", params={"amount": "1000"}, actor="customer:test"
-    ) == ()
+    assert (
+        services.change_validate(
+            policy_number=number, item="policy_loan", params={"amount": "1000"}, actor="customer:test"
+        )
+        == ()
+    )
     refusals = services.change_validate(
         policy_number=number, item="policy_loan", params={"amount": "99999999"}, actor="customer:test"
     )
@@ -235,7 +245,11 @@ def test_card_numbers_are_never_stored(demo):
 def test_history_is_newest_first_and_states_follow_each_other(demo):
     number = demo["endowment_in_force"]
     first = services.change_apply(
-        policy_number=number, item="postcode_change", params={"postcode": "230001"}, idempotency_key="a", actor="c"
+        policy_number=number,
+        item="postcode_change",
+        params={"postcode": "230001"},
+        idempotency_key="a",
+        actor="c",
     )
     second = services.change_apply(
         policy_number=number, item="policy_loan", params={"amount": "1000"}, idempotency_key="b", actor="c"
@@ -244,4 +258,7 @@ def test_history_is_newest_first_and_states_follow_each_other(demo):
     assert (second.based_on_version, second.result_version.version) == (2, 3)
     # the loan's version kept the postcode the first change made: each builds on the one before
     assert second.result_version.state["contact"]["postcode"] == "230001"
-    assert LifePolicyVersion.objects.get(policy__number=number, version=1).state["contact"]["postcode"] == "230031"
+    assert (
+        LifePolicyVersion.objects.get(policy__number=number, version=1).state["contact"]["postcode"]
+        == "230031"
+    )

@@ -45,7 +45,10 @@ def test_a_refused_transfer_rolls_the_whole_change_back(demo, settings):
     policy = LifePolicy.objects.get(number=number)
     assert (policy.current_version, policy.status) == (1, "in_force")
     # the same request succeeds once the bank is back (its key was not used up by the failure)
-    settings.PROVIDERS = {**settings.PROVIDERS, "transfer": "epolicy.servicing.providers.sandbox.SandboxTransfers"}
+    settings.PROVIDERS = {
+        **settings.PROVIDERS,
+        "transfer": "epolicy.servicing.providers.sandbox.SandboxTransfers",
+    }
     assert _surrender(number).status == "applied"
 
 

@@ -17,8 +17,6 @@ from epolicy.servicing.services import CONFLICT_MESSAGE
 
 from .conftest import register_demo
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 
 @pytest.fixture
 def shared_db():
@@ -41,7 +39,7 @@ def race(*calls):
         try:
             barrier.wait(timeout=10)
             results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
+        except Exception as exc:
             results[i] = exc
         finally:
             connections.close_all()
@@ -73,11 +71,18 @@ def numbers(shared_db, pki, catalogue):
     return register_demo(catalogue, clock.today())
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_changes_on_the_same_version_one_wins(numbers):
     number = numbers["endowment_in_force"]
     results = race(
         _apply(number, "policy_loan", {"amount": "1000"}, "loan", expected_version=1),
-        _apply(number, "address_change", {"address": "安徽省合肥市包河区徽州大道200号"}, "addr", expected_version=1),
+        _apply(
+            number,
+            "address_change",
+            {"address": "安徽省合肥市包河区徽州大道200号"},
+            "addr",
+            expected_version=1,
+        ),
     )
     won = [r for r in results if isinstance(r, PolicyChange)]
     lost = [r for r in results if not isinstance(r, PolicyChange)]
@@ -91,6 +96,7 @@ def test_two_changes_on_the_same_version_one_wins(numbers):
     assert LedgerEntry.objects.exclude(change=won[0]).count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_surrenders_one_is_refused_on_the_winners_state(numbers):
     number = numbers["endowment_with_loan"]
     results = race(_apply(number, "surrender", {}, "s1"), _apply(number, "surrender", {}, "s2"))
@@ -102,6 +108,7 @@ def test_two_surrenders_one_is_refused_on_the_winners_state(numbers):
     assert SandboxTransfer.objects.filter(policy_number=number).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_same_request_twice_at_once_is_one_change(numbers):
     number = numbers["endowment_in_force"]
     results = race(*(_apply(number, "policy_loan", {"amount": "1000"}, "same") for _ in range(3)))
@@ -109,3 +116,89 @@ def test_the_same_request_twice_at_once_is_one_change(numbers):
     assert len({r.pk for r in results}) == 1
     assert LifePolicy.objects.get(number=number).current_version == 2
     assert SandboxTransfer.objects.filter(policy_number=number).count() == 1
+
+
+_APPLY = """
+import json, pathlib, time
+from django.db import connection
+from epolicy.servicing.services import change_apply
+connection.ensure_connection()
+pathlib.Path({ready!r}).touch()
+go = pathlib.Path({go!r})
+while not go.exists():
+    time.sleep(0.002)
+try:
+    change = change_apply(policy_number="DEMO-L0001", item={item!r}, params={params!r},
+                          idempotency_key={key!r}, actor="customer:p", expected_version=1)
+    print(json.dumps({{"applied": change.change_number}}))
+except Exception as exc:
+    print(json.dumps({{"error": getattr(exc, "code", repr(exc)), "message": getattr(exc, "message_zh", "")}}))
+"""
+
+
+def test_processes_racing_on_one_sqlite_file(tmp_path):
+    """The embedded deployment: two app processes on one SQLite (WAL) file race on one policy."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "EPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'epolicy.sqlite3'}",
+        "EPOLICY_VAR_DIR": str(tmp_path),
+    }
+
+    def epolicy(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "epolicy", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    epolicy("migrate", "--no-input", "--skip-checks", "-v", "0")
+    epolicy("pki_init")
+    epolicy("seed_life_demo")
+    go = tmp_path / "go"
+    requests = [
+        ("policy_loan", {"amount": "1000"}, "loan"),
+        ("address_change", {"address": "安徽省合肥市包河区徽州大道200号"}, "addr"),
+    ]
+    ready = [tmp_path / f"ready-{n}" for n in range(len(requests))]
+    code = [
+        _APPLY.format(ready=str(ready[n]), go=str(go), item=item, params=params, key=key)
+        for n, (item, params, key) in enumerate(requests)
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "epolicy", "shell", "--no-imports", "-c", c],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in code
+    ]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    outcomes = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted("applied" in o for o in outcomes) == [False, True], outcomes
+    lost = next(o for o in outcomes if "error" in o)
+    assert (lost["error"], lost["message"]) == ("application_state", CONFLICT_MESSAGE)
+    counted = epolicy(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from epolicy.servicing.models import LifePolicyVersion, PolicyChange; "
+        "print(LifePolicyVersion.objects.filter(policy__number='DEMO-L0001').count(), "
+        "PolicyChange.objects.filter(policy__number='DEMO-L0001').count())",
+    )
+    assert counted.stdout.split() == ["2", "1"]

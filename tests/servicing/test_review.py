@@ -54,7 +54,11 @@ def test_the_policy_refuses_other_changes_while_one_waits(pending):
     before = counts()
     with pytest.raises(ChangeRefused) as refused:
         services.change_apply(
-            policy_number=number, item="surrender", params={}, idempotency_key="other", actor="customer:zhangwei"
+            policy_number=number,
+            item="surrender",
+            params={},
+            idempotency_key="other",
+            actor="customer:zhangwei",
         )
     assert "change_pending" in [r.code for r in refused.value.refusals]
     assert counts() == before
@@ -66,7 +70,9 @@ def test_approval_applies_the_reinstatement(pending, catalogue):
     params = {"health_declaration": declaration(catalogue, number)}
     from dataclasses import replace
 
-    expected = quote("reinstatement", replace(state, pending_change=None), params, on=clock.today(), catalogue=catalogue)
+    expected = quote(
+        "reinstatement", replace(state, pending_change=None), params, on=clock.today(), catalogue=catalogue
+    )
 
     approved = services.change_review_approve(change_id=change.pk, actor="staff:underwriter")
 

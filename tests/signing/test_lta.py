@@ -387,3 +387,19 @@ def test_pdfsig_qpdf_and_openssl_accept_a_b_lta_document(two_signers, write, nss
                 .parsed["message_imprint"]["hashed_message"]
                 .native
             )
+
+
+@pytest.mark.django_db
+def test_the_fast_signature_scan_agrees_with_pyhanko_and_falls_back_when_unsure(two_signers, monkeypatch):
+    extended = lta.lta_extend(two_signers)
+    fast = lta._signatures_fast(extended)
+    assert fast is not None
+    slow = [
+        (s.signed_data, s.sig_object_type == "/DocTimeStamp")
+        for s in PdfFileReader(io.BytesIO(extended)).embedded_signatures
+    ]
+    assert [(sd.dump(), ts) for sd, ts in fast] == [(sd.dump(), ts) for sd, ts in slow]
+    # A /ByteRange that does not frame a hex string (say, text in a page) makes it give up.
+    assert lta._signatures_fast(b"%PDF-1.7\n/ByteRange [0 10 20 30]\n" + b" " * 40) is None
+    monkeypatch.setattr(lta, "_signatures_fast", lambda pdf: None)
+    assert verify_pdf(lta.lta_extend(two_signers)).lta

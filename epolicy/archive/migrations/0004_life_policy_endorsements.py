@@ -5,21 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('archive', '0003_replication_tombstones_deletion_requests'),
-        ('servicing', '0001_initial'),
+        ("archive", "0003_replication_tombstones_deletion_requests"),
+        ("servicing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='archivedobject',
-            name='life_policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='archived', to='servicing.lifepolicy'),
+            model_name="archivedobject",
+            name="life_policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="archived",
+                to="servicing.lifepolicy",
+            ),
         ),
         migrations.AlterField(
-            model_name='archivedobject',
-            name='kind',
-            field=models.CharField(choices=[('application_form', '电子投保单（待签名）'), ('application_signed', '电子投保单（已签名）'), ('evidence', '电子证据记录'), ('policy', '电子保单'), ('endorsement', '电子批单')], max_length=32),
+            model_name="archivedobject",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("application_form", "电子投保单（待签名）"),
+                    ("application_signed", "电子投保单（已签名）"),
+                    ("evidence", "电子证据记录"),
+                    ("policy", "电子保单"),
+                    ("endorsement", "电子批单"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -55,7 +55,12 @@ class ChangeRequest:
     actor: str = "system"
 
     def to_json(self) -> dict[str, Any]:
-        return {"policy_number": self.policy_number, "item": self.item, "params": self.params, "actor": self.actor}
+        return {
+            "policy_number": self.policy_number,
+            "item": self.item,
+            "params": self.params,
+            "actor": self.actor,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChangeRequest:

@@ -3,9 +3,10 @@
 Every request is signed with HMAC-SHA256 under settings.CORE_SYSTEM_SECRET (the first of a comma-
 separated list signs; a server accepts any, for rotation) over
 
-    EPCORE-V1 \\n METHOD \\n PATH \\n TIMESTAMP \\n IDEMPOTENCY-KEY \\n hex SHA-256 of the body
+    EPCORE-V1 \\n METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n IDEMPOTENCY-KEY \\n hex SHA-256 of the body
 
-sent as `X-EPolicy-Timestamp: <unix seconds>` and `X-EPolicy-Signature: v1=<hex>`. Reads (validate,
+sent as `X-EPolicy-Timestamp: <unix seconds>`, `X-EPolicy-Nonce: <32 hex>` (new for every attempt, so
+a server can refuse replays) and `X-EPolicy-Signature: v1=<hex>`. Reads (validate,
 quote, history) are retried on connection errors, timeouts and 5xx with exponential backoff; apply is
 retried the same way but always with the same `Idempotency-Key`, which the core system must honour by
 answering the first result, so a retry never applies twice. Each attempt is signed afresh (a server
@@ -20,6 +21,7 @@ import hmac
 import http.client
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ logger = logging.getLogger("epolicy.servicing.coresystem")
 
 VERSION_TAG = "EPCORE-V1"
 TIMESTAMP_HEADER = "X-EPolicy-Timestamp"
+NONCE_HEADER = "X-EPolicy-Nonce"
 SIGNATURE_HEADER = "X-EPolicy-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_SKEW_SECONDS = 300
@@ -56,8 +59,12 @@ def body_sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def signature(secret: str, *, method: str, path: str, timestamp: str, idempotency_key: str, body: bytes) -> str:
-    text = "\n".join((VERSION_TAG, method.upper(), path, timestamp, idempotency_key, body_sha256(body)))
+def signature(
+    secret: str, *, method: str, path: str, timestamp: str, nonce: str, idempotency_key: str, body: bytes
+) -> str:
+    text = "\n".join(
+        (VERSION_TAG, method.upper(), path, timestamp, nonce, idempotency_key, body_sha256(body))
+    )
     return "v1=" + hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -65,10 +72,18 @@ def signed_headers(
     secret: str, *, method: str, path: str, body: bytes, idempotency_key: str = "", now: float | None = None
 ) -> dict[str, str]:
     timestamp = str(int(now if now is not None else time.time()))
+    nonce = secrets.token_hex(16)
     headers = {
         TIMESTAMP_HEADER: timestamp,
+        NONCE_HEADER: nonce,
         SIGNATURE_HEADER: signature(
-            secret, method=method, path=path, timestamp=timestamp, idempotency_key=idempotency_key, body=body
+            secret,
+            method=method,
+            path=path,
+            timestamp=timestamp,
+            nonce=nonce,
+            idempotency_key=idempotency_key,
+            body=body,
         ),
     }
     if idempotency_key:
@@ -77,19 +92,26 @@ def signed_headers(
 
 
 def check_signature(
-    secrets: list[str], *, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+    keys: list[str],
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
 ) -> str | None:
     """None when the request is signed by one of `secrets` within the window, else why not (server side)."""
     timestamp = headers.get(TIMESTAMP_HEADER) or ""
+    nonce = headers.get(NONCE_HEADER) or ""
     given = headers.get(SIGNATURE_HEADER) or ""
-    if not timestamp.isdigit() or not given:
-        return "missing timestamp or signature"
+    if not timestamp.isdigit() or not given or not 16 <= len(nonce) <= 64:
+        return "missing timestamp, nonce or signature"
     if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_SKEW_SECONDS:
         return "timestamp outside the allowed window"
     key = headers.get(IDEMPOTENCY_HEADER) or ""
-    for secret in secrets:
+    for secret in keys:
         expected = signature(
-            secret, method=method, path=path, timestamp=timestamp, idempotency_key=key, body=body
+            secret, method=method, path=path, timestamp=timestamp, nonce=nonce, idempotency_key=key, body=body
         )
         if hmac.compare_digest(expected, given):
             return None
@@ -107,7 +129,8 @@ def error_from(status: int, data: Any) -> Exception:
     if not isinstance(error, dict) or not isinstance(error.get("code"), str):
         return CoreSystemUnavailable(f"HTTP {status} without a coded error")
     code, message = error["code"], str(error.get("message") or "")
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    raw_details = error.get("details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     if status == 401:
         return CoreSystemUnavailable(f"the core system refused our credentials ({code})")
     if code == "life_change_refused":
@@ -177,7 +200,9 @@ class HttpCoreSystem:
         self, request: ChangeRequest, *, idempotency_key: str, expected_version: int | None = None
     ) -> ChangeRecord:
         if not idempotency_key:
-            raise ApplicationError("validation_error", "请提供幂等键（Idempotency-Key）。", {"field": "idempotency_key"})
+            raise ApplicationError(
+                "validation_error", "请提供幂等键（Idempotency-Key）。", {"field": "idempotency_key"}
+            )
         body = {**request.to_json(), "expected_version": expected_version}
         data = self._call("POST", "/changes/apply", body, idempotency_key=idempotency_key)
         return self._record(data.get("change"))
@@ -210,7 +235,9 @@ class HttpCoreSystem:
                 self._sleep(self.backoff * 2 ** (attempt - 2))
             headers = {
                 "Accept": "application/json",
-                **signed_headers(self._secret, method=method, path=path, body=body, idempotency_key=idempotency_key),
+                **signed_headers(
+                    self._secret, method=method, path=path, body=body, idempotency_key=idempotency_key
+                ),
             }
             if payload is not None:
                 headers["Content-Type"] = "application/json; charset=utf-8"

@@ -26,7 +26,7 @@ from epolicy.common.errors import ApplicationError
 from epolicy.rules.life import ITEM_NAMES, ChangeRefused, Refusal
 
 from .base import ChangeRecord, ChangeRequest, CoreSystem, QuoteResult, Reason
-from .http import API_VERSION, IDEMPOTENCY_HEADER, MAX_SKEW_SECONDS, SIGNATURE_HEADER, check_signature, error_body
+from .http import API_VERSION, IDEMPOTENCY_HEADER, MAX_SKEW_SECONDS, NONCE_HEADER, check_signature, error_body
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -50,7 +50,7 @@ class Seen:
 class _State:
     faults: _Faults = field(default_factory=_Faults)
     log: list[Seen] = field(default_factory=list)
-    signatures: dict[str, float] = field(default_factory=dict)
+    nonces: dict[str, float] = field(default_factory=dict)
 
 
 class CoreSystemTestServer:
@@ -117,15 +117,16 @@ class CoreSystemTestServer:
                 return True
             return False
 
-    def _first_use(self, signature: str) -> bool:
+    def _first_use(self, nonce: str) -> bool:
+        """A nonce is accepted once while its timestamp could pass the window check."""
         now = time.time()
         with self._lock:
-            seen = self._state.signatures
-            for old in [s for s, at in seen.items() if now - at > 2 * MAX_SKEW_SECONDS]:
+            seen = self._state.nonces
+            for old in [n for n, at in seen.items() if now - at > 2 * MAX_SKEW_SECONDS]:
                 del seen[old]
-            if signature in seen:
+            if nonce in seen:
                 return False
-            seen[signature] = now
+            seen[nonce] = now
             return True
 
     # the contract
@@ -138,11 +139,15 @@ class CoreSystemTestServer:
             return backend.quote(ChangeRequest.from_json(data)).to_json()
         if method == "POST" and route == "/changes/apply":
             if not key:
-                raise ApplicationError("validation_error", "缺少 Idempotency-Key 请求头。", {"field": IDEMPOTENCY_HEADER})
+                raise ApplicationError(
+                    "validation_error", "缺少 Idempotency-Key 请求头。", {"field": IDEMPOTENCY_HEADER}
+                )
             expected = data.get("expected_version")
             if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
                 raise ValueError("expected_version: expected an integer or null")
-            record = backend.apply(ChangeRequest.from_json(data), idempotency_key=key, expected_version=expected)
+            record = backend.apply(
+                ChangeRequest.from_json(data), idempotency_key=key, expected_version=expected
+            )
             return {"change": record.to_json()}
         parts = route.split("/")
         if method == "GET" and len(parts) == 4 and parts[1] == "policies" and parts[3] == "changes":
@@ -163,7 +168,19 @@ def _handler_for(server: CoreSystemTestServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._handle("POST")
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _handle(self, method: str) -> None:
+            key = self.headers.get(IDEMPOTENCY_HEADER) or ""
+            try:
+                status, payload = self._answer(method, key)
+            finally:
+                connections.close_all()  # the built-in backend opened this thread's connection
+            # Noted before answering, so that a client holding the answer sees it in the log.
+            server._note(Seen(method, self.path, status, key))
+            if status is None:
+                # The change is made; the answer is lost on the way (what an idempotent retry is for).
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             body = json.dumps(payload, ensure_ascii=False).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -171,38 +188,25 @@ def _handler_for(server: CoreSystemTestServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _refuse(self, status: int, code: str, message: str, **details: Any) -> int:
-            self._send(status, {"error": {"code": code, "message": message, "details": details}})
-            return status
-
-        def _handle(self, method: str) -> None:
-            key = self.headers.get(IDEMPOTENCY_HEADER) or ""
-            status: int | None
-            try:
-                status = self._answer(method, key)
-            except _Dropped:
-                status = None
-            finally:
-                connections.close_all()  # the built-in backend opened this thread's connection
-            server._note(Seen(method, self.path, status, key))
-
-        def _answer(self, method: str, key: str) -> int:
+        def _answer(self, method: str, key: str) -> tuple[int | None, dict[str, Any]]:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
-                return self._refuse(413, "validation_error", "请求过大。")
+                return _error(413, "validation_error", "请求过大。")
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items()}
-            problem = check_signature(server.secrets, method=method, path=self.path, headers=headers, body=body)
+            problem = check_signature(
+                server.secrets, method=method, path=self.path, headers=headers, body=body
+            )
             if problem is not None:
-                return self._refuse(401, "not_authenticated", "请求签名无效。", reason=problem)
-            if not server._first_use(headers.get(SIGNATURE_HEADER, "")):
-                return self._refuse(401, "not_authenticated", "请求签名已被使用（重放）。", reason="replayed")
+                return _error(401, "not_authenticated", "请求签名无效。", reason=problem)
+            if not server._first_use(headers.get(NONCE_HEADER, "")):
+                return _error(401, "not_authenticated", "请求已被处理过（重放）。", reason="replayed")
             fault = server._take_fault()
             if fault is not None:
-                return self._refuse(fault, "unavailable", "核心系统暂时不可用。")
+                return _error(fault, "unavailable", "核心系统暂时不可用。")
             prefix = server.prefix + API_VERSION
             if not self.path.startswith(prefix + "/"):
-                return self._refuse(404, "not_found", "没有该接口。")
+                return _error(404, "not_found", "没有该接口。")
             route = self.path[len(prefix) :]
             try:
                 data = json.loads(body) if body else {}
@@ -210,25 +214,20 @@ def _handler_for(server: CoreSystemTestServer) -> type[BaseHTTPRequestHandler]:
                     raise ValueError("body: expected an object")
                 result = server.dispatch(method, route, data, key)
             except ApplicationError as exc:
-                self._send(exc.status, error_body(exc))
-                return exc.status
+                return exc.status, error_body(exc)
             except LookupError:
-                return self._refuse(404, "not_found", "没有该接口。")
+                return _error(404, "not_found", "没有该接口。")
             except (ValueError, TypeError) as exc:
-                return self._refuse(422, "validation_error", "请求内容不符合接口约定。", reason=str(exc))
+                return _error(422, "validation_error", "请求内容不符合接口约定。", reason=str(exc))
             if route == "/changes/apply" and server._take_drop():
-                # The change is made; the answer is lost on the way (what an idempotent retry is for).
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                raise _Dropped
-            self._send(200, result)
-            return 200
+                return None, {}
+            return 200, result
 
     return Handler
 
 
-class _Dropped(Exception):
-    pass
+def _error(status: int, code: str, message: str, **details: Any) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"code": code, "message": message, "details": details}}
 
 
 class MemoryCoreSystem:

@@ -5,140 +5,252 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('archive', '0003_replication_tombstones_deletion_requests'),
+        ("archive", "0003_replication_tombstones_deletion_requests"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LifePolicy',
+            name="LifePolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True)),
-                ('product_code', models.CharField(max_length=32)),
-                ('applicant_name', models.CharField(max_length=64)),
-                ('applicant_id_index', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('status', models.CharField(choices=[('in_force', '有效'), ('lapsed', '效力中止'), ('surrendered', '已退保'), ('terminated_cooling_off', '犹豫期退保终止'), ('terminated', '已终止'), ('matured', '满期终止')], max_length=32)),
-                ('current_version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True)),
+                ("product_code", models.CharField(max_length=32)),
+                ("applicant_name", models.CharField(max_length=64)),
+                (
+                    "applicant_id_index",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_force", "有效"),
+                            ("lapsed", "效力中止"),
+                            ("surrendered", "已退保"),
+                            ("terminated_cooling_off", "犹豫期退保终止"),
+                            ("terminated", "已终止"),
+                            ("matured", "满期终止"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("current_version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': '寿险保单',
-                'verbose_name_plural': '寿险保单',
-                'ordering': ['number'],
+                "verbose_name": "寿险保单",
+                "verbose_name_plural": "寿险保单",
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='SandboxTransfer',
+            name="SandboxTransfer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=80, unique=True)),
-                ('provider_reference', models.CharField(max_length=40, unique=True)),
-                ('direction', models.CharField(max_length=8)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('policy_number', models.CharField(max_length=32)),
-                ('account_token', models.CharField(blank=True, default='', max_length=200)),
-                ('account_masked', models.CharField(blank=True, default='', max_length=40)),
-                ('description', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(max_length=80, unique=True)),
+                ("provider_reference", models.CharField(max_length=40, unique=True)),
+                ("direction", models.CharField(max_length=8)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("policy_number", models.CharField(max_length=32)),
+                ("account_token", models.CharField(blank=True, default="", max_length=200)),
+                ("account_masked", models.CharField(blank=True, default="", max_length=40)),
+                ("description", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': '沙箱收付指令',
-                'verbose_name_plural': '沙箱收付指令',
-                'ordering': ['-id'],
+                "verbose_name": "沙箱收付指令",
+                "verbose_name_plural": "沙箱收付指令",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='LifePolicyVersion',
+            name="LifePolicyVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('state', models.JSONField()),
-                ('reason', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField()),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='servicing.lifepolicy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("state", models.JSONField()),
+                ("reason", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="servicing.lifepolicy",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '寿险保单版本',
-                'verbose_name_plural': '寿险保单版本',
-                'ordering': ['policy_id', 'version'],
+                "verbose_name": "寿险保单版本",
+                "verbose_name_plural": "寿险保单版本",
+                "ordering": ["policy_id", "version"],
             },
         ),
         migrations.CreateModel(
-            name='PolicyChange',
+            name="PolicyChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('change_number', models.CharField(max_length=32, unique=True)),
-                ('item', models.CharField(max_length=48)),
-                ('params', models.JSONField(default=dict)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('quote', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('applied', '已生效'), ('pending_review', '待人工审核'), ('rejected', '审核未通过'), ('failed', '审核通过但未能生效')], max_length=16)),
-                ('idempotency_key', models.CharField(max_length=128)),
-                ('based_on_version', models.PositiveIntegerField()),
-                ('effective_date', models.DateField()),
-                ('endorsement_number', models.CharField(blank=True, default='', max_length=32)),
-                ('amount_to_pay', models.DecimalField(decimal_places=2, default=0, max_digits=14)),
-                ('amount_to_receive', models.DecimalField(decimal_places=2, default=0, max_digits=14)),
-                ('manual_review_reason', models.CharField(blank=True, default='', max_length=500)),
-                ('actor', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField()),
-                ('applied_at', models.DateTimeField(blank=True, null=True)),
-                ('reviewed_by', models.CharField(blank=True, default='', max_length=100)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_reason', models.CharField(blank=True, default='', max_length=500)),
-                ('endorsement', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='archive.archivedobject')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='changes', to='servicing.lifepolicy')),
-                ('result_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='servicing.lifepolicyversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("change_number", models.CharField(max_length=32, unique=True)),
+                ("item", models.CharField(max_length=48)),
+                ("params", models.JSONField(default=dict)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("quote", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("applied", "已生效"),
+                            ("pending_review", "待人工审核"),
+                            ("rejected", "审核未通过"),
+                            ("failed", "审核通过但未能生效"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=128)),
+                ("based_on_version", models.PositiveIntegerField()),
+                ("effective_date", models.DateField()),
+                ("endorsement_number", models.CharField(blank=True, default="", max_length=32)),
+                ("amount_to_pay", models.DecimalField(decimal_places=2, default=0, max_digits=14)),
+                ("amount_to_receive", models.DecimalField(decimal_places=2, default=0, max_digits=14)),
+                ("manual_review_reason", models.CharField(blank=True, default="", max_length=500)),
+                ("actor", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField()),
+                ("applied_at", models.DateTimeField(blank=True, null=True)),
+                ("reviewed_by", models.CharField(blank=True, default="", max_length=100)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_reason", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "endorsement",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="archive.archivedobject",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="changes",
+                        to="servicing.lifepolicy",
+                    ),
+                ),
+                (
+                    "result_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="servicing.lifepolicyversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '保全申请',
-                'verbose_name_plural': '保全申请',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "保全申请",
+                "verbose_name_plural": "保全申请",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='lifepolicyversion',
-            name='change',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='servicing.policychange'),
+            model_name="lifepolicyversion",
+            name="change",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="servicing.policychange",
+            ),
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveSmallIntegerField()),
-                ('kind', models.CharField(max_length=32)),
-                ('direction', models.CharField(choices=[('collect', '收取'), ('disburse', '支付')], max_length=8)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('description', models.CharField(max_length=200)),
-                ('transfer_reference', models.CharField(blank=True, default='', max_length=64)),
-                ('status', models.CharField(choices=[('posted', '已入账'), ('failed', '失败')], default='posted', max_length=8)),
-                ('created_at', models.DateTimeField()),
-                ('change', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger', to='servicing.policychange')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveSmallIntegerField()),
+                ("kind", models.CharField(max_length=32)),
+                (
+                    "direction",
+                    models.CharField(choices=[("collect", "收取"), ("disburse", "支付")], max_length=8),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("description", models.CharField(max_length=200)),
+                ("transfer_reference", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("posted", "已入账"), ("failed", "失败")], default="posted", max_length=8
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "change",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger",
+                        to="servicing.policychange",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '保全收付记录',
-                'verbose_name_plural': '保全收付记录',
-                'ordering': ['change_id', 'line'],
+                "verbose_name": "保全收付记录",
+                "verbose_name_plural": "保全收付记录",
+                "ordering": ["change_id", "line"],
             },
         ),
         migrations.AddConstraint(
-            model_name='policychange',
-            constraint=models.UniqueConstraint(fields=('policy', 'idempotency_key'), name='servicing_idempotency_key_per_policy'),
+            model_name="policychange",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "idempotency_key"), name="servicing_idempotency_key_per_policy"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policychange',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending_review')), fields=('policy',), name='servicing_one_pending_change_per_policy'),
+            model_name="policychange",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending_review")),
+                fields=("policy",),
+                name="servicing_one_pending_change_per_policy",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lifepolicyversion',
-            constraint=models.UniqueConstraint(fields=('policy', 'version'), name='servicing_one_row_per_version'),
+            model_name="lifepolicyversion",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "version"), name="servicing_one_row_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(fields=('change', 'line'), name='servicing_ledger_line'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(fields=("change", "line"), name="servicing_ledger_line"),
         ),
     ]

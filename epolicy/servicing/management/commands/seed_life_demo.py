@@ -45,9 +45,7 @@ class Command(BaseCommand):
             if not exists:
                 life_policy_create(state=state, actor=ACTOR, applicant_id_number=id_number, reason="演示数据")
             _policy, stored = life_policy_state(policy_number=state.policy_number)
-            items = [
-                a.name_zh for a in available_items(stored, on=today, catalogue=catalogue) if a.available
-            ]
+            items = [a.name_zh for a in available_items(stored, on=today, catalogue=catalogue) if a.available]
             self.stdout.write(
                 f"{state.policy_number}  {'(已存在) ' if exists else ''}{SITUATIONS.get(name, name)}"
                 f"  [{STATUS_NAMES[stored.status]}]  今日可办理：{'、'.join(items) or '无'}"

@@ -1,0 +1,54 @@
+"""The platform's periodic jobs and the loop that queues them when due.
+
+Several scheduler processes may run: each job's row is locked while deciding, so a job is queued once
+per interval whatever the number of processes. The work itself runs on the task workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from epolicy.common import clock
+
+from .models import ScheduledJob
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    task: str  # dotted path of a django-tasks task
+    every: dt.timedelta
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+JOBS = (
+    # Archive timestamps renewed well before the TSA certificate or its algorithms expire (motor §5 c).
+    Job("lta_renew", "epolicy.signing.tasks.lta_renew_task", dt.timedelta(days=1)),
+    # CRLs reissued before their nextUpdate, so verification always has fresh revocation data.
+    Job("crl_refresh", "epolicy.signing.tasks.crl_refresh_task", dt.timedelta(hours=6)),
+    # Both archive copies re-hashed; a bad copy repaired from the good one.
+    Job("archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)),
+)
+
+
+def schedule_due(*, now: dt.datetime | None = None) -> list[str]:
+    """Queue every job whose interval has passed; return the names queued."""
+    now = now or clock.now()
+    queued = []
+    for job in JOBS:
+        with transaction.atomic():
+            ScheduledJob.objects.get_or_create(name=job.name)
+            row = ScheduledJob.objects.select_for_update().get(name=job.name)
+            if row.last_enqueued_at is not None and now - row.last_enqueued_at < job.every:
+                continue
+            row.last_enqueued_at = now
+            row.save(update_fields=["last_enqueued_at"])
+            task = import_string(job.task)
+            transaction.on_commit(lambda task=task, job=job: task.enqueue(**dict(job.kwargs)))
+            queued.append(job.name)
+    return queued
