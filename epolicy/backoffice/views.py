@@ -33,7 +33,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from epolicy.signing.lifecycle import expiry_warnings
 
     apps = Application.objects.select_related("applicant", "policy")[:200]
-    return page(request, "backoffice/dashboard.html", {"applications": apps, "cert_warnings": expiry_warnings()})
+    return page(
+        request, "backoffice/dashboard.html", {"applications": apps, "cert_warnings": expiry_warnings()}
+    )
 
 
 def _get(number: str) -> Application:

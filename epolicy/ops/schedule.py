@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -32,8 +33,14 @@ JOBS = (
     # CRLs reissued before their nextUpdate, so verification always has fresh revocation data.
     Job("crl_refresh", "epolicy.signing.tasks.crl_refresh_task", dt.timedelta(hours=6)),
     # Both archive copies re-hashed; a bad copy repaired from the good one.
-    Job("archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)),
+    Job(
+        "archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)
+    ),
 )
+
+
+def _enqueue(job: Job) -> None:
+    import_string(job.task).enqueue(**dict(job.kwargs))
 
 
 def schedule_due(*, now: dt.datetime | None = None) -> list[str]:
@@ -48,7 +55,6 @@ def schedule_due(*, now: dt.datetime | None = None) -> list[str]:
                 continue
             row.last_enqueued_at = now
             row.save(update_fields=["last_enqueued_at"])
-            task = import_string(job.task)
-            transaction.on_commit(lambda task=task, job=job: task.enqueue(**dict(job.kwargs)))
+            transaction.on_commit(partial(_enqueue, job))
             queued.append(job.name)
     return queued
