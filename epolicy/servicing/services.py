@@ -153,7 +153,7 @@ def change_apply(
                 if existing.request_hash != digest:
                     raise ApplicationError("application_state", KEY_REUSED_MESSAGE, {"idempotency_key": key})
                 return existing
-            if False:
+            if expected_version is not None and expected_version != policy.current_version:
                 raise ApplicationError(
                     "application_state",
                     CONFLICT_MESSAGE,
