@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("sms/", views.sms, name="sms"),
     path("emails/", views.emails, name="emails"),
     path("payments/", views.payments, name="payments"),
+    path("life/", include("epolicy.backoffice.servicing_urls")),
 ]

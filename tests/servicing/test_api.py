@@ -11,7 +11,7 @@ import pytest
 from epolicy.rules.life import ITEMS
 from epolicy.servicing.models import LedgerEntry, LifePolicyVersion, PolicyChange
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.servicing.urls")]
+pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/servicing"
 HAN = re.compile(r"[\u4e00-\u9fff]")

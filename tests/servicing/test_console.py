@@ -11,7 +11,7 @@ from django.test import Client
 from epolicy.servicing import services
 from epolicy.servicing.models import LifePolicyVersion, PolicyChange
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.servicing.urls")]
+pytestmark = pytest.mark.django_db
 
 LIFE = "/console/life"
 
