@@ -5,8 +5,8 @@ provider. Changes are refused while an anniversary is unprocessed, so this runs 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import logging
+from decimal import Decimal
 
 from django.db import transaction
 
