@@ -20,6 +20,7 @@ cat <<MSG
   epolicy is running (stop with Ctrl-C):
     staff console      http://127.0.0.1:8000/console/      (user: admin, password: see var/demo-credentials.txt)
     applicant journey  the link printed above for a demo application (or approve one in the console)
+    life servicing     http://127.0.0.1:8000/console/life/   (demo life policies, quotes, review queue)
     policy query       http://127.0.0.1:8000/query/
     verification       http://127.0.0.1:8000/verify/
     API + OpenAPI      http://127.0.0.1:8000/api/v1/docs

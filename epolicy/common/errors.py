@@ -50,6 +50,7 @@ CODES: dict[str, tuple[int, str]] = {
     "approval_rejected": (422, "投保信息未通过核保规则，不能审批通过。"),
     "archive_retention_active": (409, "影像资料仍在保存期限内，期满之前不能删除。"),
     "archive_four_eyes": (403, "删除须由另一名有审批权限的工作人员审批。"),
+    "core_system_unavailable": (503, "核心业务系统暂时无法处理，请稍后重试；如已提交，请勿重复提交。"),
     "archive_unavailable": (503, "影像资料的两处副本均无法通过完整性校验，已记录并通知管理员。"),
 }
 

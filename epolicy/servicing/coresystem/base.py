@@ -16,17 +16,18 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from epolicy.common.errors import ApplicationError
 from epolicy.rules.life import Refusal
 
 
-class CoreSystemUnavailable(Exception):
+class CoreSystemUnavailable(ApplicationError):
     """The core system did not answer by the contract (unreachable, 5xx after retries, bad signature,
     refused our credentials); nothing can be said about the change: an apply may be retried with the
-    same idempotency key."""
+    same idempotency key. The customer sees code core_system_unavailable (503)."""
 
     def __init__(self, reason: str):
         self.reason = reason
-        super().__init__(reason)
+        super().__init__("core_system_unavailable", details={"reason": reason})
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:

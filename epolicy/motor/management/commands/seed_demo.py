@@ -39,5 +39,8 @@ class Command(BaseCommand):
         waiting = Application.objects.filter(status=Application.Status.APPROVED).first()
         if waiting is not None:
             self.stdout.write(f"demo applicant link ({waiting.number}): {selectors.customer_url(waiting)}")
+        from django.core.management import call_command
+
+        call_command("seed_life_demo", stdout=self.stdout)
         if creds.exists():
             self.stdout.write(creds.read_text().strip())
