@@ -353,6 +353,7 @@ def machine() -> dict[str, Any]:
         "cpu_model": cpu_model,
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "load_average": [round(v, 2) for v in os.getloadavg()],
+        "niceness": os.nice(0),
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": versions,

@@ -36,6 +36,7 @@ RATIO_TARGET = 5.0
 THROUGHPUT_TARGET = 50.0  # e-policies per second on a 2-core machine
 SEAL_FIELD = "insurer_seal"
 SEAL_REASON = "电子保单签章"
+SETUP_TIMEOUT = 300  # seconds a worker may take to set Django up and warm up
 WORKER_TIMEOUT = 900  # seconds a worker may take for its share
 
 
@@ -249,7 +250,7 @@ def _worker(
         pipeline = PIPELINES[mode](options)
         docs = [_common.sample_epolicy(i) for i in indices]
         pipeline.issue(_common.sample_epolicy(warmup_index), f"{tag}-warmup")
-        barrier.wait(timeout=WORKER_TIMEOUT)
+        barrier.wait(timeout=SETUP_TIMEOUT)
         started = time.perf_counter()
         out = [pipeline.issue(data, tag) for data in docs]
         results.put(
@@ -286,18 +287,13 @@ def run_parallel(mode: str, options: Options, count: int, workers: int, tag: str
         proc.start()
     outcomes: list[dict[str, Any]] = []
     try:
-        barrier.wait(timeout=WORKER_TIMEOUT)
+        barrier.wait(timeout=SETUP_TIMEOUT)
         started = time.perf_counter()
-        while len(outcomes) < workers:
-            outcomes.append(results.get(timeout=WORKER_TIMEOUT))
+        _collect(outcomes, results, procs)
         wall = time.perf_counter() - started
     except Exception as exc:
         # A worker failed before or after the start line: its traceback is in the queue.
-        while True:
-            try:
-                outcomes.append(results.get(timeout=5))
-            except queue.Empty:
-                break
+        _drain(outcomes, results)
         errors = [o["error"] for o in outcomes if "error" in o]
         raise RuntimeError("a worker failed:\n" + "\n".join(errors or [repr(exc)])) from exc
     finally:
@@ -313,6 +309,32 @@ def run_parallel(mode: str, options: Options, count: int, workers: int, tag: str
     summary = _summary(f"{mode}, {workers} processes", mode, workers, stages, wall, pks)
     summary["worker_seconds"] = [round(o["seconds"], 3) for o in sorted(outcomes, key=lambda o: o["worker"])]
     return summary
+
+
+def _collect(outcomes: list[dict[str, Any]], results: Any, procs: list[Any]) -> None:
+    """Wait for one result per worker; fail early when a worker ended without one (e.g. killed)."""
+    deadline = time.monotonic() + WORKER_TIMEOUT
+    while len(outcomes) < len(procs):
+        try:
+            outcomes.append(results.get(timeout=1))
+            continue
+        except queue.Empty:
+            pass
+        reported = {o["worker"] for o in outcomes}
+        silent = [p.name for w, p in enumerate(procs) if w not in reported and p.exitcode is not None]
+        if silent or time.monotonic() > deadline:
+            try:  # a worker that has just ended may still have its result on the way
+                outcomes.append(results.get(timeout=5))
+            except queue.Empty:
+                raise RuntimeError(f"worker(s) ended or timed out without a result: {silent}") from None
+
+
+def _drain(outcomes: list[dict[str, Any]], results: Any) -> None:
+    while True:
+        try:
+            outcomes.append(results.get(timeout=5))
+        except queue.Empty:
+            return
 
 
 def _summary(

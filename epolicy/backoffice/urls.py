@@ -11,6 +11,7 @@ urlpatterns = [
     path("applications/demo/", views.demo_application, name="demo_application"),
     path("applications/<str:number>/", views.application, name="application"),
     path("applications/<str:number>/approve/", views.approve, name="approve"),
+    path("applications/<str:number>/regenerate/", views.regenerate, name="regenerate"),
     path("applications/<str:number>/qr.png", views.qr, name="qr"),
     path("sms/", views.sms, name="sms"),
     path("emails/", views.emails, name="emails"),

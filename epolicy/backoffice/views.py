@@ -79,6 +79,18 @@ def approve(request: HttpRequest, number: str) -> HttpResponse:
 
 @staff_member_required
 @require_POST
+def regenerate(request: HttpRequest, number: str) -> HttpResponse:
+    app = _get(number)
+    try:
+        new, _token = services.application_regenerate(application_id=app.pk, actor=_actor(request))
+    except ApplicationError as exc:
+        return application(request, number, error=exc)
+    messages.success(request, f"已撤回 {number}，重新生成投保单 {new.number}，请将新的投保链接发送给投保人。")
+    return HttpResponseRedirect(reverse("backoffice:application", args=[new.number]))
+
+
+@staff_member_required
+@require_POST
 def demo_application(request: HttpRequest) -> HttpResponse:
     app = services.application_create(data=demo_application_input(), actor=_actor(request))
     messages.success(request, f"已创建演示投保单 {app.number}。")

@@ -74,6 +74,18 @@ def approve(request: HttpRequest, number: str) -> dict:
     }
 
 
+@router.post(
+    "/applications/{number}/regenerate", response=ApprovalOut, summary="撤回并重新生成投保单（4.2.4 c）"
+)
+def regenerate(request: HttpRequest, number: str) -> dict:
+    app, _token = services.application_regenerate(application_id=_app(number).pk, actor=request.auth)  # type: ignore[attr-defined]
+    return {
+        **selectors.application_json(app),
+        "customer_url": selectors.customer_url(app),
+        "qr_png_url": f"{settings.SITE_URL}/console/applications/{app.number}/qr.png",
+    }
+
+
 # --- the applicant (authorised by the secret link) -------------------------------------------------------
 def _customer_json(app: Application) -> dict:
     return {

@@ -67,6 +67,11 @@ class Application(models.Model):
         "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     form_signature_box = models.JSONField(default=dict, blank=True)
+    # Motor standard 4.2.4 c: a withdrawn application regenerated as this one (its signature replaces
+    # the earlier one in the archive, which keeps the earlier copy retrievable).
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
     signed_document = models.ForeignKey(
         "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -225,6 +225,61 @@ def _bundle_fields() -> tuple[Field, ...]:
     return tuple(Field(d.title, f"版本 {d.version} · SHA-256 {d.sha256[:16]}") for d in bundle_documents())
 
 
+def application_regenerate(*, application_id: int, actor: str) -> tuple[Application, str]:
+    """Withdraw an approved or signed (unpaid) application and regenerate it as a new one to sign
+    (motor standard 4.2.4 c); returns the new application and its link token."""
+    with transaction.atomic():
+        old = Application.objects.select_for_update().get(pk=application_id)
+        if old.status not in (Application.Status.APPROVED, Application.Status.SIGNED):
+            raise ApplicationError(
+                "application_state", f"投保单状态为“{old.get_status_display()}”，不能撤回重新生成。"
+            )
+        if old.payments.filter(status__in=["pending", "paid"]).exists():
+            raise ApplicationError("application_state", "该投保单已发起缴费，不能撤回；请先关闭缴费订单。")
+        old.status = Application.Status.WITHDRAWN
+        old.access_token = ""
+        old.access_token_index = ""
+        old.save(update_fields=["status", "access_token", "access_token_index"])
+        fields = {
+            f.name: getattr(old, f.name)
+            for f in Application._meta.concrete_fields
+            if f.name
+            not in {
+                "id",
+                "number",
+                "status",
+                "access_token",
+                "access_token_index",
+                "created_at",
+                "approved_at",
+                "approved_by",
+                "signed_at",
+                "otp_verified_at",
+                "paid_at",
+                "form_document",
+                "form_signature_box",
+                "signed_document",
+                "replaces",
+                "submitted_by",
+            }
+        }
+        new = Application.objects.create(
+            **fields,
+            number=document_number("TDZA", f"{clock.local(clock.now()):%Y%m%d}"),
+            replaces=old,
+            submitted_by=actor,
+            created_at=clock.now(),
+        )
+        audit_record(
+            action="application.withdrawn",
+            actor=actor,
+            subject_type="application",
+            subject_id=old.number,
+            data={"regenerated_as": new.number},
+        )
+    return application_approve(application_id=new.pk, actor=actor)
+
+
 # --- the applicant's side -------------------------------------------------------------------------------
 def application_by_token(token: str) -> Application:
     app = (
@@ -358,7 +413,6 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
             signature_png=png,
         )
         retention = retention_until(app.period_start, app.period_end)
-        previous = app.signed_document
         app.signed_document = archive_put(
             data=lta_extend(signed.pdf),  # B-LTA before archiving
             kind=ArchivedObject.Kind.APPLICATION_SIGNED,
@@ -366,8 +420,13 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
             application_id=app.pk,
             retention=retention,
         )
-        if previous is not None:  # a regenerated application supersedes the earlier signature (4.2.4 c)
-            ArchivedObject.objects.filter(pk=previous.pk).update(superseded_by=app.signed_document)
+        replaced = app.replaces
+        if replaced is not None and replaced.signed_document_id is not None:
+            # 4.2.4 c: the new signed application and its bundle replace the withdrawn one in the
+            # archive; the earlier copy stays stored and retrievable, pointing to its successor.
+            ArchivedObject.objects.filter(pk=replaced.signed_document_id).update(
+                superseded_by=app.signed_document
+            )
         app.status = Application.Status.SIGNED
         app.signed_at = signed.signed_at
         app.save()

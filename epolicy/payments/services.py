@@ -126,7 +126,16 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             order.payer_name = note.payer_name.strip()
             order.payer_id_index = Customer.id_index(note.payer_id_number.strip())
             order.finished_at = clock.now()
-            if not same_person:
+            if app.status != Application.Status.SIGNED:
+                # Paid after the application was withdrawn or already paid: the money goes back.
+                order.status = PaymentOrder.Status.FAILED
+                order.failure_reason = "投保单已撤回或已缴费，款项原路退回"
+                order.save()
+                get_provider("payment").refund(
+                    order_no=order.order_no, amount_fen=order.amount_fen, reason="state"
+                )
+                outcome = "refunded_not_payable"
+            elif not same_person:
                 order.status = PaymentOrder.Status.PAYER_MISMATCH
                 order.failure_reason = "付款人与投保人不一致"
                 order.save()
