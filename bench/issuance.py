@@ -1,6 +1,7 @@
 """Issuance throughput: render + seal (PAdES B-T) + archive, ours against pyHanko's documented recipe.
 
     .venv/bin/python -m bench.issuance [--docs N] [--workers W] [--smoke] [--json PATH]
+        [--check K] [--recipe-tsa held|pyhanko] [--parallel-recipe] [--keep]
 
 Runs, on the same N distinct e-policies, in one fresh environment (temporary SQLite database, storage and
 development PKI):
