@@ -275,15 +275,23 @@ def check_archived(pks: Sequence[int], sample: int) -> dict[str, Any]:
     registered = ArchivedObject.objects.filter(pk__in=pks).count()
     chosen = spread(pks, sample)
     failures: list[dict[str, str]] = []
-    for obj in ArchivedObject.objects.filter(pk__in=chosen).order_by("pk"):
+    genuine = 0
+    found = {obj.pk: obj for obj in ArchivedObject.objects.filter(pk__in=chosen)}
+    for pk in chosen:
+        obj = found.get(pk)
+        if obj is None:
+            failures.append({"key": f"pk {pk}", "code": "not registered"})
+            continue
         report = verify_pdf(archive_read(obj))
-        if not report.genuine:
+        if report.genuine:
+            genuine += 1
+        else:
             failures.append({"key": obj.key, "code": report.code})
     return {
         "produced": len(pks),
         "registered": registered,
         "checked": len(chosen),
-        "genuine": len(chosen) - len(failures),
+        "genuine": genuine,
         "failures": failures,
         "ok": registered == len(pks) and not failures and bool(chosen),
     }
