@@ -20,7 +20,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer
 from reportlab.platypus import Table as RLTable
 
 from epolicy.common.types import SignatureBox
@@ -723,3 +723,29 @@ def render_document(
     if record.signature_box is None:  # pragma: no cover - the slot is always part of the story
         raise RuntimeError("the signature slot was not placed")
     return RenderedDocument(pdf=content, signature_box=record.signature_box, page_count=record.page_count)
+
+
+def seal_block(left: list[Flowable], record: RenderRecord, *, seal_size: float) -> FormTable:
+    """The insurer's closing block: text on the left, the empty seal slot (signed later) on the right."""
+    st = styles()
+    right: list[Flowable] = [
+        SignatureSlot(seal_size, seal_size, record, style="corners", color=GRID),
+        Spacer(1, 4),
+        para("保险人电子签章", st.caption),
+    ]
+    right_width = seal_size + 16
+    table = FormTable([[left, right]], colWidths=[CONTENT_WIDTH - right_width, right_width], hAlign="LEFT")
+    table.setStyle(
+        [
+            ("VALIGN", (0, 0), (0, 0), "BOTTOM"),
+            ("VALIGN", (1, 0), (1, 0), "TOP"),
+            ("LEFTPADDING", (0, 0), (0, 0), 0),
+            ("RIGHTPADDING", (0, 0), (0, 0), 24),
+            ("LEFTPADDING", (1, 0), (1, 0), 8),
+            ("RIGHTPADDING", (1, 0), (1, 0), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (0, 0), 16),
+            ("BOTTOMPADDING", (1, 0), (1, 0), 0),
+        ]
+    )
+    return table

@@ -174,26 +174,7 @@ def _seal_block(data: EndorsementData, record: pdf.RenderRecord) -> pdf.FormTabl
             st.small,
         ),
     ]
-    right: list[Flowable] = [
-        pdf.SignatureSlot(SEAL_SIZE, SEAL_SIZE, record, style="corners", color=pdf.GRID),
-        Spacer(1, 4),
-        pdf.para("保险人电子签章", st.caption),
-    ]
-    right_width = SEAL_SIZE + 16
-    table = pdf.FormTable(
-        [[left, right]], colWidths=[pdf.CONTENT_WIDTH - right_width, right_width], hAlign="LEFT"
-    )
-    table.setStyle(
-        [
-            ("VALIGN", (0, 0), (0, 0), "BOTTOM"),
-            ("VALIGN", (1, 0), (1, 0), "TOP"),
-            ("LEFTPADDING", (0, 0), (0, 0), 0),
-            ("RIGHTPADDING", (0, 0), (0, 0), 24),
-            ("TOPPADDING", (0, 0), (-1, -1), 0),
-            ("BOTTOMPADDING", (0, 0), (0, 0), 16),
-            ("BOTTOMPADDING", (1, 0), (1, 0), 0),
-        ]
-    )
+    table = pdf.seal_block(left, record, seal_size=SEAL_SIZE)
     table.keepWithNext = False
     return table
 

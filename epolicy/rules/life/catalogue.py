@@ -19,6 +19,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from epolicy.common.errors import ApplicationError
+from epolicy.rules.versioning import TableVersion as Version
 
 from .vocab import DividendOption, Frequency, ProductKind, Sex, SurvivalOption
 
@@ -27,30 +28,6 @@ THOUSAND = Decimal(1000)
 
 def _readonly(value: Mapping) -> Mapping:  # type: ignore[type-arg]
     return MappingProxyType(dict(value))
-
-
-@dataclass(frozen=True)
-class Version:
-    """Which version of which data a figure came from (recorded with each quote for audit)."""
-
-    name: str
-    effective_from: date
-    effective_to: date | None = None  # inclusive
-    source: str = ""
-    confirmed: bool = False
-    digest: str = ""
-
-    def __post_init__(self) -> None:
-        if self.effective_to is not None and self.effective_to < self.effective_from:
-            raise ValueError(f"{self.name}: effective_to {self.effective_to} before {self.effective_from}")
-
-    def covers(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
-
-    @property
-    def label(self) -> str:
-        text = f"{self.name}@{self.effective_from.isoformat()}"
-        return f"{text}#{self.digest}" if self.digest else text
 
 
 @dataclass(frozen=True)

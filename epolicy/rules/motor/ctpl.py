@@ -17,6 +17,7 @@ from typing import Literal, TypeVar, get_args
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.money import to_fen
+from epolicy.rules.versioning import TableVersion
 
 FloatingCode = Literal["A1", "A2", "A3", "A4", "A5", "A6"]
 FLOATING_CODES: tuple[FloatingCode, ...] = get_args(FloatingCode)
@@ -62,30 +63,6 @@ def region_label(region_code: str, names: Mapping[str, str]) -> str:
     """'安徽（340000）' when the code or its province is known, else the bare code."""
     name = region_name(region_code, names)
     return f"{name}（{region_code}）" if name else region_code
-
-
-@dataclass(frozen=True)
-class TableVersion:
-    """Which version of which data file a figure came from (printed into quotes for audit)."""
-
-    name: str
-    effective_from: date
-    effective_to: date | None = None  # inclusive
-    source: str = ""
-    confirmed: bool = True
-    digest: str = ""
-
-    def __post_init__(self) -> None:
-        if self.effective_to is not None and self.effective_to < self.effective_from:
-            raise ValueError(f"{self.name}: effective_to {self.effective_to} before {self.effective_from}")
-
-    def covers(self, on: date) -> bool:
-        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
-
-    @property
-    def label(self) -> str:
-        text = f"{self.name}@{self.effective_from.isoformat()}"
-        return f"{text}#{self.digest}" if self.digest else text
 
 
 def _require_cover(version: TableVersion, on: date) -> None:
