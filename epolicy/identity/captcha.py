@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 import io
@@ -63,6 +64,11 @@ def captcha_image(answer: str) -> bytes:
     out = io.BytesIO()
     img.filter(ImageFilter.SMOOTH).save(out, format="PNG")
     return out.getvalue()
+
+
+def captcha_data_url(answer: str) -> str:
+    """The captcha image as a data URL, for the page and the API alike."""
+    return "data:image/png;base64," + base64.b64encode(captcha_image(answer)).decode()
 
 
 def captcha_check(*, token: str, answer: str) -> None:

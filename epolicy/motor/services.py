@@ -297,17 +297,26 @@ def required_documents() -> list[tuple[str, str]]:
     return [(APPLICATION_FORM, "电子投保单"), *[(d.code, d.title) for d in bundle_documents()]]
 
 
-def document_content(app: Application, code: str) -> tuple[str, str, str, BundleDocument | bytes]:
-    """(title, version, sha256, content) of one document of this application's bundle."""
+def document_digest(app: Application, code: str) -> tuple[str, str, str]:
+    """(title, version, sha256) of one document of this application's bundle, without reading it."""
     if code == APPLICATION_FORM:
         if app.form_document is None:
             raise ApplicationError("application_state", "投保单尚未审批，暂不能查看。")
-        return "电子投保单", app.number, app.form_document.sha256, archive_read(app.form_document)
+        return "电子投保单", app.number, app.form_document.sha256
     try:
         doc = bundle_document(code)
     except KeyError:
         raise ApplicationError("not_found", "没有这个投保文件。") from None
-    return doc.title, doc.version, doc.sha256, doc
+    return doc.title, doc.version, doc.sha256
+
+
+def document_content(app: Application, code: str) -> tuple[str, str, str, BundleDocument | bytes]:
+    """(title, version, sha256, content) of one document of this application's bundle."""
+    title, version, sha256 = document_digest(app, code)
+    if code == APPLICATION_FORM:
+        assert app.form_document is not None
+        return title, version, sha256, archive_read(app.form_document)
+    return title, version, sha256, bundle_document(code)
 
 
 def application_document_served(*, app: Application, code: str, client: ClientInfo) -> BundleDocument | bytes:
@@ -348,8 +357,7 @@ def unread_documents(app: Application) -> list[str]:
     served = {r.code: r.sha256 for r in app.reads.all()}
     missing = []
     for code, _title in required_documents():
-        _t, _v, sha256, _c = document_content(app, code)
-        if served.get(code) != sha256:
+        if served.get(code) != document_digest(app, code)[2]:
             missing.append(code)
     return missing
 

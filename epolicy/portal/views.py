@@ -15,7 +15,7 @@ from epolicy.archive.services import archive_read
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
 from epolicy.documents.bundle import BundleDocument, render_markdown_html
-from epolicy.identity.captcha import captcha_create, captcha_image
+from epolicy.identity.captcha import captcha_create, captcha_data_url
 from epolicy.motor import display, selectors, services
 from epolicy.motor.api import payment_status_json
 from epolicy.motor.models import Application
@@ -233,9 +233,7 @@ def query(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             error = exc
     captcha, answer = captcha_create()
-    import base64
-
-    image = "data:image/png;base64," + base64.b64encode(captcha_image(answer)).decode()
+    image = captcha_data_url(answer)
     return page(
         request,
         "portal/query.html",

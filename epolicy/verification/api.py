@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
@@ -14,7 +12,7 @@ from ninja import Router, Schema
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
-from epolicy.identity.captcha import captcha_check, captcha_create, captcha_image
+from epolicy.identity.captcha import captcha_check, captcha_create, captcha_data_url
 from epolicy.identity.ratelimit import rate_limit_hit
 from epolicy.policies.models import Policy
 from epolicy.policies.selectors import download_token, policy_find, policy_from_download_token
@@ -48,7 +46,7 @@ def new_captcha(request: HttpRequest) -> dict:
     captcha, answer = captcha_create()
     return {
         "captcha_id": captcha.token,
-        "image": "data:image/png;base64," + base64.b64encode(captcha_image(answer)).decode(),
+        "image": captcha_data_url(answer),
     }
 
 
