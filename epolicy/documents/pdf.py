@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -18,6 +19,7 @@ from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer
@@ -68,6 +70,8 @@ class Styles:
 # Chinese punctuation that must not begin a line. ReportLab's CJK line breaking knows mostly the Japanese
 # set; without these a full-width comma can start a line.
 _CANNOT_START_ZH = "，。、；：！？）》」』】〕〉”’…％"
+# zlib level of every stream ReportLab writes (see _FastFlate).
+FLATE_LEVEL = 1
 
 
 def _configure_reportlab() -> None:
@@ -85,6 +89,18 @@ def _configure_reportlab() -> None:
         missing = "".join(ch for ch in _CANNOT_START_ZH if ch not in module.ALL_CANNOT_START)
         if missing:
             module.ALL_CANNOT_START += missing
+    # Streams (pages, font subsets, ToUnicode maps) at zlib level 1 instead of ReportLab's fixed level 6:
+    # measured 2.5 ms less per e-policy (of ~19 ms) for files ~6 % larger (72.6 kB against 68.2 kB).
+    if not isinstance(pdfdoc.PDFZCompress, _FastFlate):
+        pdfdoc.PDFZCompress = _FastFlate()
+
+
+class _FastFlate(pdfdoc.PDFStreamFilterZCompress):
+    """ReportLab's Flate filter at compression level 1 (FLATE_LEVEL)."""
+
+    def encode(self, text: str | bytes) -> bytes:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return zlib.compress(data, FLATE_LEVEL)
 
 
 def prepare() -> None:

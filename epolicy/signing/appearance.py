@@ -14,7 +14,9 @@ import io
 import math
 import threading
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from PIL import Image
 from pyhanko.pdf_utils import content, layout
@@ -45,17 +47,29 @@ def _font() -> str:
 
 
 class ImportedPdfBytes(content.PdfContent):
-    """A page of an in-memory PDF as content (pyHanko's ImportedPdfPage only reads files)."""
+    """Page 0 of a PDF as content (pyHanko's ImportedPdfPage only reads files).
 
-    def __init__(self, data: bytes, page_ix: int = 0):
+    Built from bytes (parsed when rendered) or from an already parsed reader shared between signatures:
+    importing from a parsed reader costs ~0.1 ms against ~2.5 ms for parsing the seal's PDF each time.
+    The objects are copied into each signed document, so a shared reader is only read (under a lock,
+    as a reader resolves objects lazily).
+    """
+
+    def __init__(self, data: bytes | None = None, *, shared: _SharedReader | None = None):
+        if (data is None) == (shared is None):
+            raise ValueError("give the PDF's bytes or a shared reader")
         self.data = data
-        self.page_ix = page_ix
+        self.shared = shared
         super().__init__()
 
+    def _import(self, writer: Any) -> Any:
+        if self.shared is not None:
+            with self.shared.lock:
+                return writer.import_page_as_xobject(self.shared.reader, page_ix=0)
+        return writer.import_page_as_xobject(PdfFileReader(io.BytesIO(self.data or b"")), page_ix=0)
+
     def render(self) -> bytes:
-        writer = self._ensure_writer
-        reader = PdfFileReader(io.BytesIO(self.data))
-        xobj = writer.import_page_as_xobject(reader, page_ix=self.page_ix)
+        xobj = self._import(self._ensure_writer)
         resource_name = b"/Import" + binascii.hexlify(uuid.uuid4().bytes)
         self.resources.xobject[resource_name.decode("ascii")] = xobj
         x1, y1, x2, y2 = xobj.get_object()["/BBox"]
@@ -63,10 +77,15 @@ class ImportedPdfBytes(content.PdfContent):
         return resource_name + b" Do"
 
 
-def static_style(pdf: bytes) -> StaticStampStyle:
-    """A stamp style showing page 0 of `pdf`, scaled to the signature box keeping its proportions."""
+@dataclass(frozen=True)
+class _SharedReader:
+    reader: PdfFileReader
+    lock: threading.Lock
+
+
+def _style(background: ImportedPdfBytes) -> StaticStampStyle:
     return StaticStampStyle(
-        background=ImportedPdfBytes(pdf),
+        background=background,
         background_opacity=1.0,
         border_width=0,
         background_layout=layout.SimpleBoxLayoutRule(
@@ -76,6 +95,11 @@ def static_style(pdf: bytes) -> StaticStampStyle:
             inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
         ),
     )
+
+
+def static_style(pdf: bytes) -> StaticStampStyle:
+    """A stamp style showing page 0 of `pdf`, scaled to the signature box keeping its proportions."""
+    return _style(ImportedPdfBytes(pdf))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -139,8 +163,14 @@ def seal_pdf(insurer_name: str, legend: str = SEAL_LEGEND) -> bytes:
     return buf.getvalue()
 
 
+@lru_cache(maxsize=8)
+def _seal_reader(insurer_name: str) -> _SharedReader:
+    return _SharedReader(PdfFileReader(io.BytesIO(seal_pdf(insurer_name))), threading.Lock())
+
+
 def seal_style(insurer_name: str) -> StaticStampStyle:
-    return static_style(seal_pdf(insurer_name))
+    """The seal's stamp style; the seal is drawn and parsed once per process and insurer name."""
+    return _style(ImportedPdfBytes(shared=_seal_reader(insurer_name)))
 
 
 # ---------------------------------------------------------------------------------------------------------

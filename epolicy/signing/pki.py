@@ -424,15 +424,30 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 def load_credential(role: str) -> LoadedCredential:
     """The active credential of a role, ready to sign; ApplicationError('pki_missing') if there is none."""
-    row = (
-        SigningCredential.objects.filter(role=role, active=True)
+    return load_credentials(role)[role]
+
+
+def load_credentials(*roles: str) -> dict[str, LoadedCredential]:
+    """The active credentials of several roles with one query (a signature needs its signer's and the TSA's).
+
+    Which credential is active is read from the database on every call, so a rotation or revocation
+    made by another process takes effect at once; what is cached is the loaded certificate and key,
+    by fingerprint. ApplicationError('pki_missing') if a role has no active credential.
+    """
+    active: dict[str, tuple[int, str]] = {}
+    rows = (
+        SigningCredential.objects.filter(role__in=roles, active=True)
         .order_by("-created_at", "-id")
-        .values_list("pk", "fingerprint_sha256")
-        .first()
+        .values_list("role", "pk", "fingerprint_sha256")
     )
-    if row is None:
+    for role, pk, fp in rows:
+        active.setdefault(role, (pk, fp))
+    if any(role not in active for role in roles):
         raise ApplicationError("pki_missing")
-    pk, fp = row
+    return {role: _loaded(role, *active[role]) for role in roles}
+
+
+def _loaded(role: str, pk: int, fp: str) -> LoadedCredential:
     cached = _cache.get(fp)
     if cached is not None:
         return cached

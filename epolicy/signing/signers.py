@@ -23,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 
@@ -93,50 +92,60 @@ def _der(cert: x509.Certificate | asn1_x509.Certificate) -> bytes:
     return cert.dump()
 
 
-def _tsa_certificates() -> list[bytes]:
+def _with_tsa(role: str) -> tuple[LoadedCredential, LoadedCredential | None]:
+    """The credential of `role` and, when the platform TSA timestamps, the TSA's: one query for both."""
+    if not tsa.uses_platform_tsa():
+        return pki.load_credential(role), None
+    loaded = pki.load_credentials(role, Role.TSA)
+    return loaded[role], loaded[Role.TSA]
+
+
+def _tsa_certificates(tsa_credential: LoadedCredential | None) -> list[bytes]:
     """DER of what a signature timestamp embeds: our TSA's certificate, or a guess for an external TSA."""
-    if tsa.uses_platform_tsa():
-        return [_der(pki.load_credential(Role.TSA).certificate)]
+    if tsa_credential is not None:
+        return [_der(tsa_credential.certificate)]
     return [b"\0" * _EXTERNAL_TSA_CERTS]
+
+
+def _open(pdf: bytes, box: SignatureBox) -> IncrementalPdfFileWriter:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    pages = int(writer.root["/Pages"]["/Count"])
+    if not 0 <= box.page < pages:
+        raise ValueError(f"signature box on page {box.page}, but the document has {pages} pages")
+    return writer
 
 
 def _sign(
     pdf: bytes,
+    writer: IncrementalPdfFileWriter,
     *,
     meta: signers.PdfSignatureMetadata,
     signer: signers.Signer,
+    tsa_credential: LoadedCredential | None,
     box: SignatureBox,
     style: appearance.StaticStampStyle,
     reserved: int,
 ) -> tuple[bytes, dt.datetime]:
-    timestamper = tsa.timestamper()
+    """Sign `writer` (opened on `pdf` by `_open`) and return the signed bytes and the timestamp's time."""
+    timestamper = tsa.timestamper(tsa_credential)
     field_spec = fields.SigFieldSpec(
         sig_field_name=meta.field_name or "", on_page=box.page, box=box.as_tuple()
     )
     pdf_signer = signers.PdfSigner(
         meta, signer=signer, timestamper=timestamper, stamp_style=style, new_field_spec=field_spec
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    if not 0 <= box.page < int(writer.root["/Pages"]["/Count"]):
-        raise ValueError(
-            f"signature box on page {box.page}, but the document has {writer.root['/Pages']['/Count']} pages"
-        )
     try:
         out = pdf_signer.sign_pdf(writer, bytes_reserved=reserved)
     except SigningError as exc:
         if "larger than expected" not in str(exc):
             raise
         # Our estimate was short (unusually long names?): let pyHanko measure, at the price of a dry run.
-        timestamper = tsa.timestamper()
+        timestamper = tsa.timestamper(tsa_credential)
         pdf_signer = signers.PdfSigner(
             meta, signer=signer, timestamper=timestamper, stamp_style=style, new_field_spec=field_spec
         )
         out = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
     return out.getvalue(), tsa.issued_at(timestamper) or clock.now()
-
-
-def _has_signatures(pdf: bytes) -> bool:
-    return bool(PdfFileReader(io.BytesIO(pdf)).embedded_signatures)
 
 
 def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单签章") -> SignedResult:
@@ -145,11 +154,12 @@ def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单�
         from .remote import client
 
         return client.seal_document(pdf, box=box, reason=reason)
-    seal = pki.load_credential(Role.SEAL)
+    seal, tsa_credential = _with_tsa(Role.SEAL)
     insurer = settings.INSURER
+    writer = _open(pdf, box)
     # A certification signature must be the first one in the document; after other signatures the seal
-    # is an ordinary approval signature.
-    certify = not _has_signatures(pdf)
+    # is an ordinary approval signature. (The writer has parsed the document already: no second parse.)
+    certify = not writer.prev.embedded_signatures
     meta = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         md_algorithm="sha256",
@@ -163,13 +173,15 @@ def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单�
         [
             _der(seal.certificate),
             *(_der(c) for c in _intermediates(seal.chain)),
-            *_tsa_certificates(),
+            *_tsa_certificates(tsa_credential),
         ]
     )
     signed, signed_at = _sign(
         pdf,
+        writer,
         meta=meta,
         signer=keystore.signer_for_credential(seal),
+        tsa_credential=tsa_credential,
         box=box,
         style=appearance.seal_style(insurer["name"]),
         reserved=reserved,
@@ -203,7 +215,8 @@ def sign_application(
             signature_png=signature_png,
             reason=reason,
         )
-    ca = pki.load_credential(Role.CUSTOMER_CA)
+    ca, tsa_credential = _with_tsa(Role.CUSTOMER_CA)
+    writer = _open(pdf, box)
     cert, key = pki.issue_event_certificate(name=signer_name, subject_serial=subject_serial)
     chain = (ca.certificate, *ca.chain)
     signer = keystore.signer_for_key(key, pki.to_asn1(cert), tuple(pki.to_asn1(c) for c in chain))
@@ -224,8 +237,19 @@ def sign_application(
         reason=reason,
         name=signer_name,
     )
-    reserved = _reserve([_der(cert), *(_der(c) for c in _intermediates(chain)), *_tsa_certificates()])
-    signed, signed_at = _sign(pdf, meta=meta, signer=signer, box=box, style=style, reserved=reserved)
+    reserved = _reserve(
+        [_der(cert), *(_der(c) for c in _intermediates(chain)), *_tsa_certificates(tsa_credential)]
+    )
+    signed, signed_at = _sign(
+        pdf,
+        writer,
+        meta=meta,
+        signer=signer,
+        tsa_credential=tsa_credential,
+        box=box,
+        style=style,
+        reserved=reserved,
+    )
     return SignedResult(
         pdf=signed,
         certificate_serial=pki.serial_hex(cert),

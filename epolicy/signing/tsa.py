@@ -119,11 +119,14 @@ def uses_platform_tsa() -> bool:
     return not settings.TSA_URL
 
 
-def timestamper() -> TimeStamper:
-    """A fresh timestamper for one signature: the platform TSA, or settings.TSA_URL when set."""
+def timestamper(credential: LoadedCredential | None = None) -> TimeStamper:
+    """A fresh timestamper for one signature: the platform TSA, or settings.TSA_URL when set.
+
+    `credential` is the platform TSA's, when the caller has already loaded it.
+    """
     if settings.TSA_URL:
         return RecordingHTTPTimeStamper(settings.TSA_URL)
-    return PlatformTimeStamper(pki.load_credential(Role.TSA))
+    return PlatformTimeStamper(credential or pki.load_credential(Role.TSA))
 
 
 def issued_at(stamper: TimeStamper) -> dt.datetime | None:

@@ -192,7 +192,9 @@ def test_an_external_tsa_is_trusted_for_timestamps_once_its_root_is_registered(
     monkeypatch.setattr(
         tsa_module,
         "timestamper",
-        lambda: DummyTimeStamper(tsa_cert=p.to_asn1(tsa_cert), tsa_key=p.key_to_asn1(tsa_key)),
+        lambda credential=None: DummyTimeStamper(
+            tsa_cert=p.to_asn1(tsa_cert), tsa_key=p.key_to_asn1(tsa_key)
+        ),
     )
     monkeypatch.setattr(tsa_module, "uses_platform_tsa", lambda: False)
     sealed = signers.seal_document(policy_pdf, box=SEAL_BOX).pdf
