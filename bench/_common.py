@@ -9,6 +9,7 @@ variables and set Django up against the same SQLite file and storage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -18,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,26 @@ _NOTICES = (
     "请通过保险人官方网站或扫描本保险单二维码验证保险单真伪。",
 )
 _DIGITS_UPPER = "零壹贰叁肆伍陆柒捌玖"
+
+
+@contextlib.contextmanager
+def library_fixes(enabled: bool) -> Iterator[None]:
+    """Run a block with or without the corrections the signing app makes to its libraries at start-up
+    (asn1crypto's indefinite-length test, the one-pass hex string reader). Baselines are measured as
+    the libraries ship (`enabled=False`); the platform's pipeline runs as deployed (`True`)."""
+    from epolicy.signing import asn1fix, hexstrings
+
+    if enabled:
+        asn1fix.apply()
+        hexstrings.install()
+    else:
+        asn1fix.restore()
+        hexstrings.uninstall()
+    try:
+        yield
+    finally:
+        asn1fix.apply()
+        hexstrings.install()
 
 
 def _yuan(fen: int) -> str:

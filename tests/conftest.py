@@ -24,6 +24,17 @@ def _test_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_verifier_trust():
+    """Each test has its own PKI (copied in without signals), so the verifier's kept trust must not
+    carry over from another test's (the cache itself is tested in tests/signing/test_trust_cache.py)."""
+    from epolicy.signing.verify import clear_trust_cache
+
+    clear_trust_cache()
+    yield
+    clear_trust_cache()
+
+
+@pytest.fixture(autouse=True)
 def _run_on_commit(request, monkeypatch):
     """Tests run inside a transaction that never commits. A real request commits its own work, and
     on-commit work (tasks) then runs: make each test-client request behave that way."""

@@ -10,8 +10,8 @@ What crosses the socket: from the web process, a JSON header, the verifier's tru
 only, so that a file which subverts the parser still cannot make the web process run code.
 
 The worker has no database. The web process computes the verifier's trust (roots, seal fingerprints,
-CAs, fresh CRLs — `epolicy.signing.verify._trust`, which may also reissue a stale CRL with a CA key) and
-sends it; the worker answers the verifier's `_trust()` with it. That keeps the process that touches
+CAs, fresh CRLs — `epolicy.signing.verify.load_trust`, which may also reissue a stale CRL with a CA key)
+and sends it; the worker passes it to `verify_pdf`. That keeps the process that touches
 hostile bytes away from keys and credentials, and makes the check behave the same against a test
 database the worker could not see. Any other attempt to use the database from the worker is refused
 and becomes `check_failed` with an error in the log, so a new look-up added to the verifier cannot
@@ -135,14 +135,23 @@ def _load_crl(der: bytes) -> Any:
     return x509.load_der_x509_crl(der)
 
 
+# The last trust pickled, and its pickle: `load_trust` returns the same object while trust is unchanged.
+_pickled: tuple[object, bytes] | None = None
+
+
 def current_trust() -> bytes:
     """The verifier's trust as of now, serialised for a worker (raises ApplicationError pki_missing)."""
+    global _pickled
     from epolicy.signing import verify
 
-    trust = verify._trust()  # the verifier's own look-up, so that both sides agree on what is trusted
+    trust = verify.load_trust()  # the verifier's own look-up, so that both sides agree on what is trusted
+    last = _pickled
+    if last is not None and last[0] is trust:
+        return last[1]
     buf = io.BytesIO()
     _TrustPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(trust)
-    return buf.getvalue()
+    _pickled = (trust, buf.getvalue())
+    return _pickled[1]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -209,14 +218,15 @@ def check_isolated(data: bytes, trust: object, at: dt.datetime) -> dict[str, Any
     from epolicy.common import clock
     from epolicy.signing import verify
 
+    if not isinstance(trust, verify.Trust):
+        raise TypeError(f"the web process sent {type(trust).__name__}, not the verifier's trust")
     watch = _MemoryWatch()
     with (
-        _replaced(verify, "_trust", lambda: trust),
         _no_database() as db_attempts,
         watch.on(verify.logger),
         clock.frozen_clock(at),
     ):
-        report = verify.verify_pdf(data, at=at)
+        report = verify.verify_pdf(data, at=at, trust=trust)
     if watch.out_of_memory:
         # verify_pdf turns every exception into "malformed", MemoryError included: out of memory is ours.
         return {"outcome": "memory"}
@@ -241,16 +251,6 @@ def check_inline(data: bytes, at: dt.datetime) -> dict[str, Any]:
     with clock.frozen_clock(at):
         report = verify_pdf(data, at=at)
     return {"outcome": "ok", "report": plain(report)}
-
-
-@contextlib.contextmanager
-def _replaced(module: object, name: str, value: object) -> Iterator[None]:
-    saved = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, saved)
 
 
 @contextlib.contextmanager

@@ -71,7 +71,8 @@ def test_forced_dump_still_re_encodes():
         (b"\x30\x82\x01\x80", False),
         (b"\x04\x7f", False),
         (b"\xa0\x80\x30\x80", True),  # explicit tag and value, both indefinite
-        (b"\xa0\x80\x30\x05", True),  # an indefinite explicit tag around a definite value
+        (b"\xa0\x82\x01\x00\x30\x80", True),  # a definite explicit tag around an indefinite value
+        (b"\xa0\x80\x30\x05", False),  # the value's own length decides, as in asn1crypto
         (b"\xa0\x82\x01\x83\x30\x82\x01\x80", False),
         (b"\x3f\x81\x00\x80", True),  # tag number 128 (high-tag form), indefinite
         (b"\x3f\x81\x00\x81\x80", False),

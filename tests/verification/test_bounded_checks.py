@@ -141,11 +141,11 @@ def test_worker_refuses_the_database(pki, monkeypatch, genuine_pdf, caplog):
 
     real = verify.verify_pdf
 
-    def reads_the_database(data, *, at=None):
+    def reads_the_database(data, *, at=None, trust=None):
         # The real verifier swallows every exception a file can cause, too.
         with contextlib.suppress(Exception):
             Policy.objects.count()
-        return real(data, at=at)
+        return real(data, at=at, trust=trust)
 
     monkeypatch.setattr(verify, "verify_pdf", reads_the_database)
     trust = pickle.loads(worker.current_trust())  # noqa: S301 — our own bytes
@@ -172,12 +172,12 @@ def test_checker_failure_the_verifier_swallowed_is_noticed(pki, monkeypatch, err
     real = verify.verify_pdf
     level = verify.logger.level
 
-    def fails_inside(data, *, at=None):
+    def fails_inside(data, *, at=None, trust=None):
         try:
             raise error
         except Exception as exc:  # as verify_pdf does: log it and call the file malformed
             verify.logger.info("verify_pdf: unreadable PDF %s: %r", "x", exc)
-        return real(b"%PDF-1.7\n", at=at)
+        return real(b"%PDF-1.7\n", at=at, trust=trust)
 
     monkeypatch.setattr(verify, "verify_pdf", fails_inside)
     trust = pickle.loads(worker.current_trust())  # noqa: S301 — our own bytes
