@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("tsa", tsa_view, name="tsa"),  # the platform's RFC 3161 timestamp authority
+    path("pki/", include("epolicy.signing.urls")),  # CA certificates and CRLs, named in our certificates
     path("console/", include("epolicy.backoffice.urls")),
     path("", include("epolicy.portal.urls")),
 ]

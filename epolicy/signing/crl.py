@@ -11,6 +11,9 @@ still proves the status at signing time (it lists revocation dates), so verifica
 issued later than the moment it checks ("retroactive"): a certificate revoked after the signing time
 leaves documents signed before valid; one revoked before makes them `revoked`.
 
+The newest CRL of every CA is also public, at the URL the certificates it issued name
+(`published_crl`, served by `views.crl_view`; see `repository`).
+
 `ocsp_respond` answers OCSP requests from the same data, for relying parties that prefer OCSP.
 """
 
@@ -168,21 +171,39 @@ def as_asn1(row: CertificateRevocationList) -> asn1_crl.CertificateList:
     return parsed
 
 
+def _refreshed_crls() -> list[CertificateRevocationList] | None:
+    """`ensure_fresh_crls`, or None when the database refuses the write (a read-only replica)."""
+    try:
+        with transaction.atomic():
+            return ensure_fresh_crls()
+    except DatabaseError as exc:
+        logger.warning("CRLs not refreshed: %r", exc)
+        return None
+
+
 def current_crls_asn1(*, refresh: bool = True) -> list[asn1_crl.CertificateList]:
     """The CRLs a verifier should use: the newest of every CA (reissued first when stale, if refresh).
 
     A database that refuses the write (a read-only replica) leaves the stored CRLs as they are.
     """
-    rows: list[CertificateRevocationList] | None = None
-    if refresh:
-        try:
-            with transaction.atomic():
-                rows = ensure_fresh_crls()
-        except DatabaseError as exc:
-            logger.warning("CRLs not refreshed: %r", exc)
+    rows = _refreshed_crls() if refresh else None
     if rows is None:
         rows = latest_crls()
     return [as_asn1(row) for row in rows]
+
+
+def published_crl(ca: SigningCredential) -> CertificateRevocationList | None:
+    """The newest CRL of `ca` for the public repository (`repository`), reissued first when stale.
+
+    What this process cannot reissue (a read-only database, a CA key kept on another machine) is
+    served as last issued; None only when the CA never issued a CRL. A fresh CRL is served without a
+    write transaction (on SQLite every transaction here takes the database's write lock).
+    """
+    newest = ca.crls.order_by("-number").first()
+    if newest is None or newest.next_update - clock.now() < CRL_REFRESH_BEFORE:
+        _refreshed_crls()
+        newest = ca.crls.order_by("-number").first()
+    return newest
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 Certificates are kept in `SigningCredential` rows, keys in the key store each credential names (the
 database, encrypted files or a PKCS#11 token: see `keystore`); CRLs are in `crl`. `pki_rotate` replaces
 a credential without breaking old documents (old certificates stay trusted); see also `lifecycle`.
+Every certificate below a root names the URLs of its issuer's CRL and certificate (`repository`).
 
 Loading a key (PEM decryption plus RSA key checks) costs tens of milliseconds, so loaded credentials
 are cached per process by certificate fingerprint; a new credential (rotation) has a new fingerprint
@@ -35,7 +36,7 @@ from django.db import transaction
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 
-from . import keystore
+from . import keystore, repository
 from .models import SigningCredential
 
 Role = SigningCredential.Role
@@ -194,7 +195,13 @@ def _build_certificate(
     ca: bool,
     path_length: int | None = None,
     timestamping: bool = False,
+    issuer_role: str | None = None,
 ) -> x509.Certificate:
+    """A certificate signed by `issuer_key` (self-signed when `issuer` is None).
+
+    With `issuer_role` (the role of the issuing CA of ours), the certificate names where that CA
+    publishes its CRL and its certificate (see `repository`); self-signed roots name neither.
+    """
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -211,6 +218,9 @@ def _build_certificate(
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
+        if issuer_role is not None:
+            for pointer in repository.issuer_pointers(issuer_role, issuer):
+                builder = builder.add_extension(pointer, critical=False)
     if ca:
         usage = x509.KeyUsage(
             digital_signature=False,
@@ -352,6 +362,7 @@ def _renew(wanted: Callable[[str, SigningCredential | None], bool]) -> dict[str,
                 ca=role in (Role.ROOT_CA, Role.ISSUING_CA, Role.CUSTOMER_CA),
                 path_length=None if role == Role.ROOT_CA else 0,
                 timestamping=role == Role.TSA,
+                issuer_role=parent_role,
             )
             SigningCredential.objects.filter(role=role, active=True).update(active=False, deactivated_at=now)
             stored = current[role] = _store(role, cert, new_key)
@@ -514,6 +525,7 @@ def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Cer
         not_before=now - BACKDATE,
         not_after=now + EVENT_CERT_VALIDITY,
         ca=False,
+        issuer_role=Role.CUSTOMER_CA,
     )
     return cert, key
 
