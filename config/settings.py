@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import os
 from pathlib import Path
 
@@ -32,6 +33,9 @@ SECRET_KEY = os.environ.get("EPOLICY_SECRET_KEY") or _dev_secret("django")
 DEBUG = _env_bool("EPOLICY_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = os.environ.get("EPOLICY_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 SITE_URL = os.environ.get("EPOLICY_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Base of the CRL and CA-certificate URLs written into every certificate the platform's CAs issue
+# (epolicy.signing.repository): certificates outlive deployments, so use a stable name, plain http.
+PKI_URL = os.environ.get("EPOLICY_PKI_URL", SITE_URL).rstrip("/")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
@@ -156,6 +160,50 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+
+def _require_s3_backend(prefix: str) -> None:
+    """A bucket is configured: refuse to start (rather than archive elsewhere) without the S3 backend."""
+    for module in ("storages", "boto3"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"{prefix}_S3_BUCKET is set, but the S3 storage backend is not installed (cannot import"
+                f" {module}): install it with pip install 'epolicy[s3]' (django-storages[s3] with boto3),"
+                f" or unset {prefix}_S3_BUCKET to archive on the local file system."
+            ) from exc
+
+
+def _s3_archive(prefix: str) -> dict:
+    """An archive location in an S3-compatible bucket, write-once (docs/archive.md: {prefix}_S3_*)."""
+    _require_s3_backend(prefix)
+    env = os.environ
+    return {
+        "BACKEND": "epolicy.archive.storage.WriteOnceStorage",
+        "OPTIONS": {
+            "backend": "storages.backends.s3.S3Storage",
+            "options": {
+                "bucket_name": env[f"{prefix}_S3_BUCKET"],
+                "endpoint_url": env.get(f"{prefix}_S3_ENDPOINT_URL") or None,  # MinIO, OSS, COS, ...
+                "region_name": env.get(f"{prefix}_S3_REGION") or None,
+                "access_key": env.get(f"{prefix}_S3_ACCESS_KEY_ID") or None,  # None: boto3's own chain
+                "secret_key": env.get(f"{prefix}_S3_SECRET_ACCESS_KEY") or None,
+                "location": env.get(f"{prefix}_S3_PREFIX", "").strip("/"),
+                "file_overwrite": False,
+                "default_acl": "private",
+                "querystring_auth": True,
+                # An object being read is held in memory up to this size, then in a temporary file.
+                "max_memory_size": 8 * 1024 * 1024,
+            },
+        },
+    }
+
+
+if os.environ.get("EPOLICY_ARCHIVE_S3_BUCKET"):
+    STORAGES["archive"] = _s3_archive("EPOLICY_ARCHIVE")
+if os.environ.get("EPOLICY_ARCHIVE_BACKUP_S3_BUCKET"):
+    STORAGES["archive_backup"] = _s3_archive("EPOLICY_ARCHIVE_BACKUP")
 
 TASKS = {
     "default": {

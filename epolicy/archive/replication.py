@@ -1,10 +1,13 @@
 """Integrity of the two copies: re-hash every archived object in both locations, report what is missing
 or altered, and (with repair) put the good copy back over the bad one (motor standard §5, life guide
-§7.2). Objects are read in chunks and rows in batches, so the scrub runs in constant memory."""
+§7.2). Objects are read in chunks and rows in batches, so the scrub runs in constant memory. It also
+lists the bytes in either location that no row registers (orphans, see orphans.py) and never deletes
+them."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections import Counter
 
@@ -14,6 +17,7 @@ from epolicy.audit.services import audit_record
 from epolicy.common import clock
 
 from .models import ArchivedObject
+from .orphans import ORPHAN_GRACE, OrphanFinding, find_orphans
 from .storage import LOCATION_LABELS, hash_stored, location_storage
 
 logger = logging.getLogger("epolicy.archive")
@@ -23,6 +27,8 @@ PROBLEM_LABELS = {
     "altered": "已被篡改或损坏",
     "unreadable": "无法读取",
     "not_purged": "已审批删除但仍存在",
+    "orphan": "未登记的对象（孤立对象）",
+    "unlistable": "无法列出对象（未能检查未登记的对象）",
 }
 MAX_DETAILS = 1000
 
@@ -53,11 +59,25 @@ class ScrubReport:
     findings: list[ScrubFinding] = dataclasses.field(default_factory=list)  # the first MAX_DETAILS
     lost: list[ScrubFinding] = dataclasses.field(default_factory=list)  # both copies bad (all of them)
     counts: Counter[tuple[str, str, bool]] = dataclasses.field(default_factory=Counter)
+    orphan_grace: dt.timedelta = ORPHAN_GRACE
+    orphans: list[OrphanFinding] = dataclasses.field(default_factory=list)  # the first MAX_DETAILS
+    orphans_found: int = 0
+    orphans_recent: int = 0  # younger than orphan_grace: listed, not counted as problems
 
     def add(self, finding: ScrubFinding) -> None:
         self.counts[(finding.location, finding.problem, finding.repaired)] += 1
         if len(self.findings) < MAX_DETAILS:
             self.findings.append(finding)
+
+    def add_orphan(self, orphan: OrphanFinding) -> None:
+        """List unregistered bytes; only those older than the grace period count as problems."""
+        self.orphans_found += 1
+        if orphan.recent:
+            self.orphans_recent += 1
+        else:
+            self.counts[(orphan.location, "orphan", False)] += 1
+        if len(self.orphans) < MAX_DETAILS:
+            self.orphans.append(orphan)
 
     @property
     def problems_found(self) -> int:
@@ -87,6 +107,10 @@ class ScrubReport:
             "remaining": self.remaining,
             "lost": [dataclasses.asdict(f) for f in self.lost],
             "findings": [dataclasses.asdict(f) for f in self.findings],
+            "orphans_found": self.orphans_found,
+            "orphans_recent": self.orphans_recent,
+            "orphan_grace_seconds": int(self.orphan_grace.total_seconds()),
+            "orphans": [o.as_json() for o in self.orphans],
         }
 
 
@@ -204,10 +228,25 @@ def _check_tombstone(obj: ArchivedObject, *, repair: bool, report: ScrubReport) 
         report.add(ScrubFinding(obj.pk, obj.key, loc, "not_purged", fixed))
 
 
-def archive_scrub(*, repair: bool, batch_size: int = 500) -> ScrubReport:
+def _scan_orphans(report: ScrubReport) -> None:
+    """List unregistered bytes in both locations; a location that cannot be listed is a problem."""
+    now = clock.now()
+    for location in LOCATION_LABELS:
+        try:
+            for orphan in find_orphans(location, now=now, grace=report.orphan_grace):
+                report.add_orphan(orphan)
+        except Exception:
+            logger.exception("archive scrub: cannot list the objects in %s", location)
+            report.counts[(location, "unlistable", False)] += 1
+
+
+def archive_scrub(
+    *, repair: bool, batch_size: int = 500, orphan_grace: dt.timedelta = ORPHAN_GRACE
+) -> ScrubReport:
     """Re-hash every archived object in both locations; with repair, restore the bad copy from the good
-    one when exactly one copy matches the registered SHA-256 (never when both are bad)."""
-    report = ScrubReport(repair=repair)
+    one when exactly one copy matches the registered SHA-256 (never when both are bad). Also list the
+    unregistered objects (orphans) of both locations; those are reported, never deleted or repaired."""
+    report = ScrubReport(repair=repair, orphan_grace=orphan_grace)
     last_id = 0
     while True:
         batch = list(ArchivedObject.objects.filter(pk__gt=last_id).order_by("pk")[:batch_size])
@@ -216,14 +255,18 @@ def archive_scrub(*, repair: bool, batch_size: int = 500) -> ScrubReport:
         for obj in batch:
             _check_object(obj, repair=repair, report=report)
         last_id = batch[-1].pk
+    _scan_orphans(report)
     level = logging.INFO if report.ok else logging.ERROR
     logger.log(
         level,
-        "archive scrub: %s objects, %s problems, %s repaired, %s remaining, %s with both copies bad",
+        "archive scrub: %s objects, %s problems, %s repaired, %s remaining, %s with both copies bad,"
+        " %s unregistered objects (%s younger than the grace period)",
         report.objects_checked,
         report.problems_found,
         report.repaired,
         report.remaining,
         len(report.lost),
+        report.orphans_found,
+        report.orphans_recent,
     )
     return report
