@@ -242,3 +242,20 @@ def test_an_external_tsa_root_does_not_make_its_certificates_signers(pki, policy
     assert not report.signatures[0].trusted
     with pytest.raises(ValueError, match="self-signed CA"):
         p.trust_tsa_root(cert.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("algorithm", ["sha256", "sha384", "sha512"])
+def test_token_assembly_is_byte_for_byte_pyhankos(pki, monkeypatch, algorithm):
+    """The platform TSA assembles its tokens from DER pieces; pyHanko's own assembly of the same TSTInfo,
+    signed attributes and (deterministic) signature gives exactly the same bytes."""
+    stamper = tsa_module.PlatformTimeStamper(p.load_credential(p.Role.TSA))
+    req = tsp.TimeStampReq.load(request_der(algorithm=algorithm))
+    with clock.frozen_clock(dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)):
+        info = stamper._build_tst_info(req["message_imprint"], clock.now(), req)
+        monkeypatch.setattr(stamper, "_build_tst_info", lambda *_args: info)
+        ours = stamper.request_tsa_response(req).dump()
+        theirs = DummyTimeStamper.request_tsa_response(stamper, req).dump(force=True)
+    assert ours == theirs
+    token = tsp.TimeStampResp.load(ours)["time_stamp_token"]
+    assert token["content"]["encap_content_info"]["content"].parsed["serial_number"] == info["serial_number"]
