@@ -279,7 +279,36 @@ VERIFY_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+def _caches(url: str) -> dict:
+    """Django's default cache: per process in memory, or Redis shared by every process (EPOLICY_CACHE_URL).
+
+    Only the signing service's replay memory uses it (epolicy.signing.remote.auth): several service
+    processes behind one name must share it.
+    """
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"EPOLICY_CACHE_URL must be a redis://, rediss:// or unix:// URL (or empty), not {url!r}"
+        )
+    try:
+        importlib.import_module("redis")
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "EPOLICY_CACHE_URL names a Redis server, but the redis client is not installed: "
+            "pip install 'epolicy[redis]', or unset EPOLICY_CACHE_URL"
+        ) from exc
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": os.environ.get("EPOLICY_CACHE_PREFIX", "epolicy"),
+        }
+    }
+
+
+CACHES = _caches(os.environ.get("EPOLICY_CACHE_URL", ""))
 
 LOGGING = {
     "version": 1,

@@ -41,6 +41,20 @@ def test_pdf_basics_and_reproducible(rendered):
     assert render_epolicy(epolicy_data()).pdf == rendered.pdf  # invariant output: same data, same bytes
 
 
+def test_the_font_face_keeping_its_tables_writes_the_same_bytes(rendered, monkeypatch):
+    """fonts._TableKeepingFace only avoids copying tables again: ReportLab's own face gives the same file."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFontFace
+
+    from epolicy.documents import fonts
+
+    face = pdfmetrics.getFont(fonts.FONT_NAME).face
+    assert isinstance(face, fonts._TableKeepingFace)
+    assert face.get_table("glyf") is face.get_table("glyf")  # kept, not copied again
+    monkeypatch.setattr(face, "__class__", TTFontFace)
+    assert render_epolicy(epolicy_data()).pdf == rendered.pdf
+
+
 def test_keywords_metadata_carry_kind_and_number(rendered):
     info = PdfFileReader(io.BytesIO(rendered.pdf)).trailer["/Info"]
     assert str(info["/Keywords"]) == f"epolicy-kind=policy; epolicy-number={POLICY_NUMBER}"

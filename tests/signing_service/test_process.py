@@ -47,9 +47,8 @@ class Service:
         self.url, self.env, self.db, self.proc, self.log = url, env, db, proc, log
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    home = tmp_path_factory.mktemp("signing-service")
+def service_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a signing service with its own SQLite database (migrated and given a PKI)."""
     db = home / "signing.sqlite3"
     env = {
         **os.environ,
@@ -58,13 +57,18 @@ def service(tmp_path_factory):
         "EPOLICY_SIGNING_SERVICE_TOKEN": TOKEN,
         "EPOLICY_ENV": "development",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
     env.pop("EPOLICY_SIGNING_SERVICE_URL", None)
     env.pop("EPOLICY_TEST_SQLITE", None)
-    _run(["migrate", "--noinput"], env)
-    _run(["pki_init"], env)
+    if not db.exists():
+        _run(["migrate", "--noinput"], env)
+        _run(["pki_init"], env)
+    return env
 
-    log = home / "server.stderr"
+
+def start_signing_server(env: dict[str, str], log: Path) -> tuple[str, subprocess.Popen]:
+    """`epolicy signing_server` on a free port; returns its base URL once it listens."""
     with log.open("w") as stderr:
         proc = subprocess.Popen(
             [EPOLICY, "signing_server", "--host", "127.0.0.1", "--port", "0"],
@@ -82,9 +86,8 @@ def service(tmp_path_factory):
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    url = None
     deadline = time.monotonic() + 120
-    while url is None:
+    while True:
         try:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
@@ -93,18 +96,30 @@ def service(tmp_path_factory):
             proc.kill()
             pytest.fail(f"signing_server did not start:\n{log.read_text()}")
         if "listening on" in line:
-            url = line.split("listening on", 1)[1].strip().removesuffix("/internal/signing/v1/")
+            return line.split("listening on", 1)[1].strip().removesuffix("/internal/signing/v1/"), proc
+
+
+def stop_signing_server(proc: subprocess.Popen, log: Path) -> None:
+    proc.terminate()
     try:
-        yield Service(url, env, db, proc, log)
+        returncode = proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("signing_server did not stop on SIGTERM")
+    assert returncode == 0, log.read_text()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    home = tmp_path_factory.mktemp("signing-service")
+    env = service_env(home)
+    log = home / "server.stderr"
+    url, proc = start_signing_server(env, log)
+    try:
+        yield Service(url, env, home / "signing.sqlite3", proc, log)
     finally:
-        proc.terminate()
-        try:
-            returncode = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("signing_server did not stop on SIGTERM")
-        assert returncode == 0, log.read_text()
+        stop_signing_server(proc, log)
 
 
 @pytest.fixture
