@@ -162,22 +162,22 @@ STORAGES = {
 }
 
 
-def _require_s3_backend(prefix: str) -> None:
-    """A bucket is configured: refuse to start (rather than archive elsewhere) without the S3 backend."""
-    for module in ("storages", "boto3"):
+def _require_modules(variable: str, modules: tuple[str, ...], install: str) -> None:
+    """`variable` is set: refuse to start (rather than silently do without) when its backend is missing."""
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ImproperlyConfigured(
-                f"{prefix}_S3_BUCKET is set, but the S3 storage backend is not installed (cannot import"
-                f" {module}): install it with pip install 'epolicy[s3]' (django-storages[s3] with boto3),"
-                f" or unset {prefix}_S3_BUCKET to archive on the local file system."
+                f"{variable} is set, but its backend is not installed (cannot import {module}):"
+                f" install it with pip install '{install}', or unset {variable}."
             ) from exc
 
 
 def _s3_archive(prefix: str) -> dict:
     """An archive location in an S3-compatible bucket, write-once (docs/archive.md: {prefix}_S3_*)."""
-    _require_s3_backend(prefix)
+    # django-storages[s3] with boto3; without the variable the archive stays on the local file system.
+    _require_modules(f"{prefix}_S3_BUCKET", ("storages", "boto3"), "epolicy[s3]")
     env = os.environ
     return {
         "BACKEND": "epolicy.archive.storage.WriteOnceStorage",
@@ -292,13 +292,7 @@ def _caches(url: str) -> dict:
         raise ImproperlyConfigured(
             f"EPOLICY_CACHE_URL must be a redis://, rediss:// or unix:// URL (or empty), not {url!r}"
         )
-    try:
-        importlib.import_module("redis")
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            "EPOLICY_CACHE_URL names a Redis server, but the redis client is not installed: "
-            "pip install 'epolicy[redis]', or unset EPOLICY_CACHE_URL"
-        ) from exc
+    _require_modules("EPOLICY_CACHE_URL", ("redis",), "epolicy[redis]")
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -60,11 +60,6 @@ class SignedResult:
     signed_at: dt.datetime
 
 
-def _signer_for(cred: LoadedCredential) -> signers.Signer:
-    """The signer of a loaded credential (kept for callers of the earlier name; see keystore)."""
-    return keystore.signer_for_credential(cred)
-
-
 # CMS bytes besides the certificates: signed attributes, the signature, the timestamp token's TSTInfo,
 # attributes and signature, and the ASN.1 framing; measured at ~1.9 kB with RSA-2048 signers.
 _CMS_OVERHEAD = 3072

@@ -50,7 +50,6 @@ class PlatformTimeStamper(DummyTimeStamper):
 
     def __init__(self, tsa: LoadedCredential):
         self._tsa_key = tsa.require_key()
-        self._signing_cert_attr = _tsa_signing_cert_attr(tsa)
         self._parts = _token_parts(tsa)
         # The token carries the TSA's certificate only: its issuer is the root every verifier trusts.
         super().__init__(tsa_cert=tsa.cert_asn1, tsa_key=tsa.key_asn1)
@@ -92,7 +91,7 @@ class PlatformTimeStamper(DummyTimeStamper):
                 simple_cms_attribute("signing_time", cms.Time({"utc_time": gen_time}))
                 if gen_time.year < 2050
                 else simple_cms_attribute("signing_time", cms.Time({"general_time": gen_time})),
-                cms.CMSAttribute.load(self._signing_cert_attr),
+                cms.CMSAttribute.load(self._parts.signing_certificate),
                 simple_cms_attribute("message_digest", digest.finalize()),
             ]
         )
@@ -151,6 +150,7 @@ class _TokenParts:
             }
         ).dump()
         self.signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}).dump()
+        self.signing_certificate = signing_certificate_attr(cert)  # the ESS attribute of every token
         self._digest_algorithms: dict[str, bytes] = {}
 
     def digest_algorithm(self, name: str) -> bytes:
@@ -188,16 +188,6 @@ def _token_parts(tsa: LoadedCredential) -> _TokenParts:
     if parts is None:
         parts = _parts_cache[tsa.fingerprint] = _TokenParts(tsa)
     return parts
-
-
-_tsa_attrs: dict[str, bytes] = {}
-
-
-def _tsa_signing_cert_attr(tsa: LoadedCredential) -> bytes:
-    attr = _tsa_attrs.get(tsa.fingerprint)
-    if attr is None:
-        attr = _tsa_attrs[tsa.fingerprint] = signing_certificate_attr(tsa.cert_asn1)
-    return attr
 
 
 def uses_platform_tsa() -> bool:

@@ -15,8 +15,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
+from epolicy.signing import keystore, signers
 from epolicy.signing import pki as pki_mod
-from epolicy.signing import signers
 from epolicy.signing.models import SigningCredential
 from epolicy.signing.verify import MESSAGES, verify_pdf
 
@@ -278,7 +278,7 @@ def test_signature_without_timestamp_is_expired_once_the_certificate_is(pki, pol
         field_name="insurer_seal", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
     pdf = ph_signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(policy_pdf)), meta, signer=signers._signer_for(seal)
+        IncrementalPdfFileWriter(io.BytesIO(policy_pdf)), meta, signer=keystore.signer_for_credential(seal)
     )
     data = pdf.getvalue()
     assert verify_pdf(data).code == "genuine"
@@ -392,7 +392,7 @@ def test_our_tsa_key_signing_a_document_is_not_a_signer_we_vouch_for(pki, policy
     out = ph_signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(make_pdf(kind="application"))),
         meta,
-        signer=signers._signer_for(tsa),
+        signer=keystore.signer_for_credential(tsa),
     )
     report = verify_pdf(out.getvalue())
     assert report.code == "untrusted_signer"
