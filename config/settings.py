@@ -6,13 +6,13 @@ Production (EPOLICY_ENV=production) refuses to start with development keys or sa
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib
 import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+from config import secrets as _secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EPOLICY_VAR_DIR", BASE_DIR / "var"))
@@ -24,14 +24,15 @@ def _env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
 
 
-def _dev_secret(purpose: str) -> str:
-    """A stable development secret derived from the checkout path; never accepted in production."""
-    return base64.b64encode(hashlib.sha256(f"epolicy-dev:{purpose}:{BASE_DIR}".encode()).digest()).decode()
+# Random per installation (var/secrets.json, mode 0600) in development; the environment in production.
+_SECRETS = _secrets.resolve(VAR_DIR, production=PRODUCTION)
+if not PRODUCTION:
+    _secrets.make_private_dir(VAR_DIR)
 
-
-SECRET_KEY = os.environ.get("EPOLICY_SECRET_KEY") or _dev_secret("django")
-DEBUG = _env_bool("EPOLICY_DEBUG", not PRODUCTION)
-ALLOWED_HOSTS = os.environ.get("EPOLICY_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+SECRET_KEY = _SECRETS["django_secret_key"]
+# Off unless asked for: a traceback page shows settings, paths and local variables to whoever gets one.
+DEBUG = _env_bool("EPOLICY_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("EPOLICY_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 SITE_URL = os.environ.get("EPOLICY_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Base of the CRL and CA-certificate URLs written into every certificate the platform's CAs issue
 # (epolicy.signing.repository): certificates outlive deployments, so use a stable name, plain http.
@@ -45,6 +46,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_tasks",
     "django_tasks_db",
     "epolicy.common",
@@ -71,8 +75,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: it answers locked-out login attempts.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -218,16 +231,33 @@ EMAIL_HOST = os.environ.get("EPOLICY_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EPOLICY_EMAIL_PORT", "25"))
 
 LOGIN_URL = "/console/login/"
+# Cookies: never readable by page scripts; a staff session ends after a working day.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = int(os.environ.get("EPOLICY_SESSION_SECONDS", str(8 * 3600)))
 SANDBOX_PAYMENT_DELIVERY = os.environ.get("EPOLICY_SANDBOX_PAYMENT_DELIVERY", "http")
 LOGIN_REDIRECT_URL = "/console/"
 
+# Staff login (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user name or from one
+# address, further attempts are refused for AXES_COOLOFF_TIME hours, whatever the password.
+AXES_FAILURE_LIMIT = int(os.environ.get("EPOLICY_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("EPOLICY_LOGIN_LOCKOUT_HOURS", "0.5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Staff second factor (django-otp TOTP): required for every staff login in production; in development a
+# staff member who has enrolled a device is always asked for it.
+STAFF_OTP_REQUIRED = _env_bool("EPOLICY_STAFF_OTP_REQUIRED", PRODUCTION)
+
 # Personal-data encryption: versioned AES-256-GCM keys (base64 of 32 bytes) and a blind-index key.
 # EPOLICY_DATA_KEYS="2:base64key,1:base64key" — the first one encrypts, all of them decrypt.
-_DEV_DATA_KEY = base64.b64encode(hashlib.sha256(_dev_secret("data-key-1").encode()).digest()).decode()
-DATA_KEYS = os.environ.get("EPOLICY_DATA_KEYS") or f"1:{_DEV_DATA_KEY}"
-BLIND_INDEX_KEY = os.environ.get("EPOLICY_BLIND_INDEX_KEY") or _dev_secret("blind-index")
+DATA_KEYS = _SECRETS["data_keys"]
+BLIND_INDEX_KEY = _SECRETS["blind_index_key"]
 # Key that protects signing keys held in the database (PKCS#8 encryption passphrase).
-SIGNING_KEY_PASSPHRASE = os.environ.get("EPOLICY_SIGNING_KEY_PASSPHRASE") or _dev_secret("signing-keys")
+SIGNING_KEY_PASSPHRASE = _SECRETS["signing_key_passphrase"]
+# Key of the audit log's hash chain (HMAC-SHA256): kept outside the database, so that whoever can write
+# the database cannot recompute the chain after editing it.
+AUDIT_CHAIN_KEY = _SECRETS["audit_chain_key"]
 
 INSURER = {
     "name": os.environ.get("EPOLICY_INSURER_NAME", "示例财产保险股份有限公司（演示）"),
@@ -238,11 +268,18 @@ INSURER = {
     "hotline": os.environ.get("EPOLICY_INSURER_HOTLINE", "400-000-0000"),
     "website": os.environ.get("EPOLICY_INSURER_WEBSITE", SITE_URL),
 }
+OTP_TOTP_ISSUER = INSURER["short_name"]
 
 PROVIDERS = {
     "sms": os.environ.get("EPOLICY_SMS_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxSms"),
     "payment": os.environ.get(
         "EPOLICY_PAYMENT_PROVIDER", "epolicy.payments.providers.sandbox.SandboxGateway"
+    ),
+    "transfer": os.environ.get(
+        "EPOLICY_TRANSFER_PROVIDER", "epolicy.servicing.providers.sandbox.SandboxTransfers"
+    ),
+    "core_system": os.environ.get(
+        "EPOLICY_CORE_SYSTEM", "epolicy.servicing.coresystem.builtin.BuiltinCoreSystem"
     ),
 }
 # Signing: where keys live ("database": encrypted PKCS#8 rows; "files": encrypted PKCS#8 files in
@@ -255,15 +292,15 @@ PKCS11 = {
     "user_pin": os.environ.get("EPOLICY_PKCS11_PIN", ""),
 }
 CORE_SYSTEM_URL = os.environ.get("EPOLICY_CORE_SYSTEM_URL", "")
-CORE_SYSTEM_SECRET = os.environ.get("EPOLICY_CORE_SYSTEM_SECRET") or _dev_secret("core-system")
+CORE_SYSTEM_SECRET = _SECRETS["core_system_secret"]
 SIGNING_SERVICE_URL = os.environ.get("EPOLICY_SIGNING_SERVICE_URL", "")  # empty: sign in-process
-SIGNING_SERVICE_TOKEN = os.environ.get("EPOLICY_SIGNING_SERVICE_TOKEN") or _dev_secret("signing-service")
+SIGNING_SERVICE_TOKEN = _SECRETS["signing_service_token"]
 TSA_URL = os.environ.get("EPOLICY_TSA_URL", "")  # empty: the platform's own timestamp authority
 CERT_EXPIRY_WARNING_DAYS = int(os.environ.get("EPOLICY_CERT_EXPIRY_WARNING_DAYS", "90"))
 LTA_RENEW_BEFORE_DAYS = int(os.environ.get("EPOLICY_LTA_RENEW_BEFORE_DAYS", "365"))
 
 # Shared secret of the sandbox payment gateway (signs its notifications).
-SANDBOX_PAYMENT_SECRET = os.environ.get("EPOLICY_SANDBOX_PAYMENT_SECRET") or _dev_secret("sandbox-payment")
+SANDBOX_PAYMENT_SECRET = _SECRETS["sandbox_payment_secret"]
 
 OTP = {
     "length": 6,
@@ -317,14 +354,43 @@ LOGGING = {
 }
 
 if PRODUCTION:
-    for name in (
-        "EPOLICY_SECRET_KEY",
-        "EPOLICY_DATA_KEYS",
-        "EPOLICY_BLIND_INDEX_KEY",
-        "EPOLICY_SIGNING_KEY_PASSPHRASE",
-    ):
-        if not os.environ.get(name):
-            raise ImproperlyConfigured(f"{name} must be set in production")
+    _problems = []
+    _required = {
+        "EPOLICY_SECRET_KEY": SECRET_KEY,
+        "EPOLICY_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
+        "EPOLICY_SIGNING_KEY_PASSPHRASE": SIGNING_KEY_PASSPHRASE,
+        "EPOLICY_AUDIT_CHAIN_KEY": AUDIT_CHAIN_KEY,
+    }
+    # A secret that protects a link in use must be as strong as the others: never a silent default.
+    if CORE_SYSTEM_URL or ".http." in PROVIDERS["core_system"]:
+        _required["EPOLICY_CORE_SYSTEM_SECRET"] = CORE_SYSTEM_SECRET
+    if SIGNING_SERVICE_URL:
+        _required["EPOLICY_SIGNING_SERVICE_TOKEN"] = SIGNING_SERVICE_TOKEN
+    for _name, _value in _required.items():
+        # Several comma-separated values (rotation): each one must be strong.
+        for _part in (_value or "").split(",") if _name != "EPOLICY_SECRET_KEY" else [_value]:
+            _problem = _secrets.strength_problem(_part)
+            if _problem:
+                _problems.append(f"{_name} {_problem}")
+    _problem = _secrets.data_keys_problem(DATA_KEYS) if DATA_KEYS else "is empty"
+    if _problem:
+        _problems.append(f"EPOLICY_DATA_KEYS {_problem}")
+    if _problems:
+        raise ImproperlyConfigured("production refuses weak or missing secrets: " + "; ".join(_problems))
     for kind, path in PROVIDERS.items():
         if ".sandbox." in path:
             raise ImproperlyConfigured(f"production refuses the sandbox {kind} provider ({path})")
+    if DEBUG:
+        raise ImproperlyConfigured("production refuses EPOLICY_DEBUG: tracebacks would reach clients")
+    if not SITE_URL.startswith("https://"):
+        raise ImproperlyConfigured("EPOLICY_SITE_URL must be https:// in production")
+    # Behind the insurer's TLS-terminating proxy, which sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _env_bool("EPOLICY_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("EPOLICY_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_bool("EPOLICY_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Health checks from the load balancer arrive over plain HTTP on the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^ops/health"]

@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+VAR=${EPOLICY_VAR_DIR:-var}
+if [ -f "$VAR/epolicy.sqlite3" ] && [ ! -f "$VAR/secrets.json" ]; then
+  # Made by a version whose development secrets were derived from the checkout's path: its personal
+  # data and keys are readable by anyone who knows the path. Keep it aside and start afresh.
+  aside="$VAR.derived-secrets-$(date +%Y%m%d%H%M%S)"
+  echo "==> $VAR/ was made with derived development secrets; moved to $aside (demo data is recreated)"
+  mv "$VAR" "$aside" && chmod 700 "$aside"
+fi
 export EPOLICY_TASK_BACKEND=${EPOLICY_TASK_BACKEND:-django_tasks_db.DatabaseBackend}
 EP=.venv/bin/epolicy
 $EP migrate --no-input -v 0
@@ -27,4 +35,5 @@ cat <<MSG
     e-mails (file)     var/mail/
 
 MSG
-$EP runserver 127.0.0.1:8000 --noreload
+# DEBUG is off (no traceback reaches a browser); --insecure lets the development server serve static files.
+$EP runserver 127.0.0.1:8000 --noreload --insecure
