@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.logredact import redact
 from epolicy.common.schemas import validation_message
+
+logger = logging.getLogger("epolicy.api")
 
 api = NinjaAPI(
     title="epolicy API",
@@ -50,6 +55,21 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     )
     err = ApplicationError(code)
     return _error(request, exc.status_code, err.as_dict())
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    err = ApplicationError("not_found")
+    return _error(request, err.status, err.as_dict())
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Anything else: a coded 500 with an error id; the traceback goes to the server log only."""
+    error_id = uuid.uuid4().hex[:16]
+    logger.error("API %s %s failed [error %s]", request.method, redact(request.path), error_id, exc_info=exc)
+    err = ApplicationError("internal_error")
+    return _error(request, err.status, {**err.as_dict(), "details": {"error_id": error_id}})
 
 
 def _register() -> None:

@@ -138,9 +138,10 @@ def _decoded(value: str) -> bytes | None:
         except ValueError:
             continue
         # Only a faithful round trip is base64; arbitrary text often "decodes" too.
-        if base64.b64encode(raw).rstrip(b"=") == text.rstrip("=").encode() or base64.urlsafe_b64encode(
-            raw
-        ).rstrip(b"=") == text.rstrip("=").encode():
+        if (
+            base64.b64encode(raw).rstrip(b"=") == text.rstrip("=").encode()
+            or base64.urlsafe_b64encode(raw).rstrip(b"=") == text.rstrip("=").encode()
+        ):
             return raw
     return None
 
@@ -206,3 +207,22 @@ def data_keys_problem(spec: str) -> str | None:
         if len(set(raw)) < MIN_DISTINCT_BYTES:
             return f"key version {version!r} is not random (too few distinct bytes)"
     return None
+
+
+# The setting that holds each secret (settings.py assigns them from `resolve`).
+SETTING_OF = {
+    "django_secret_key": "SECRET_KEY",
+    "data_keys": "DATA_KEYS",
+    "blind_index_key": "BLIND_INDEX_KEY",
+    "signing_key_passphrase": "SIGNING_KEY_PASSPHRASE",
+    "audit_chain_key": "AUDIT_CHAIN_KEY",
+    "sandbox_payment_secret": "SANDBOX_PAYMENT_SECRET",
+    "core_system_secret": "CORE_SYSTEM_SECRET",
+    "signing_service_token": "SIGNING_SERVICE_TOKEN",
+}
+
+
+def environment_of(settings: object) -> dict[str, str]:
+    """The environment variables that give another process this installation's secrets (a restore on
+    another machine, a test's child process)."""
+    return {s.env: str(getattr(settings, SETTING_OF[s.name])) for s in SECRETS}

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # its Swagger UI from our own static files (no CDN: intranets and the CSP)
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "epolicy.common.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "epolicy.backoffice.ops_views.console_alerts",
             ],
         },
     }
@@ -245,6 +248,8 @@ AXES_COOLOFF_TIME = float(os.environ.get("EPOLICY_LOGIN_LOCKOUT_HOURS", "0.5"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The attempt that reaches the limit gets the same Chinese page as the later ones.
+AXES_LOCKOUT_CALLABLE = "epolicy.backoffice.auth_views.lockout_response"
 # Staff second factor (django-otp TOTP): required for every staff login in production; in development a
 # staff member who has enrolled a device is always asked for it.
 STAFF_OTP_REQUIRED = _env_bool("EPOLICY_STAFF_OTP_REQUIRED", PRODUCTION)
@@ -311,6 +316,19 @@ OTP = {
     "max_per_ip_per_hour": 20,
 }
 CAPTCHA_TTL_SECONDS = 300
+# The applicant's link: valid this many days after approval (and never past the start of cover), and
+# this many days after issuance for downloading the policy.
+APPLICANT_LINK_DAYS = int(os.environ.get("EPOLICY_APPLICANT_LINK_DAYS", "30"))
+APPLICANT_LINK_GRACE_DAYS = int(os.environ.get("EPOLICY_APPLICANT_LINK_GRACE_DAYS", "30"))
+SIGNATURE_MAX_PER_CLIENT_PER_HOUR = int(os.environ.get("EPOLICY_SIGNATURE_MAX_PER_CLIENT_PER_HOUR", "30"))
+# The outbox (epolicy.ops.outbox): side effects after a commit, retried until done.
+OUTBOX = {
+    "lease_seconds": float(os.environ.get("EPOLICY_OUTBOX_LEASE_SECONDS", "300")),
+    "retry_base_seconds": float(os.environ.get("EPOLICY_OUTBOX_RETRY_SECONDS", "30")),
+    "retry_max_seconds": float(os.environ.get("EPOLICY_OUTBOX_RETRY_MAX_SECONDS", "3600")),
+    "alert_after_attempts": int(os.environ.get("EPOLICY_OUTBOX_ALERT_ATTEMPTS", "3")),
+    "alert_after_seconds": float(os.environ.get("EPOLICY_OUTBOX_ALERT_SECONDS", "600")),
+}
 QUERY_MAX_PER_IP_PER_HOUR = int(os.environ.get("EPOLICY_QUERY_MAX_PER_IP_PER_HOUR", "30"))
 VERIFY_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
@@ -344,14 +362,19 @@ CACHES = _caches(os.environ.get("EPOLICY_CACHE_URL", ""))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("EPOLICY_LOG_LEVEL", "INFO")},
     "loggers": {
         "fontTools": {"level": "WARNING"},
         "pyhanko": {"level": "WARNING"},
         "django_tasks": {"level": "WARNING"},
+        # The development server's access log: through the same redacting handler.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+# Origins the payment gateway's cashier pages live on (forms and redirects may go there).
+CSP_FORM_ACTION = [o for o in os.environ.get("EPOLICY_CSP_FORM_ACTION", "").split(",") if o]
 
 if PRODUCTION:
     _problems = []
@@ -382,6 +405,8 @@ if PRODUCTION:
             raise ImproperlyConfigured(f"production refuses the sandbox {kind} provider ({path})")
     if DEBUG:
         raise ImproperlyConfigured("production refuses EPOLICY_DEBUG: tracebacks would reach clients")
+    if os.environ.get("EPOLICY_FAILPOINTS"):
+        raise ImproperlyConfigured("production refuses EPOLICY_FAILPOINTS (crash injection for tests)")
     if not SITE_URL.startswith("https://"):
         raise ImproperlyConfigured("EPOLICY_SITE_URL must be https:// in production")
     # Behind the insurer's TLS-terminating proxy, which sets X-Forwarded-Proto.

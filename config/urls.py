@@ -1,9 +1,11 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config.api import api
+from epolicy.backoffice.auth_views import admin_urls
+from epolicy.common.errors import ApplicationError
 from epolicy.signing.views import tsa_view
 
 
@@ -11,10 +13,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("portal:query")
 
 
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /api/: the API's coded answer, not an HTML page."""
+    err = ApplicationError("not_found", "没有这个接口，请核对地址（接口文档见 /api/v1/docs）。")
+    return JsonResponse(err.as_dict(), status=err.status, json_dumps_params={"ensure_ascii": False})
+
+
 urlpatterns = [
     path("", home),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_urls(admin.site)),  # behind the console's lockout and second factor
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("tsa", tsa_view, name="tsa"),  # the platform's RFC 3161 timestamp authority
     path("pki/", include("epolicy.signing.urls")),  # CA certificates and CRLs, named in our certificates
     path("console/", include("epolicy.backoffice.urls")),

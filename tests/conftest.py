@@ -10,6 +10,7 @@ def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.SANDBOX_PAYMENT_DELIVERY = "inline"
+    settings.STAFF_OTP_REQUIRED = False  # tests that need it turn it on
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

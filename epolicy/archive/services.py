@@ -14,6 +14,8 @@ from django.db.models import Q
 from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
+from epolicy.common.failpoints import failpoint
+from epolicy.ops.outbox import PURGE_ARCHIVE, REPLICATE_ARCHIVE, outbox_enqueue
 from epolicy.policies.models import Policy
 
 from .models import ArchiveDeletionRequest, ArchivedObject
@@ -131,6 +133,7 @@ def archive_put(
         if hash_stored(primary, key) != digest:
             raise ArchiveOverwriteRefused(f"archive key {key} already exists with other content")
     else:
+        failpoint(f"archive.primary.{kind}")
         primary.save(key, ContentFile(data))
     replicated = _write_second_copy(key, data, digest)
     obj = ArchivedObject.objects.create(
@@ -147,14 +150,15 @@ def archive_put(
         replicated_at=clock.now() if replicated else None,
     )
     if not replicated:
-        object_id = obj.pk
-        transaction.on_commit(lambda: _enqueue_repair(object_id))
+        # Committed with the row: the second copy is written later even if this process dies now.
+        outbox_enqueue(kind=REPLICATE_ARCHIVE, subject=obj.pk, reference=name)
     return obj
 
 
 def _write_second_copy(key: str, data: bytes, digest: str) -> bool:
     backup = backup_storage()
     try:
+        failpoint(f"archive.second_copy.{key.split('/', 1)[0]}")
         if backup.exists(key):
             return hash_stored(backup, key) == digest
         backup.save(key, ContentFile(data))
@@ -163,12 +167,6 @@ def _write_second_copy(key: str, data: bytes, digest: str) -> bool:
         # The primary copy is safe; the second one is retried by a task and by the scrub.
         logger.exception("archive: could not write the second copy of %s", key)
         return False
-
-
-def _enqueue_repair(object_id: int) -> None:
-    from .tasks import archive_repair_task
-
-    archive_repair_task.enqueue(object_id)
 
 
 def archive_read(obj: ArchivedObject) -> bytes:
@@ -195,8 +193,9 @@ def archive_read(obj: ArchivedObject) -> bytes:
             "archive: primary copy of %s (object %s) is %s; served the second copy", obj.key, obj.pk, problem
         )
         if problem != "unreadable":
-            object_id = obj.pk
-            transaction.on_commit(lambda: _enqueue_repair(object_id))
+            outbox_enqueue(
+                kind=REPLICATE_ARCHIVE, subject=obj.pk, reference=obj.key.rsplit("/", 1)[-1], reopen=True
+            )
         return data
     raise OSError(f"archived object {obj.key} does not match its registered SHA-256 in either location")
 
@@ -340,8 +339,7 @@ def archive_deletion_approve(*, request_id: int, actor: str) -> ArchivedObject:
                 "retention_until": obj.retention_until,
             },
         )
-        object_id = obj.pk
-        transaction.on_commit(lambda: _enqueue_purge(object_id))
+        outbox_enqueue(kind=PURGE_ARCHIVE, subject=obj.pk)
     return obj
 
 
@@ -363,12 +361,6 @@ def archive_deletion_reject(*, request_id: int, actor: str, note: str = "") -> A
             data={"request": request.pk, "note": request.decision_note},
         )
     return request
-
-
-def _enqueue_purge(object_id: int) -> None:
-    from .tasks import archive_purge_task
-
-    archive_purge_task.enqueue(object_id)
 
 
 def archive_purge(*, object_id: int, actor: str = "system:archive") -> bool:

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from .replication import archive_check_object, archive_scrub
-from .services import archive_purge
+from .replication import archive_scrub
 
-
-@task()
-def archive_repair_task(object_id: int) -> bool:
-    """Write a missing second copy (or restore a bad copy from the good one) of one object."""
-    return archive_check_object(object_id=object_id, repair=True).ok
-
-
-@task()
-def archive_purge_task(object_id: int) -> bool:
-    """Remove both copies of an object whose deletion was approved."""
-    return archive_purge(object_id=object_id)
+# The second copy and approved purges run through the outbox (epolicy.archive.jobs), so that a crash
+# after the commit that called for them cannot lose them.
 
 
 @task()

@@ -1,13 +1,16 @@
-from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from . import views
+from . import auth_views, ops_views, views
 
 app_name = "backoffice"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(template_name="backoffice/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(next_page="/console/login/"), name="logout"),
+    path("login/", auth_views.StaffLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="/console/login/"), name="logout"),
+    path("two-factor/", auth_views.otp_device, name="otp_device"),
+    path("two-factor/verify/", auth_views.otp_verify, name="otp_verify"),
+    path("two-factor/enroll/", auth_views.otp_enroll, name="otp_enroll"),
     path("applications/demo/", views.demo_application, name="demo_application"),
     path("applications/<str:number>/", views.application, name="application"),
     path("applications/<str:number>/approve/", views.approve, name="approve"),
@@ -16,5 +19,7 @@ urlpatterns = [
     path("sms/", views.sms, name="sms"),
     path("emails/", views.emails, name="emails"),
     path("payments/", views.payments, name="payments"),
+    path("outbox/", ops_views.outbox_jobs, name="outbox"),
+    path("outbox/<int:job_id>/retry/", ops_views.outbox_retry, name="outbox_retry"),
     path("life/", include("epolicy.backoffice.servicing_urls")),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required as _staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,10 +17,14 @@ from epolicy.notifications.models import EmailMessageLog, SmsMessage
 from epolicy.payments.models import PaymentNotification
 from epolicy.portal.views import page
 
+from .auth_views import staff_required
+
 
 def staff_member_required(view):  # type: ignore[no-untyped-def]
-    """Staff only; others go to the console's own login page (not the admin's)."""
-    return _staff_member_required(view, login_url="backoffice:login")
+    """Active staff past the second factor when it is owed (a confirmed TOTP device, or
+    STAFF_OTP_REQUIRED: see auth_views.second_factor_step); others go to the console's own login page
+    (not the admin's), staff who still owe the code to the code or enrollment page."""
+    return staff_required(view)
 
 
 def _actor(request: HttpRequest) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django_otp import user_has_device
 from ninja.security import APIKeyHeader, SessionAuth
 
 from .models import ApiClient
@@ -49,9 +51,15 @@ class ApiKeyAuth(APIKeyHeader):
 
 
 class StaffSessionAuth(SessionAuth):
+    """Staff logged in to the console; past the second factor when it is owed (docs/staff-security.md)."""
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
-        return f"staff:{user.get_username()}" if user is not None and user.is_staff else None
+        if user is None or not user.is_staff:
+            return None
+        if not user.is_verified() and (settings.STAFF_OTP_REQUIRED or user_has_device(user)):
+            return None  # password only: the second factor is still owed
+        return f"staff:{user.get_username()}"
 
 
 SYSTEM_AUTH = [ApiKeyAuth(), StaffSessionAuth()]

@@ -173,6 +173,8 @@ def payment_status_json(app: Application, order_no: str) -> dict:
         PaymentOrder.Status.PENDING: "尚未收到支付结果，请稍候。",
         PaymentOrder.Status.FAILED: "支付未成功，请重新支付。",
         PaymentOrder.Status.PAYER_MISMATCH: ApplicationError("payment_payer_mismatch").message_zh,
+        PaymentOrder.Status.REFUNDED: f"{order.failure_reason}（退款将在 1–7 个工作日内到账）。"
+        + ("请重新发起缴费。" if app.status == Application.Status.SIGNED else ""),
         PaymentOrder.Status.PAID: "缴费成功，正在出具电子保单。"
         if app.status != Application.Status.ISSUED
         else "缴费成功，电子保单已出具。",

@@ -66,7 +66,8 @@ def pay_as(app: Application, *, payer_name: str, payer_id_number: str) -> str:
     return order.order_no
 
 
-def run_journey(data: ApplicationInput, *, actor: str = "system:demo") -> Policy:
+def journey_until_payment(data: ApplicationInput, *, actor: str = "system:demo") -> Application:
+    """Create, approve, read, sign and pass the SMS check: the application is ready to pay."""
     app = services.application_create(data=data, actor=actor)
     app, _token = services.application_approve(application_id=app.pk, actor=actor)
     read_all_documents(app)
@@ -75,6 +76,11 @@ def run_journey(data: ApplicationInput, *, actor: str = "system:demo") -> Policy
     masked = services.application_otp_send(app=app, client=DEMO_CLIENT)
     services.application_otp_verify(app_id=app.pk, code=latest_sms_code(masked), client=DEMO_CLIENT)
     app.refresh_from_db()
+    return app
+
+
+def run_journey(data: ApplicationInput, *, actor: str = "system:demo") -> Policy:
+    app = journey_until_payment(data, actor=actor)
     pay_as(app, payer_name=app.applicant.name, payer_id_number=app.applicant.id_number)
     # Issuance runs as a task after the payment commits; with a queued backend, do it now (idempotent).
     return policy_issue(application_id=app.pk)

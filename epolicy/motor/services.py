@@ -8,8 +8,10 @@ import datetime as dt
 import io
 import json
 import secrets
+import struct
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
@@ -26,6 +28,8 @@ from epolicy.documents.application_form import render_application_form
 from epolicy.documents.bundle import BundleDocument, bundle_document, bundle_documents
 from epolicy.documents.model import Field
 from epolicy.identity import otp
+from epolicy.identity.ratelimit import rate_limit_hit
+from epolicy.ops.outbox import ISSUE_POLICY, outbox_enqueue
 from epolicy.parties.models import Customer
 from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import sign_application
@@ -37,6 +41,9 @@ from .quote import motor_quote
 
 APPLICATION_FORM = "application_form"
 MAX_SIGNATURE_BYTES = 512 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIGNATURE_WIDTH = (100, 2000)  # pixels: a phone's signature pad at up to 3x
+SIGNATURE_HEIGHT = (50, 1000)
 OTP_PURPOSE = "motor_payment"
 OTP_VALID_FOR_PAYMENT = dt.timedelta(minutes=30)
 MAX_DAYS_AHEAD = 90
@@ -289,7 +296,29 @@ def application_by_token(token: str) -> Application:
     )
     if app is None or not app.access_token:
         raise ApplicationError("not_found", "投保链接无效，请联系保险公司重新发送。")
+    expires = link_expires_at(app)
+    if expires is not None and clock.now() >= expires:
+        raise ApplicationError("link_expired", details={"expired_at": clock.fmt_local(expires)})
     return app
+
+
+def link_expires_at(app: Application) -> dt.datetime | None:
+    """When the applicant's link stops working (None: not yet known, the journey is still running).
+
+    Before payment: when the quote can no longer be accepted (the period would have started) or
+    settings.APPLICANT_LINK_DAYS after approval, whichever is first. Paid: open until issued. Issued:
+    settings.APPLICANT_LINK_GRACE_DAYS after issuance, to download the policy; after that the policy
+    query serves it.
+    """
+    if app.status == Application.Status.PAID:
+        return None
+    if app.status == Application.Status.ISSUED:
+        issued_at = getattr(getattr(app, "policy", None), "confirmed_at", None) or app.paid_at or clock.now()
+        return issued_at + dt.timedelta(days=settings.APPLICANT_LINK_GRACE_DAYS)
+    start = clock.start_of_day(app.period_start)
+    if app.approved_at is None:
+        return start
+    return min(start, app.approved_at + dt.timedelta(days=settings.APPLICANT_LINK_DAYS))
 
 
 def required_documents() -> list[tuple[str, str]]:
@@ -362,23 +391,44 @@ def unread_documents(app: Application) -> list[str]:
     return missing
 
 
+def _png_header_size(png: bytes) -> tuple[int, int] | None:
+    """(width, height) from the PNG's IHDR chunk, read without decoding anything; None if not a PNG."""
+    if len(png) < 24 or not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
 def _check_signature_png(data_url_or_b64: str) -> bytes:
     raw = (data_url_or_b64 or "").split(",", 1)[-1]
+    # Bounded before anything is decoded: the base64 text, then the PNG bytes, then its declared size.
+    if len(raw) > MAX_SIGNATURE_BYTES * 4 // 3 + 4:
+        raise ApplicationError("signature_invalid", "签名图片过大，请重新签名。", {"field": "signature"})
     try:
         png = base64.b64decode(raw, validate=True)
     except ValueError:
         raise ApplicationError("signature_invalid", details={"field": "signature"}) from None
-    if not png.startswith(b"\x89PNG") or len(png) > MAX_SIGNATURE_BYTES:
+    size = _png_header_size(png)
+    if size is None or len(png) > MAX_SIGNATURE_BYTES:
         raise ApplicationError(
             "signature_invalid", "签名图片格式不正确，请重新签名。", {"field": "signature"}
         )
+    width, height = size
+    if not (
+        SIGNATURE_WIDTH[0] <= width <= SIGNATURE_WIDTH[1]
+        and SIGNATURE_HEIGHT[0] <= height <= SIGNATURE_HEIGHT[1]
+    ):
+        # A 74-byte PNG can declare 50,000 × 50,000 pixels: refused from its header, never decoded.
+        raise ApplicationError(
+            "signature_invalid", "签名区域尺寸不正确，请重新签名。", {"field": "signature"}
+        )
     try:
         with Image.open(io.BytesIO(png)) as img:
-            img.load()
-            if not (100 <= img.width <= 2000 and 50 <= img.height <= 1000):
+            if img.format != "PNG" or img.size != size:
                 raise ApplicationError(
-                    "signature_invalid", "签名区域尺寸不正确，请重新签名。", {"field": "signature"}
+                    "signature_invalid", "签名图片格式不正确，请重新签名。", {"field": "signature"}
                 )
+            img.load()
             alpha = img.convert("RGBA").getchannel("A")
             inked = sum(alpha.histogram()[32:])
     except (UnidentifiedImageError, OSError):
@@ -392,6 +442,12 @@ def _check_signature_png(data_url_or_b64: str) -> bytes:
 
 def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Application:
     """Sign the e-application with an event certificate (motor standard 4.2.4 c), archive it at once."""
+    # Counted before the image is looked at: decoding and signing are the expensive part.
+    rate_limit_hit(
+        bucket="signature",
+        client=client.client_key,
+        limit=settings.SIGNATURE_MAX_PER_CLIENT_PER_HOUR,
+    )
     png = _check_signature_png(signature)
     with transaction.atomic():
         app = (
@@ -503,8 +559,6 @@ def application_otp_send(*, app: Application, client: ClientInfo) -> str:
         )
     phone = app.applicant.phone
     _challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=app.number, phone=phone, ip=client.ip)
-    from django.conf import settings
-
     sms_send(
         phone=phone,
         text=(
@@ -564,8 +618,6 @@ def require_ready_to_pay(app: Application) -> None:
 
 def application_mark_paid(*, application: Application, order: Any, actor: str) -> None:
     """Record the real-name payment and start issuance (motor standard 4.3.4 a); caller holds the lock."""
-    from .tasks import issue_policy_task
-
     application.status = Application.Status.PAID
     application.paid_at = clock.now()
     application.save(update_fields=["status", "paid_at"])
@@ -583,6 +635,9 @@ def application_mark_paid(*, application: Application, order: Any, actor: str) -
         },
         retention_until(application.period_start, application.period_end),
     )
+    # The issuance job commits with the payment (an outbox): no crash after this commit can leave a
+    # paid application without its policy.
+    outbox_enqueue(kind=ISSUE_POLICY, subject=application.pk, reference=application.number)
     audit_record(
         action="application.paid",
         actor=actor,
@@ -590,5 +645,3 @@ def application_mark_paid(*, application: Application, order: Any, actor: str) -
         subject_id=application.number,
         data={"order_no": order.order_no},
     )
-    app_id = application.pk
-    transaction.on_commit(lambda: issue_policy_task.enqueue(app_id))

@@ -35,12 +35,17 @@ def email_send_policy(
         f"查询与下载：{settings.SITE_URL}/query/\n\n"
         f"客服电话：{insurer['hotline']}\n{insurer['name']}\n"
     )
-    message = EmailMessage(subject=subject, body=body, to=[to])
+    # One Message-ID per policy: should a crash make the outbox send it again, mail clients and servers
+    # recognise the same message.
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "epolicy.invalid"
+    message = EmailMessage(
+        subject=subject, body=body, to=[to], headers={"Message-ID": f"<epolicy.{policy_number}@{domain}>"}
+    )
     message.attach(f"{policy_number}.pdf", pdf, "application/pdf")
     status, error = "sent", ""
     try:
         message.send(fail_silently=False)
-    except OSError as exc:  # SMTP refusals and connection errors; the task retries later
+    except OSError as exc:  # SMTP refusals and connection errors; the outbox retries later
         status, error = "failed", str(exc)[:300]
         log.warning("e-policy mail for %s failed: %s", policy_number, exc.__class__.__name__)
     EmailMessageLog.objects.create(

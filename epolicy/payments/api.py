@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
@@ -9,6 +11,7 @@ from epolicy.common.errors import ApplicationError
 
 from .services import payment_handle_notification
 
+log = logging.getLogger(__name__)
 router = Router(tags=["payments (gateway callbacks)"])
 
 
@@ -20,5 +23,9 @@ def notify(request: HttpRequest, provider: str) -> HttpResponse:
     except ApplicationError as exc:
         if exc.code in ("payment_signature_invalid", "not_found"):
             return HttpResponse("fail", status=400, content_type="text/plain")
-        # Refused business-wise (amount or payer): acknowledged, so the gateway stops retrying.
+        # Refused business-wise: acknowledged, so the gateway stops retrying.
+    except Exception:
+        # Nothing was committed (one transaction): "fail" makes the gateway deliver it again later.
+        log.exception("payment notification from %s could not be processed; the gateway will retry", provider)
+        return HttpResponse("fail", status=503, content_type="text/plain")
     return HttpResponse("success", content_type="text/plain")

@@ -13,6 +13,9 @@ class PaymentOrder(models.Model):
         PAID = "paid", "已支付"
         FAILED = "failed", "支付失败"
         PAYER_MISMATCH = "payer_mismatch", "付款人非投保人，已退款"
+        # Money that arrived but cannot be accepted (wrong amount, application withdrawn or already
+        # paid): acknowledged to the gateway and returned (refund_* below), never kept.
+        REFUNDED = "refunded", "款项不能接受，原路退回"
 
     order_no = models.CharField(max_length=32, unique=True)
     application = models.ForeignKey("motor.Application", on_delete=models.PROTECT, related_name="payments")
@@ -25,6 +28,10 @@ class PaymentOrder(models.Model):
     failure_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A refund owed (set in the transaction that refused the money, sent through the outbox).
+    refund_fen = models.BigIntegerField(default=0)
+    refund_reason = models.CharField(max_length=32, blank=True, default="")
+    refunded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -15,17 +15,19 @@ from django.db import transaction
 from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
+from epolicy.common.failpoints import failpoint
 from epolicy.common.money import fen_int
 from epolicy.common.numbering import document_number
 from epolicy.common.providers import get_provider
 from epolicy.motor.models import Application
+from epolicy.ops.outbox import ISSUE_POLICY, REFUND_PAYMENT, outbox_enqueue
 from epolicy.parties.models import Customer
 
 from .models import PaymentNotification, PaymentOrder
 from .providers.base import GatewayNotification
 
 log = logging.getLogger(__name__)
-FINAL = {PaymentOrder.Status.PAID, PaymentOrder.Status.PAYER_MISMATCH}
+FINAL = {PaymentOrder.Status.PAID, PaymentOrder.Status.PAYER_MISMATCH, PaymentOrder.Status.REFUNDED}
 
 
 def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str]:
@@ -62,7 +64,8 @@ def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str
             amount_fen=order.amount_fen,
             subject=f"交强险保费及代收车船税 {app.number}",
             notify_url=f"{settings.SITE_URL}/api/v1/payments/notify/{gateway.name}",
-            return_url=f"{settings.SITE_URL}/m/a/{app.access_token}/result/?order={order.order_no}",
+            # The order number only: the link's secret is never handed to the gateway.
+            return_url=f"{settings.SITE_URL}/m/return/{order.order_no}/",
         )
     return order, url
 
@@ -85,7 +88,9 @@ def payment_handle_notification(*, provider_name: str, body: bytes, headers: dic
             received_at=clock.now(),
         )
         raise
-    return _apply(note, provider_name=provider_name, body_sha256=digest, actor=f"gateway:{provider_name}")
+    outcome = _apply(note, provider_name=provider_name, body_sha256=digest, actor=f"gateway:{provider_name}")
+    failpoint("payment.notify.after_commit")
+    return outcome
 
 
 def payment_sync(*, order_no: str, actor: str) -> str:
@@ -100,61 +105,78 @@ def payment_sync(*, order_no: str, actor: str) -> str:
 def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, actor: str) -> str:
     from epolicy.motor.services import application_mark_paid
 
-    refusal: ApplicationError | None = None
     with transaction.atomic():
         order = PaymentOrder.objects.select_for_update().filter(order_no=note.order_no).first()
         if order is None:
             outcome = "unknown_order"
         elif order.status in FINAL:
             outcome = "duplicate"
+            if order.status == PaymentOrder.Status.PAID:
+                # The gateway retries when our answer was lost (e.g. we were killed after the commit):
+                # make sure the issuance that the payment called for is still on its way.
+                _rearm_issuance(order)
         elif note.status == "FAILED":
             order.status = PaymentOrder.Status.FAILED
             order.failure_reason = "支付未成功"
             order.save(update_fields=["status", "failure_reason"])
             outcome = "failed"
-        elif note.amount_fen != order.amount_fen:
-            outcome = "amount_mismatch"
-            refusal = ApplicationError("payment_amount_mismatch")
         else:
             app = Application.objects.select_for_update().get(pk=order.application_id)
             applicant: Customer = app.applicant
+            payer_index = Customer.id_index(note.payer_id_number.strip())
             same_person = (
-                note.payer_name.strip() == applicant.name
-                and Customer.id_index(note.payer_id_number.strip()) == applicant.id_number_index
+                note.payer_name.strip() == applicant.name and payer_index == applicant.id_number_index
             )
             order.gateway_txn = note.txn_id
             order.payer_name = note.payer_name.strip()
-            order.payer_id_index = Customer.id_index(note.payer_id_number.strip())
+            order.payer_id_index = payer_index
             order.finished_at = clock.now()
-            if app.status != Application.Status.SIGNED:
-                # Paid after the application was withdrawn or already paid: the money goes back.
-                order.status = PaymentOrder.Status.FAILED
-                order.failure_reason = "投保单已撤回或已缴费，款项原路退回"
-                order.save()
-                get_provider("payment").refund(
-                    order_no=order.order_no, amount_fen=order.amount_fen, reason="state"
+            if note.amount_fen != order.amount_fen:
+                # Not the amount asked for: the money is returned in full and the applicant pays again.
+                outcome = "amount_mismatch"
+                _refuse(
+                    order,
+                    PaymentOrder.Status.REFUNDED,
+                    outcome,
+                    note.amount_fen,
+                    "支付金额与应缴金额不一致，款项原路退回",
                 )
+            elif app.status != Application.Status.SIGNED:
                 outcome = "refunded_not_payable"
+                _refuse(
+                    order,
+                    PaymentOrder.Status.REFUNDED,
+                    outcome,
+                    note.amount_fen,
+                    "投保单已撤回或已缴费，款项原路退回",
+                )
             elif not same_person:
-                order.status = PaymentOrder.Status.PAYER_MISMATCH
-                order.failure_reason = "付款人与投保人不一致"
-                order.save()
-                get_provider("payment").refund(
-                    order_no=order.order_no, amount_fen=order.amount_fen, reason="payer"
-                )
-                audit_record(
-                    action="payment.payer_mismatch",
-                    actor=actor,
-                    subject_type="application",
-                    subject_id=app.number,
-                    data={"order_no": order.order_no},
-                )
                 outcome = "payer_mismatch"
+                _refuse(
+                    order,
+                    PaymentOrder.Status.PAYER_MISMATCH,
+                    outcome,
+                    note.amount_fen,
+                    "付款人与投保人不一致",
+                )
             else:
                 order.status = PaymentOrder.Status.PAID
                 order.save()
                 application_mark_paid(application=app, order=order, actor=actor)
                 outcome = "paid"
+            if outcome != "paid":
+                audit_record(
+                    action=f"payment.{outcome}",
+                    actor=actor,
+                    subject_type="application",
+                    subject_id=app.number,
+                    data={
+                        "order_no": order.order_no,
+                        "amount_fen": order.amount_fen,
+                        "received_fen": note.amount_fen,
+                        "refund_fen": order.refund_fen,
+                    },
+                )
         PaymentNotification.objects.create(
             provider=provider_name,
             order_no=note.order_no,
@@ -164,6 +186,50 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             body_sha256=body_sha256,
             received_at=clock.now(),
         )
-    if refusal is not None:
-        raise refusal
+        failpoint("payment.notify.before_commit")
     return outcome
+
+
+def _refuse(order: PaymentOrder, status: str, reason_code: str, received_fen: int, reason_zh: str) -> None:
+    """Money that cannot be accepted: a final state, and a refund owed in this same transaction."""
+    order.status = status
+    order.failure_reason = reason_zh
+    order.refund_fen = received_fen
+    order.refund_reason = reason_code
+    order.save()
+    outbox_enqueue(kind=REFUND_PAYMENT, subject=order.pk, reference=order.order_no)
+
+
+def _rearm_issuance(order: PaymentOrder) -> None:
+    app = Application.objects.filter(pk=order.application_id).values_list("status", "number").first()
+    if app is not None and app[0] == Application.Status.PAID:
+        outbox_enqueue(kind=ISSUE_POLICY, subject=order.application_id, reference=app[1], reopen=True)
+
+
+def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentOrder:
+    """Return money owed back through the gateway (idempotent: the refund number is the order's)."""
+    with transaction.atomic():
+        order = PaymentOrder.objects.select_for_update().get(pk=order_id)
+        if order.refunded_at is not None or order.refund_fen <= 0:
+            return order
+        gateway = get_provider("payment")
+        # Inside the lock: two runs never ask twice at once; the gateway dedupes on refund_no anyway.
+        gateway.refund(
+            order_no=order.order_no,
+            amount_fen=order.refund_fen,
+            reason=order.refund_reason,
+            refund_no=f"RF{order.order_no}",
+        )
+        order.refunded_at = clock.now()
+        order.save(update_fields=["refunded_at"])
+        app_number = (
+            Application.objects.filter(pk=order.application_id).values_list("number", flat=True).first()
+        )
+        audit_record(
+            action="payment.refunded",
+            actor=actor,
+            subject_type="application",
+            subject_id=app_number or str(order.application_id),
+            data={"order_no": order.order_no, "refund_fen": order.refund_fen, "reason": order.refund_reason},
+        )
+    return order

@@ -8,10 +8,12 @@ from epolicy.archive.models import ArchivedObject
 from epolicy.archive.services import archive_put, retention_until
 from epolicy.audit.services import audit_record
 from epolicy.common import clock
+from epolicy.common.failpoints import failpoint
 from epolicy.common.numbering import document_number
 from epolicy.documents.epolicy_form import render_epolicy
 from epolicy.motor import display
 from epolicy.motor.models import Application
+from epolicy.ops.outbox import EMAIL_POLICY, outbox_enqueue
 from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import seal_document
 
@@ -82,12 +84,7 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
                 "seal_certificate": sealed.certificate_serial,
             },
         )
-        policy_id = policy.pk
-        transaction.on_commit(lambda: _enqueue_mail(policy_id))
+        # In the same transaction: the policy is never issued without its e-mail being owed.
+        outbox_enqueue(kind=EMAIL_POLICY, subject=policy.pk, reference=number)
+        failpoint("policy.issue.before_commit")
     return policy
-
-
-def _enqueue_mail(policy_id: int) -> None:
-    from .tasks import send_policy_email_task
-
-    send_policy_email_task.enqueue(policy_id)

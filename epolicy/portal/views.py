@@ -42,8 +42,17 @@ def _steps(app: Application) -> dict[str, Any]:
     }
 
 
-def _app_or_404(token: str) -> Application:
-    return services.application_by_token(token)
+SESSION_APPS = "applicant_applications"
+
+
+def _app_or_404(request: HttpRequest, token: str) -> Application:
+    """The application of a link; remembered in this browser's session, so that the payment gateway's
+    return address can name the order only (the link's secret never leaves our own pages)."""
+    app = services.application_by_token(token)
+    known = request.session.get(SESSION_APPS, [])
+    if app.pk not in known:
+        request.session[SESSION_APPS] = [*known[-9:], app.pk]
+    return app
 
 
 def _not_found(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
@@ -52,7 +61,7 @@ def _not_found(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
 
 def application(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
     except ApplicationError as exc:
         return _not_found(request, exc)
     docs = selectors.documents_status(app)
@@ -76,7 +85,7 @@ def application(request: HttpRequest, token: str) -> HttpResponse:
 
 def document(request: HttpRequest, token: str, code: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
         content = services.application_document_served(app=app, code=code, client=ClientInfo.of(request))
     except ApplicationError as exc:
         return _not_found(request, exc)
@@ -107,7 +116,7 @@ def document(request: HttpRequest, token: str, code: str) -> HttpResponse:
 
 def form_pdf(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
         pdf = services.application_document_served(
             app=app, code=services.APPLICATION_FORM, client=ClientInfo.of(request)
         )
@@ -121,7 +130,7 @@ def form_pdf(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def sign(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
     except ApplicationError as exc:
         return _not_found(request, exc)
     error = None
@@ -147,7 +156,7 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def otp(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
     except ApplicationError as exc:
         return _not_found(request, exc)
     error, notice = None, None
@@ -185,7 +194,7 @@ def otp(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def pay(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
         _order, url = payment_start(application_id=app.pk, actor=f"customer:{app.number}")
     except ApplicationError as exc:
         return page(request, "portal/base.html", {"error": exc}, status=exc.status)
@@ -194,7 +203,7 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
 
 def result(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
         status = payment_status_json(app, request.GET.get("order", ""))
     except ApplicationError as exc:
         return _not_found(request, exc)
@@ -204,9 +213,28 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def payment_return(request: HttpRequest, order_no: str) -> HttpResponse:
+    """Where the payment gateway sends the payer back: to the result page, in the browser that opened
+    the link; anywhere else, a page that says where to look (it shows nothing about the order)."""
+    order = PaymentOrder.objects.select_related("application").filter(order_no=order_no).first()
+    if order is not None and order.application_id in request.session.get(SESSION_APPS, []):
+        app = order.application
+        if app.access_token:
+            url = reverse("portal:result", args=[app.access_token])
+            return HttpResponseRedirect(f"{url}?order={order.order_no}")
+    return page(
+        request,
+        "portal/base.html",
+        {
+            "notice": "支付结果已提交。请回到保险公司发送给您的投保链接查看缴费及出单结果；"
+            "电子保单出具后也会发送到您的电子邮箱。"
+        },
+    )
+
+
 def policy_pdf(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        app = _app_or_404(token)
+        app = _app_or_404(request, token)
         if app.status != Application.Status.ISSUED:
             raise ApplicationError("application_state", "电子保单尚未出具。")
     except ApplicationError as exc:

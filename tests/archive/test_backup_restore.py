@@ -34,9 +34,15 @@ def epolicy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def fresh_env(root: Path, database_url: str) -> dict[str, str]:
+    from django.conf import settings
+
+    from config.secrets import environment_of
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPOLICY_")}
     return {
         **env,
+        # A restore elsewhere needs this installation's keys (kept apart from the backup, never in it).
+        **environment_of(settings),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "EPOLICY_DATABASE_URL": database_url,
         "EPOLICY_VAR_DIR": str(root / "var"),

@@ -37,6 +37,10 @@ class PaymentGateway(Protocol):
         """Ask the gateway for the final state of an order (None while the payer has not finished)."""
         ...
 
-    def refund(self, *, order_no: str, amount_fen: int, reason: str) -> None:
-        """Return the money of a payment the merchant cannot accept (e.g. payer is not the applicant)."""
+    def refund(self, *, order_no: str, amount_fen: int, reason: str, refund_no: str) -> None:
+        """Return the money of a payment the merchant cannot accept (e.g. payer is not the applicant).
+
+        Idempotent on `refund_no`: asking again for the same refund (after a crash, a timeout) returns
+        the money once. Raises when the gateway cannot do it now (the caller retries).
+        """
         ...

@@ -102,6 +102,9 @@ class SandboxGateway:
             except ApplicationError as exc:
                 # A merchant that refuses (e.g. payer mismatch) still acknowledges the message.
                 ok = exc.code != "payment_signature_invalid"
+            except Exception:
+                # The merchant failed (its answer would be a 5xx): not acknowledged, delivered again.
+                log.exception("sandbox notification of %s failed in the merchant", txn.merchant_order_no)
         else:
             request = urllib.request.Request(  # noqa: S310 — notify_url is ours, http(s) only
                 txn.notify_url,
@@ -145,7 +148,19 @@ class SandboxGateway:
         body, headers = self.signed_notification(txn)
         return self.parse_notification(body=body, headers=headers)
 
-    def refund(self, *, order_no: str, amount_fen: int, reason: str) -> None:
-        SandboxTransaction.objects.filter(merchant_order_no=order_no, status="success").update(
-            status="refunded"
+    def refund(self, *, order_no: str, amount_fen: int, reason: str, refund_no: str) -> None:
+        """Like a real gateway: one refund per refund number; a refunded transaction stays refunded."""
+        if amount_fen <= 0:
+            raise ValueError("refund amount must be positive")
+        txn = (
+            SandboxTransaction.objects.filter(merchant_order_no=order_no, status__in=["success", "refunded"])
+            .order_by("-id")
+            .first()
         )
+        if txn is None:
+            raise LookupError(f"sandbox gateway: no paid transaction for order {order_no}")
+        if txn.status == "refunded":
+            return
+        txn.status = "refunded"
+        txn.save(update_fields=["status"])
+        log.info("sandbox gateway: refunded %s fen of %s (%s, %s)", amount_fen, order_no, reason, refund_no)

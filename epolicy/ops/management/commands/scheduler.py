@@ -1,25 +1,44 @@
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from epolicy.ops.outbox import outbox_sweep
 from epolicy.ops.schedule import JOBS, schedule_due
+
+log = logging.getLogger("epolicy.scheduler")
 
 
 class Command(BaseCommand):
-    help = "Queue the periodic jobs (LTA renewal, CRL refresh, archive scrub) when they are due."
+    help = (
+        "Queue the periodic jobs (LTA renewal, CRL refresh, archive scrub, ...) when they are due, and "
+        "sweep the outbox (re-run side effects that a crash or a failure left undone)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="check once and exit")
-        parser.add_argument("--interval", type=int, default=60, help="seconds between checks")
+        parser.add_argument("--interval", type=float, default=10, help="seconds between checks")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("jobs: " + ", ".join(f"{j.name} every {j.every}" for j in JOBS))
         while True:
-            for name in schedule_due():
-                self.stdout.write(f"queued {name}")
+            try:
+                for name in schedule_due():
+                    self.stdout.write(f"queued {name}")
+                report = outbox_sweep()
+                if report.dispatched or report.rearmed or report.alerted:
+                    self.stdout.write(
+                        f"outbox: dispatched {report.dispatched}, taken over {report.taken_over}, "
+                        f"re-armed {report.rearmed}, alerts {report.alerted}"
+                    )
+            except Exception:
+                # A database that is briefly unreachable must not end the scheduler.
+                log.exception("scheduler: this round failed; trying again next round")
+                if options["once"]:
+                    raise
             if options["once"]:
                 return
             time.sleep(options["interval"])
