@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from epolicy.common.models import ApiClient
+from epolicy.common.models import SCOPES, ApiClient
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +93,7 @@ def pki(db, _pki_rows):
 
 @pytest.fixture
 def api_key(db):
-    _client, key = ApiClient.create_with_key("core-system-test")
+    _client, key = ApiClient.create_with_key("core-system-test", scopes=list(SCOPES))
     return key
 
 

@@ -6,7 +6,13 @@ A row is never removed: an object deleted after its retention date keeps its row
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(18)
 
 
 class ArchivedObject(models.Model):
@@ -18,6 +24,8 @@ class ArchivedObject(models.Model):
         ENDORSEMENT = "endorsement", "电子批单"
 
     key = models.CharField(max_length=255, unique=True)
+    # How the API names the object: random, so that ids cannot be walked (the key is internal).
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     sha256 = models.CharField(max_length=64, db_index=True)
     size = models.PositiveBigIntegerField()

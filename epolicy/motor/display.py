@@ -195,11 +195,14 @@ IMPORTANT_NOTICES = (
 )
 
 
-def verify_url(policy_number: str) -> str:
-    return f"{settings.SITE_URL}/v/{policy_number}"
+def verify_url(policy_number: str, verify_code: str = "") -> str:
+    """The QR code's address: the number, and the random code without which it says nothing."""
+    return f"{settings.SITE_URL}/v/{policy_number}" + (f"?c={verify_code}" if verify_code else "")
 
 
-def epolicy_data(app: Application, policy_number: str, confirmed_at: dt.datetime) -> EPolicyData:
+def epolicy_data(
+    app: Application, policy_number: str, confirmed_at: dt.datetime, verify_code: str = ""
+) -> EPolicyData:
     insurer = InsurerInfo.from_settings()
     return EPolicyData(
         policy_number=policy_number,
@@ -209,7 +212,7 @@ def epolicy_data(app: Application, policy_number: str, confirmed_at: dt.datetime
         insurer=insurer,
         sections=policy_sections(app, policy_number),
         important_notices=IMPORTANT_NOTICES,
-        verify_url=verify_url(policy_number),
+        verify_url=verify_url(policy_number, verify_code),
         premium_total=money(app.premium),
         premium_upper=cny_upper(app.premium),
     )

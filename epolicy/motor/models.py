@@ -56,6 +56,11 @@ class Application(models.Model):
     access_token_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     submitted_by = models.CharField(max_length=100)
+    # The insurer system that submitted it through the API (None: staff or the demo); such a client
+    # sees only its own applications unless its scopes say otherwise.
+    created_by_client = models.ForeignKey(
+        "common.ApiClient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField()
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.CharField(max_length=100, blank=True, default="")

@@ -50,7 +50,7 @@ def email_policy(subject: str) -> None:
         policy_number=policy.number,
         applicant_name=policy.applicant.name,
         pdf=archive_read(policy.document),
-        verify_url=verify_url(policy.number),
+        verify_url=verify_url(policy.number, policy.verify_code),
     )
     if not sent:
         raise EmailNotSent(f"e-policy mail of {policy.number} not accepted")

@@ -21,6 +21,9 @@ class Policy(models.Model):
     premium = models.DecimalField(max_digits=12, decimal_places=2)
     vehicle_tax = models.DecimalField(max_digits=12, decimal_places=2)
     confirmed_at = models.DateTimeField()
+    # Random, printed in the QR code only: whoever holds the document can check its status; policy
+    # numbers are sequential and do not suffice.
+    verify_code = models.CharField(max_length=32, blank=True, default="", db_index=True)
     document = models.ForeignKey("archive.ArchivedObject", on_delete=models.PROTECT, related_name="+")
 
     class Meta:

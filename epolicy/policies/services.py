@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import transaction
 
 from epolicy.archive.models import ArchivedObject
@@ -37,7 +39,8 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
             raise ApplicationError("application_state", "投保单尚未完成实名缴费，不能出单。")
         confirmed_at = clock.now()
         number = document_number("PDZA", f"{clock.local(confirmed_at):%Y%m%d}")
-        data = display.epolicy_data(app, number, confirmed_at)
+        verify_code = secrets.token_urlsafe(16)
+        data = display.epolicy_data(app, number, confirmed_at, verify_code)
         rendered = render_epolicy(data)
         sealed = seal_document(rendered.pdf, box=rendered.signature_box)
         # PAdES B-LTA before archiving: validation data and a document timestamp (motor standard §5 c).
@@ -61,6 +64,7 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
             premium=app.premium,
             vehicle_tax=app.vehicle_tax,
             confirmed_at=confirmed_at,
+            verify_code=verify_code,
             document=document,
         )
         ArchivedObject.objects.filter(application=app).update(policy=policy)
