@@ -31,7 +31,11 @@ def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpRespo
 
 @api.exception_handler(ApplicationError)
 def _application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return _error(request, exc.status, exc.as_dict())
+    response = _error(request, exc.status, exc.as_dict())
+    retry_after = exc.details.get("retry_after_seconds")
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        response["Retry-After"] = str(int(retry_after))  # rate_limited, verify_busy, otp_cooldown
+    return response
 
 
 @api.exception_handler(NinjaValidationError)

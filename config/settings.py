@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "epolicy.common.middleware.SecurityHeadersMiddleware",
+    "epolicy.common.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -301,7 +302,18 @@ CORE_SYSTEM_SECRET = _SECRETS["core_system_secret"]
 SIGNING_SERVICE_URL = os.environ.get("EPOLICY_SIGNING_SERVICE_URL", "")  # empty: sign in-process
 SIGNING_SERVICE_TOKEN = _SECRETS["signing_service_token"]
 TSA_URL = os.environ.get("EPOLICY_TSA_URL", "")  # empty: the platform's own timestamp authority
+TSA_API_KEY = os.environ.get("EPOLICY_TSA_API_KEY", "")  # X-API-Key sent to TSA_URL (scope "tsa")
 CERT_EXPIRY_WARNING_DAYS = int(os.environ.get("EPOLICY_CERT_EXPIRY_WARNING_DAYS", "90"))
+# The root CA's key is offline (docs/pki.md): pki_init exports it here, to be moved to offline media;
+# the root's CRL is signed for this long, and warned about this long before it is due.
+SIGNING_ROOT_KEY_DIR = os.environ.get("EPOLICY_SIGNING_ROOT_KEY_DIR", str(VAR_DIR / "offline"))
+ROOT_CRL_VALIDITY_DAYS = int(os.environ.get("EPOLICY_ROOT_CRL_VALIDITY_DAYS", "365"))
+# None: the certificates' window (CERT_EXPIRY_WARNING_DAYS).
+ROOT_CRL_WARNING_DAYS = (
+    int(os.environ["EPOLICY_ROOT_CRL_WARNING_DAYS"])
+    if os.environ.get("EPOLICY_ROOT_CRL_WARNING_DAYS")
+    else None
+)
 LTA_RENEW_BEFORE_DAYS = int(os.environ.get("EPOLICY_LTA_RENEW_BEFORE_DAYS", "365"))
 
 # Shared secret of the sandbox payment gateway (signs its notifications).
@@ -316,6 +328,7 @@ OTP = {
     "max_per_ip_per_hour": 20,
 }
 CAPTCHA_TTL_SECONDS = 300
+CAPTCHA_MAX_PER_CLIENT_PER_HOUR = int(os.environ.get("EPOLICY_CAPTCHA_MAX_PER_CLIENT_PER_HOUR", "60"))
 # The applicant's link: valid this many days after approval (and never past the start of cover), and
 # this many days after issuance for downloading the policy.
 APPLICANT_LINK_DAYS = int(os.environ.get("EPOLICY_APPLICANT_LINK_DAYS", "30"))
@@ -330,7 +343,18 @@ OUTBOX = {
     "alert_after_seconds": float(os.environ.get("EPOLICY_OUTBOX_ALERT_SECONDS", "600")),
 }
 QUERY_MAX_PER_IP_PER_HOUR = int(os.environ.get("EPOLICY_QUERY_MAX_PER_IP_PER_HOUR", "30"))
+POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR = int(
+    os.environ.get("EPOLICY_POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR", "60")
+)
 VERIFY_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# Public verification's queue (docs/verification.md): checks at once across every process and machine
+# (set it explicitly when several machines serve), extra slots reserved for small files, per client.
+VERIFY_CHECK_SLOTS = int(os.environ.get("EPOLICY_VERIFY_CHECK_SLOTS", str(max(2, os.cpu_count() or 2))))
+VERIFY_SMALL_CHECK_SLOTS = int(os.environ.get("EPOLICY_VERIFY_SMALL_CHECK_SLOTS", "1"))
+VERIFY_SMALL_FILE_BYTES = int(os.environ.get("EPOLICY_VERIFY_SMALL_FILE_BYTES", str(1024 * 1024)))
+VERIFY_CHECKS_PER_CLIENT = int(os.environ.get("EPOLICY_VERIFY_CHECKS_PER_CLIENT", "1"))
+VERIFY_QUEUE_WAIT_SECONDS = float(os.environ.get("EPOLICY_VERIFY_QUEUE_WAIT_SECONDS", "15"))
+VERIFY_CHECK_LEASE_SECONDS = float(os.environ.get("EPOLICY_VERIFY_CHECK_LEASE_SECONDS", "60"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 

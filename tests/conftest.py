@@ -66,29 +66,42 @@ def committed(request):
 
 
 @pytest.fixture(scope="session")
-def _pki_rows(django_db_setup, django_db_blocker):
-    """Key generation is slow: make the development PKI once per session, then copy its rows."""
+def _pki_rows(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Key generation is slow: make the development PKI once per session, then copy its rows.
+
+    Its CRLs are copied too: the root CA's key is offline (pki_init exports it, here to a temporary
+    directory), so a test's database could not issue the root's CRL itself.
+    """
     from django.db import transaction
 
-    from epolicy.signing.models import SigningCredential
+    from epolicy.signing.models import CertificateRevocationList, SigningCredential
     from epolicy.signing.pki import pki_init
 
-    with django_db_blocker.unblock(), transaction.atomic():
-        pki_init()
-        rows = [
+    def rows(model):
+        return [
             {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
-            for row in SigningCredential.objects.values()
+            for row in model.objects.order_by("id").values()
         ]
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        pki_init(offline_dir=tmp_path_factory.mktemp("offline-root"))
+        copied = {"credentials": rows(SigningCredential), "crls": rows(CertificateRevocationList)}
         transaction.set_rollback(True)
-    return rows
+    return copied
 
 
 @pytest.fixture
 def pki(db, _pki_rows):
-    """The development PKI in this test's database."""
-    from epolicy.signing.models import SigningCredential
+    """The development PKI in this test's database: its credentials and the CRLs pki_init issued."""
+    from epolicy.signing.models import CertificateRevocationList, SigningCredential
 
-    return SigningCredential.objects.bulk_create(SigningCredential(**row) for row in _pki_rows)
+    created = SigningCredential.objects.bulk_create(
+        SigningCredential(**row) for row in _pki_rows["credentials"]
+    )
+    CertificateRevocationList.objects.bulk_create(
+        CertificateRevocationList(**row) for row in _pki_rows["crls"]
+    )
+    return created
 
 
 @pytest.fixture

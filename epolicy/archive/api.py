@@ -1,7 +1,9 @@
 """Real-time retrieval from the archive for the insurer's systems (motor standard §7.1.4 a).
 
 Mounted by config/api.py at /archive: GET /api/v1/archive/policies/{number} and
-GET /api/v1/archive/objects/{id}/download.
+GET /api/v1/archive/objects/{id}/download, where id is the object's random public id (sequential ids
+are never exposed). Scope archive:read: the policies of applications the client submitted;
+archive:all: every policy.
 """
 
 from __future__ import annotations
@@ -14,33 +16,33 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
 from epolicy.common.errors import CODES, ApplicationError
-from epolicy.common.schemas import SYSTEM_AUTH
+from epolicy.common.schemas import request_api_client, system_auth
 
 from .models import ArchivedObject
 from .selectors import archive_documents_for_policy, archive_object_get, archive_policy_find
 from .services import TOMBSTONE_MESSAGE, archive_latest, archive_read
 
 logger = logging.getLogger("epolicy.archive")
-router = Router(tags=["archive (影像系统)"], auth=SYSTEM_AUTH)
+router = Router(tags=["archive (影像系统)"], auth=system_auth("archive:read"))
 
 _EXTENSIONS = {"application/pdf": ".pdf", "application/json": ".json", "image/png": ".png"}
 
 
 class VersionOut(Schema):
-    id: int
+    id: str
     version: int
     sha256: str
     size: int
     content_type: str
     created_at: dt.datetime
     retention_until: dt.date | None
-    superseded_by: int | None
+    superseded_by: str | None
     replicated: bool
     deleted_at: dt.datetime | None
 
 
 class DocumentOut(Schema):
-    id: int
+    id: str
     kind: str
     kind_label: str
     content_type: str
@@ -61,16 +63,22 @@ class PolicyArchiveOut(Schema):
     documents: list[DocumentOut]
 
 
-def _version(obj: ArchivedObject, number: int) -> dict:
+def _scoped_client(request: HttpRequest):  # type: ignore[no-untyped-def]
+    """The API client whose own policies bound what it sees (None: staff, or a client with archive:all)."""
+    client = request_api_client(request)
+    return None if client is None or client.has_scope("archive:all") else client
+
+
+def _version(obj: ArchivedObject, number: int, public_ids: dict[int, str]) -> dict:
     return {
-        "id": obj.pk,
+        "id": obj.public_id,
         "version": number,
         "sha256": obj.sha256,
         "size": obj.size,
         "content_type": obj.content_type,
         "created_at": obj.created_at,
         "retention_until": obj.retention_until,
-        "superseded_by": obj.superseded_by_id,
+        "superseded_by": public_ids.get(obj.superseded_by_id) if obj.superseded_by_id else None,
         "replicated": obj.replicated_at is not None,
         "deleted_at": obj.deleted_at,
     }
@@ -82,13 +90,15 @@ def _version(obj: ArchivedObject, number: int) -> dict:
     summary="按保单号列出影像资料（类型、哈希、大小、保存期限、版本）",
 )
 def policy_archive(request: HttpRequest, number: str) -> dict:
-    policy = archive_policy_find(number=number)
+    policy = archive_policy_find(number=number, client=_scoped_client(request))
+    chains = archive_documents_for_policy(policy=policy)
+    public_ids = {v.pk: v.public_id for doc in chains for v in doc.versions}
     documents = []
-    for doc in archive_documents_for_policy(policy=policy):
+    for doc in chains:
         latest = doc.latest
         documents.append(
             {
-                "id": latest.pk,
+                "id": latest.public_id,
                 "kind": latest.kind,
                 "kind_label": latest.get_kind_display(),
                 "content_type": latest.content_type,
@@ -97,8 +107,8 @@ def policy_archive(request: HttpRequest, number: str) -> dict:
                 "created_at": latest.created_at,
                 "retention_until": latest.retention_until,
                 "deleted": latest.deleted_at is not None,
-                "download_url": f"{settings.SITE_URL}/api/v1/archive/objects/{latest.pk}/download",
-                "versions": [_version(v, n) for n, v in enumerate(doc.versions, start=1)],
+                "download_url": f"{settings.SITE_URL}/api/v1/archive/objects/{latest.public_id}/download",
+                "versions": [_version(v, n, public_ids) for n, v in enumerate(doc.versions, start=1)],
             }
         )
     return {
@@ -113,8 +123,8 @@ def policy_archive(request: HttpRequest, number: str) -> dict:
 @router.get(
     "/objects/{object_id}/download", summary="下载影像资料（默认最新版本；exact=true 下载该版本本身）"
 )
-def download(request: HttpRequest, object_id: int, exact: bool = False) -> HttpResponse:
-    obj = archive_object_get(object_id=object_id)
+def download(request: HttpRequest, object_id: str, exact: bool = False) -> HttpResponse:
+    obj = archive_object_get(public_id=object_id, client=_scoped_client(request))
     if not exact:
         obj = archive_latest(obj)
     if obj.deleted_at is not None:

@@ -27,7 +27,9 @@ from typing import Any
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Max
 
+from epolicy.audit.models import AuditEvent
 from epolicy.audit.services import audit_record
 from epolicy.common import clock
 
@@ -132,9 +134,9 @@ def backup_create(*, out_dir: Path, using: str = DEFAULT_DB_ALIAS) -> BackupResu
         raise BackupError("backup must run outside a database transaction")
     out_dir.mkdir(parents=True, exist_ok=True)
     if connection.vendor == "sqlite":
-        db_name, rows = _sqlite_backup(connection, out_dir)
+        db_name, rows, audit_head = _sqlite_backup(connection, out_dir)
     elif connection.vendor == "postgresql":
-        db_name, rows = _pg_backup(connection, out_dir)
+        db_name, rows, audit_head = _pg_backup(connection, out_dir)
     else:
         raise BackupError(f"backup of a {connection.vendor} database is not supported")
     entries: list[dict[str, Any]] = []
@@ -148,6 +150,7 @@ def backup_create(*, out_dir: Path, using: str = DEFAULT_DB_ALIAS) -> BackupResu
             continue
         entries.append({"id": object_id, "key": key, "sha256": sha256, "size": size})
         total += size
+    anchors = _copy_anchors(out_dir, audit_head)
     db_path = out_dir / db_name
     manifest = {
         "format": FORMAT,
@@ -157,6 +160,8 @@ def backup_create(*, out_dir: Path, using: str = DEFAULT_DB_ALIAS) -> BackupResu
         "complete": not problems,
         "problems": problems,
         "objects": entries,
+        # The audit log's anchors up to the database's last event (not registered objects: see audit.md).
+        "anchors": anchors,
     }
     tmp = out_dir / (MANIFEST + ".part")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -166,21 +171,52 @@ def backup_create(*, out_dir: Path, using: str = DEFAULT_DB_ALIAS) -> BackupResu
     return BackupResult(out_dir, connection.vendor, len(entries), total, problems)
 
 
-def _sqlite_backup(connection: BaseDatabaseWrapper, out_dir: Path) -> tuple[str, list[Row]]:
+def _copy_anchors(out_dir: Path, audit_head: int) -> list[dict[str, Any]]:
+    """Copy the audit anchors of events the backed-up database holds (an anchor written after the
+    snapshot would name an event the restored database lacks, and read as a truncation)."""
+    from epolicy.audit.anchor import ANCHOR_PREFIX
+
+    names: set[str] = set()
+    for location in LOCATION_LABELS:
+        try:
+            _dirs, files = location_storage(location).listdir(ANCHOR_PREFIX)
+        except FileNotFoundError:
+            continue
+        names.update(files)
+    copied = []
+    for name in sorted(names):
+        seq_text = name.split("-", 1)[0]
+        if not seq_text.isdigit() or int(seq_text) > audit_head:
+            continue
+        key = f"{ANCHOR_PREFIX}/{name}"
+        target = out_dir / ARCHIVE_DIR / _safe_relative(key)
+        for location in LOCATION_LABELS:
+            storage = location_storage(location)
+            if storage.exists(key):
+                sha256 = hash_stored(storage, key)
+                if _copy_out(key, sha256, target) is not None:
+                    copied.append({"key": key, "sha256": sha256, "size": target.stat().st_size})
+                    break
+    return copied
+
+
+def _sqlite_backup(connection: BaseDatabaseWrapper, out_dir: Path) -> tuple[str, list[Row], int]:
     name = "database.sqlite3"
     connection.ensure_connection()
     with contextlib.closing(sqlite3.connect(out_dir / name)) as dest:
         connection.connection.backup(dest)  # a consistent snapshot of the live database
         dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
     table = ArchivedObject._meta.db_table
+    events = AuditEvent._meta.db_table
     with contextlib.closing(sqlite3.connect(out_dir / name)) as copy:
         rows = copy.execute(
             f'SELECT id, "key", sha256, size FROM "{table}" WHERE deleted_at IS NULL ORDER BY id'  # noqa: S608
         ).fetchall()
-    return name, rows
+        head = copy.execute(f'SELECT coalesce(max(seq), 0) FROM "{events}"').fetchone()[0]  # noqa: S608
+    return name, rows, int(head)
 
 
-def _pg_backup(connection: BaseDatabaseWrapper, out_dir: Path) -> tuple[str, list[Row]]:
+def _pg_backup(connection: BaseDatabaseWrapper, out_dir: Path) -> tuple[str, list[Row], int]:
     pg_dump = _require("pg_dump")
     name = "database.dump"
     args, env = _pg_args(connection)
@@ -196,7 +232,8 @@ def _pg_backup(connection: BaseDatabaseWrapper, out_dir: Path) -> tuple[str, lis
             .order_by("pk")
             .values_list("pk", "key", "sha256", "size")
         )
-    return name, rows
+        head = AuditEvent.objects.using(connection.alias).aggregate(m=Max("seq"))["m"] or 0
+    return name, rows, int(head)
 
 
 def _copy_out(key: str, sha256: str, target: Path) -> str | None:
@@ -281,7 +318,8 @@ def backup_restore(
             f"数据库备份文件 {db_file.name} 缺失或与清单的 SHA-256 不符。 / database file damaged"
         )
     entries = manifest["objects"]
-    problems = _check_backup_files(from_dir, entries)
+    anchors = manifest.get("anchors", [])
+    problems = _check_backup_files(from_dir, [*entries, *anchors])
     if problems:
         raise BackupError("备份中的影像文件与清单不符，未做任何恢复：" + "；".join(problems[:10]))
     tables = connection.introspection.table_names()
@@ -292,7 +330,7 @@ def backup_restore(
         )
 
     written = present = 0
-    for location, entry, exists in list(_storage_conflicts(entries)):
+    for location, entry, exists in list(_storage_conflicts([*entries, *anchors])):
         if exists:
             present += 1
             continue

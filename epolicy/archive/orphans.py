@@ -112,9 +112,12 @@ def find_orphans(
     location: str, *, now: dt.datetime | None = None, grace: dt.timedelta = ORPHAN_GRACE
 ) -> Iterator[OrphanFinding]:
     """Objects present in `location` that no ArchivedObject row registers (never deletes anything)."""
+    from epolicy.audit.anchor import ANCHOR_PREFIX  # written there by the audit log, not registered here
+
     storage = location_storage(location)
     now = now or clock.now()
-    for batch in _batches(walk_keys(storage), KEY_BATCH):
+    keys = (k for k in walk_keys(storage) if not k.startswith(f"{ANCHOR_PREFIX}/"))
+    for batch in _batches(keys, KEY_BATCH):
         for key in _unregistered(batch):
             finding = _describe_orphan(storage, location, key, now=now, grace=grace)
             if finding is not None:

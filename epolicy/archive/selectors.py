@@ -7,6 +7,7 @@ import dataclasses
 from django.db.models import Q
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.models import ApiClient
 from epolicy.policies.models import Policy
 
 from .models import ArchivedObject
@@ -23,8 +24,12 @@ class ArchivedDocument:
         return self.versions[-1]
 
 
-def archive_policy_find(*, number: str) -> Policy:
-    policy = Policy.objects.select_related("application").filter(number=number.strip().upper()).first()
+def archive_policy_find(*, number: str, client: ApiClient | None = None) -> Policy:
+    """A policy by number; with `client`, only one whose application that client submitted."""
+    policies = Policy.objects.select_related("application").filter(number=number.strip().upper())
+    if client is not None:
+        policies = policies.filter(application__created_by_client=client)
+    policy = policies.first()
     if policy is None:
         raise ApplicationError("not_found", "没有这个保单号的保单，请核对保单号。")
     return policy
@@ -57,8 +62,14 @@ def _chains(objects: list[ArchivedObject]) -> list[ArchivedDocument]:
     return documents
 
 
-def archive_object_get(*, object_id: int) -> ArchivedObject:
-    obj = ArchivedObject.objects.filter(pk=object_id).first()
+def archive_object_get(*, public_id: str, client: ApiClient | None = None) -> ArchivedObject:
+    """An archived object by its public id; with `client`, only one of that client's applications."""
+    objects = ArchivedObject.objects.filter(public_id=public_id)
+    if client is not None:
+        objects = objects.filter(
+            Q(application__created_by_client=client) | Q(policy__application__created_by_client=client)
+        )
+    obj = objects.first()
     if obj is None:
         raise ApplicationError("not_found", "没有这个影像资料编号。")
     return obj

@@ -1,4 +1,4 @@
-"""Read-only admin views of the audit log: nobody adds, changes or deletes events here."""
+"""Read-only admin views of the audit log: nobody adds, changes or deletes events or anchors here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import AuditChainHead, AuditEvent
+from .models import AuditAnchor, AuditChainHead, AuditEvent
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,12 +29,23 @@ class AuditEventAdmin(_ReadOnlyAdmin):
     ordering = ("-seq",)
     date_hierarchy = "occurred_at"
     show_full_result_count = False  # counting a large log on every page is slow
-    fields = (*list_display, "data", "prev_hash", "hash")
+    fields = (*list_display, "data", "prev_hash", "hash", "key_id")
     readonly_fields = fields
 
 
 @admin.register(AuditChainHead)
 class AuditChainHeadAdmin(_ReadOnlyAdmin):
     list_display = ("last_seq", "last_hash", "updated_at")
+    fields = list_display
+    readonly_fields = fields
+
+
+@admin.register(AuditAnchor)
+class AuditAnchorAdmin(_ReadOnlyAdmin):
+    """The console's copy of the anchors; `epolicy audit_verify` reads the objects in the archive instead."""
+
+    list_display = ("seq", "hash", "key_id", "timestamped_at", "anchored_at", "object_key")
+    ordering = ("-seq",)
+    show_full_result_count = False
     fields = list_display
     readonly_fields = fields

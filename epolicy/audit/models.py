@@ -1,9 +1,13 @@
-"""Append-only, hash-chained audit events.
+"""Append-only, hash-chained audit events, and the anchors that fix the chain's head outside the database.
 
-Every event carries the SHA-256 of its own canonical content and of the event before it, so any
-edit, deletion or re-ordering made behind the application's back shows up when the chain is verified
-(`epolicy audit_verify`). `AuditChainHead` is the single row appends lock to take the next number,
-which keeps the numbering gap-free and the chain unforked across processes on SQLite and PostgreSQL.
+Every event carries an HMAC-SHA256 (under a key kept outside the database, see `keys.py`) of its own
+canonical content, the hash of the event before it and the identifier of the key, so any edit, deletion
+or re-ordering made behind the application's back shows up when the chain is verified
+(`epolicy audit_verify`), even when whoever made it recomputed the chain. Events written before the
+chain was keyed carry a plain SHA-256 and an empty `key_id`: they verify as a legacy prefix only.
+`AuditChainHead` is the single row appends lock to take the next number, which keeps the numbering
+gap-free and the chain unforked across processes on SQLite and PostgreSQL. Anchors (`anchor.py`) fix
+the head periodically in the archive with a timestamp, so a truncated tail is detected too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import uuid
 from typing import Any, NoReturn
 
 from django.db import models
+
+from .keys import ChainKey, verification_key
 
 GENESIS_HASH = "0" * 64
 HEAD_PK = 1
@@ -96,6 +102,38 @@ def format_occurred_at(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+def canonical_event(
+    *,
+    seq: int,
+    occurred_at: dt.datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    data: dict[str, Any],
+    prev_hash: str,
+    key_id: str = "",
+) -> bytes:
+    """UTF-8 canonical JSON of an event's fields (occurred_at as a UTC ISO string).
+
+    A keyed event's key_id is part of what is signed, so an event cannot be passed off under another key;
+    a legacy event (empty key_id) has no key_id member, which keeps its old hash reproducible.
+    """
+    payload: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": format_occurred_at(occurred_at),
+        "actor": actor,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "data": data,
+        "prev_hash": prev_hash,
+    }
+    if key_id:
+        payload["key_id"] = key_id
+    return canonical_json(payload).encode("utf-8")
+
+
 def compute_event_hash(
     *,
     seq: int,
@@ -107,18 +145,47 @@ def compute_event_hash(
     data: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    """Hex SHA-256 of the canonical JSON of the event's fields (occurred_at as a UTC ISO string)."""
-    payload = {
-        "seq": seq,
-        "occurred_at": format_occurred_at(occurred_at),
-        "actor": actor,
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "data": data,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    """Hex SHA-256 of the canonical event: the legacy hash of events written before the chain was keyed."""
+    return hashlib.sha256(
+        canonical_event(
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=data,
+            prev_hash=prev_hash,
+        )
+    ).hexdigest()
+
+
+def compute_event_mac(
+    key: ChainKey,
+    *,
+    seq: int,
+    occurred_at: dt.datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    data: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """Hex HMAC-SHA256 under `key` of the canonical event including the key's identifier."""
+    return key.mac(
+        canonical_event(
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=data,
+            prev_hash=prev_hash,
+            key_id=key.key_id,
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -173,6 +240,8 @@ class AuditEvent(models.Model):
     data = models.JSONField("数据", default=dict, blank=True, editable=False)
     prev_hash = models.CharField("前一事件哈希", max_length=64, editable=False)
     hash = models.CharField("事件哈希", max_length=64, unique=True, editable=False)
+    # Identifier of the chain key whose HMAC `hash` is; empty for a legacy event (plain SHA-256).
+    key_id = models.CharField("链密钥标识", max_length=16, blank=True, default="", editable=False)
 
     objects = AuditEventManager()
 
@@ -198,17 +267,23 @@ class AuditEvent(models.Model):
         _refuse("deleting an event")
 
     def computed_hash(self) -> str:
-        """The hash this event should carry, recomputed from its stored fields."""
-        return compute_event_hash(
-            seq=self.seq,
-            occurred_at=self.occurred_at,
-            actor=self.actor,
-            action=self.action,
-            subject_type=self.subject_type,
-            subject_id=self.subject_id,
-            data=self.data,
-            prev_hash=self.prev_hash,
-        )
+        """The hash this event should carry, recomputed from its stored fields (and the key it names).
+
+        Raises `keys.UnknownChainKey` when the event names a key that is not configured.
+        """
+        fields: dict[str, Any] = {
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "actor": self.actor,
+            "action": self.action,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+        }
+        if not self.key_id:
+            return compute_event_hash(**fields)
+        return compute_event_mac(verification_key(self.key_id), **fields)
 
 
 class AuditChainHead(models.Model):
@@ -224,3 +299,26 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head #{self.last_seq}"
+
+
+class AuditAnchor(models.Model):
+    """The console's record of one anchor written to both archive locations (see `anchor.py`).
+
+    Verification never relies on these rows: it reads the anchor objects from the archive storages. A row
+    whose object is missing from both locations is reported, though.
+    """
+
+    seq = models.PositiveBigIntegerField("锚定序号", db_index=True)
+    hash = models.CharField("锚定哈希", max_length=64)
+    key_id = models.CharField("链密钥标识", max_length=16, blank=True, default="")
+    anchored_at = models.DateTimeField("锚定时间")
+    timestamped_at = models.DateTimeField("时间戳时间")
+    object_key = models.CharField("存档对象名", max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["-seq", "-id"]
+        verbose_name = "审计锚点"
+        verbose_name_plural = "审计锚点"
+
+    def __str__(self) -> str:
+        return f"audit anchor #{self.seq} {self.hash[:16]}"

@@ -1,4 +1,4 @@
-"""Writing audit events: the only way into the append-only, hash-chained log."""
+"""Writing audit events: the only way into the append-only, hash-chained (HMAC-keyed) log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.db import models, transaction
 
 from epolicy.common import clock
 
-from .models import HEAD_PK, AuditChainHead, AuditEvent, compute_event_hash, normalize_data
+from .keys import signing_key
+from .models import HEAD_PK, AuditChainHead, AuditEvent, compute_event_mac, normalize_data
 
 
 class AuditChainError(Exception):
@@ -55,6 +56,8 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the hash-chained audit log, in the caller's transaction.
 
+    The event's hash is an HMAC under the signing key of settings.AUDIT_CHAIN_KEY (see `keys.py`).
+
     Call it inside the transaction of the change it records, so both commit or neither does; it opens
     its own (nested) atomic block, so it also works alone. It locks the chain head until the outer
     transaction ends, which serializes every audited transaction: call it as the last step, after the
@@ -66,6 +69,7 @@ def audit_record(
     subject_type = _check_text("subject_type", subject_type, _field_max_length("subject_type"))
     subject_id = _check_text("subject_id", str(subject_id), _field_max_length("subject_id"))
     payload = normalize_data(data)
+    key = signing_key()  # before the lock: a missing key fails here, holding nothing
 
     with transaction.atomic():
         head = _lock_head()
@@ -80,7 +84,9 @@ def audit_record(
             subject_id=subject_id,
             data=payload,
             prev_hash=head.last_hash,
-            hash=compute_event_hash(
+            key_id=key.key_id,
+            hash=compute_event_mac(
+                key,
                 seq=seq,
                 occurred_at=occurred_at,
                 actor=actor,

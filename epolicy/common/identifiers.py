@@ -14,12 +14,13 @@ import re
 import string
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from .errors import ApplicationError
+if TYPE_CHECKING:
+    from .errors import ApplicationError
 
 DIGITS = string.digits
 UPPER_LETTERS = string.ascii_uppercase
@@ -86,6 +87,10 @@ _EMAIL_VALIDATOR = EmailValidator(allowlist=[])
 
 
 def _refuse(code: str, message_zh: str, field: str) -> ApplicationError:
+    # Imported here: the error registry takes in the life rules' codes, and the life rules use these
+    # validators, so a module-level import would make importing this module first a circle.
+    from .errors import ApplicationError
+
     return ApplicationError(code, message_zh, {"field": field})
 
 

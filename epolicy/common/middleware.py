@@ -43,3 +43,31 @@ class SecurityHeadersMiddleware:
         if "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+class ApiRequestLogMiddleware:
+    """Record each request made with an API key: the partner system's own audit trail (who called what,
+    when, with which answer). Runs after the view, so the status is known."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        client = getattr(request, "api_client", None)
+        if client is not None:
+            from epolicy.common import clock
+            from epolicy.common.logredact import redact
+            from epolicy.common.models import ApiClient, ApiRequestLog
+
+            now = clock.now()
+            ApiRequestLog.objects.create(
+                client=client,
+                method=request.method or "",
+                path=redact(request.path)[:300],
+                status=response.status_code,
+                ip=request.META.get("REMOTE_ADDR") or None,
+                at=now,
+            )
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return response

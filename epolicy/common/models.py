@@ -28,7 +28,7 @@ SCOPES: dict[str, str] = {
     "archive:all": "检索、下载所有保单的影像资料",
     "servicing:read": "查询寿险保单及保全记录",
     "servicing:write": "寿险保全试算与申请（不含付款类项目）",
-    "servicing:payout": "申请付款类保全项目（退保、借款、部分领取、给付）",
+    "servicing:payout": "办理付款类保全项目（退保、借款、领取、减保、变更收付款账户或授权）",
     "tsa": "使用平台时间戳服务",
 }
 

@@ -9,7 +9,9 @@ from django.http import HttpRequest
 from django_otp import user_has_device
 from ninja.security import APIKeyHeader, SessionAuth
 
-from .models import ApiClient
+from . import clock
+from .errors import ApplicationError
+from .models import SCOPES, ApiClient
 
 _PROBLEMS = {
     "missing": "必填",
@@ -38,16 +40,52 @@ def validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str
     return f"提交的信息有误，请修改后重试（{listed}）。", fields
 
 
+def api_client_for_key(key: str) -> ApiClient | None:
+    """The active client whose key (or, during a rotation's overlap, previous key) this is."""
+    digest = ApiClient.hash_key(key)
+    client = ApiClient.objects.filter(key_hash=digest, active=True).first()
+    if client is None:
+        client = ApiClient.objects.filter(
+            previous_key_hash=digest, active=True, previous_valid_until__gt=clock.now()
+        ).first()
+    return client
+
+
+def request_api_client(request: HttpRequest) -> ApiClient | None:
+    """The API client a request was authenticated as (None: a staff session)."""
+    client = getattr(request, "api_client", None)
+    return client if isinstance(client, ApiClient) else None
+
+
 class ApiKeyAuth(APIKeyHeader):
-    """Other systems of the insurer: header `X-API-Key: ep_...` (keys created with `epolicy api_client`)."""
+    """Other systems of the insurer: header `X-API-Key: ep_...` (keys made with `epolicy api_client`).
+
+    A valid key without `scope` is refused with scope_denied (403); the client is remembered on the
+    request (its use is logged by ApiRequestLogMiddleware, ownership checks read it).
+    """
 
     param_name = "X-API-Key"
+
+    def __init__(self, scope: str) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}")
+        self.scope = scope
+        super().__init__()
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None
-        client = ApiClient.objects.filter(key_hash=ApiClient.hash_key(key), active=True).first()
-        return f"api:{client.name}" if client else None
+        client = api_client_for_key(key)
+        if client is None:
+            return None
+        request.api_client = client  # type: ignore[attr-defined]
+        if not client.has_scope(self.scope):
+            raise ApplicationError(
+                "scope_denied",
+                f"该接口凭证没有“{SCOPES[self.scope]}”权限（{self.scope}），请联系保险公司开通。",
+                {"scope": self.scope},
+            )
+        return f"api:{client.name}"
 
 
 class StaffSessionAuth(SessionAuth):
@@ -62,4 +100,6 @@ class StaffSessionAuth(SessionAuth):
         return f"staff:{user.get_username()}"
 
 
-SYSTEM_AUTH = [ApiKeyAuth(), StaffSessionAuth()]
+def system_auth(scope: str) -> list[Any]:
+    """Who may call an endpoint of the insurer's systems: an API key holding `scope`, or staff."""
+    return [ApiKeyAuth(scope), StaffSessionAuth()]

@@ -8,7 +8,7 @@ from ninja import Router, Status
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
-from epolicy.common.schemas import SYSTEM_AUTH
+from epolicy.common.schemas import request_api_client, system_auth
 from epolicy.documents.bundle import BundleDocument, render_markdown_html
 from epolicy.payments.models import PaymentOrder
 from epolicy.payments.services import payment_start, payment_sync
@@ -31,18 +31,26 @@ from .schemas import (
     SignatureIn,
 )
 
-router = Router(tags=["motor (insurer systems)"], auth=SYSTEM_AUTH)
+READ = system_auth("motor:read")
+WRITE = system_auth("motor:write")
+router = Router(tags=["motor (insurer systems)"], auth=READ)
 customer_router = Router(tags=["motor (applicant)"])
 
 
-def _app(number: str) -> Application:
-    app = Application.objects.filter(number=number).first()
+def _app(request: HttpRequest, number: str) -> Application:
+    """The application, if this caller may see it: an API client sees the ones it submitted, unless it
+    holds motor:all (an unknown number and another client's look the same: not_found)."""
+    apps = Application.objects.filter(number=number)
+    client = request_api_client(request)
+    if client is not None and not client.has_scope("motor:all"):
+        apps = apps.filter(created_by_client=client)
+    app = apps.first()
     if app is None:
         raise ApplicationError("not_found", "没有这张投保单。")
     return app
 
 
-@router.post("/quotes", response=QuoteOut, summary="交强险及车船税报价")
+@router.post("/quotes", response=QuoteOut, summary="交强险及车船税报价", auth=WRITE)
 def quote(request: HttpRequest, payload: QuoteIn) -> dict:
     q = motor_quote(
         vehicle=payload.vehicle.to_input(),
@@ -53,20 +61,27 @@ def quote(request: HttpRequest, payload: QuoteIn) -> dict:
     return q.as_api()
 
 
-@router.post("/applications", response={201: ApplicationOut}, summary="提交电子投保申请")
+@router.post("/applications", response={201: ApplicationOut}, summary="提交电子投保申请", auth=WRITE)
 def create_application(request: HttpRequest, payload: ApplicationIn) -> Status:
-    app = services.application_create(data=payload.to_input(), actor=request.auth)  # type: ignore[attr-defined]
+    client = request_api_client(request)
+    app = services.application_create(
+        data=payload.to_input(),
+        actor=request.auth,  # type: ignore[attr-defined]
+        client_id=client.pk if client is not None else None,
+    )
     return Status(201, selectors.application_json(app))
 
 
 @router.get("/applications/{number}", response=ApplicationOut)
 def get_application(request: HttpRequest, number: str) -> dict:
-    return selectors.application_json(_app(number))
+    return selectors.application_json(_app(request, number))
 
 
-@router.post("/applications/{number}/approve", response=ApprovalOut, summary="审批并生成投保确认链接")
+@router.post(
+    "/applications/{number}/approve", response=ApprovalOut, summary="审批并生成投保确认链接", auth=WRITE
+)
 def approve(request: HttpRequest, number: str) -> dict:
-    app, _token = services.application_approve(application_id=_app(number).pk, actor=request.auth)  # type: ignore[attr-defined]
+    app, _token = services.application_approve(application_id=_app(request, number).pk, actor=request.auth)  # type: ignore[attr-defined]
     return {
         **selectors.application_json(app),
         "customer_url": selectors.customer_url(app),
@@ -75,10 +90,16 @@ def approve(request: HttpRequest, number: str) -> dict:
 
 
 @router.post(
-    "/applications/{number}/regenerate", response=ApprovalOut, summary="撤回并重新生成投保单（4.2.4 c）"
+    "/applications/{number}/regenerate",
+    response=ApprovalOut,
+    summary="撤回并重新生成投保单（4.2.4 c）",
+    auth=WRITE,
 )
 def regenerate(request: HttpRequest, number: str) -> dict:
-    app, _token = services.application_regenerate(application_id=_app(number).pk, actor=request.auth)  # type: ignore[attr-defined]
+    app, _token = services.application_regenerate(
+        application_id=_app(request, number).pk,
+        actor=request.auth,  # type: ignore[attr-defined]
+    )
     return {
         **selectors.application_json(app),
         "customer_url": selectors.customer_url(app),

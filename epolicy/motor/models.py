@@ -1,10 +1,55 @@
-"""The motor e-application (电子投保单) and the evidence of its reading, signing and verification."""
+"""The motor e-application (电子投保单) and the evidence of its reading, signing and verification.
+
+Plate, VIN and engine number are personal data (they lead to the owner): encrypted at rest, with a
+keyed blind index of the plate and of the VIN for look-ups by equality.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from functools import cache
+from typing import Any
+
 from django.db import models
 
+from epolicy.common import crypto
 from epolicy.common.fields import EncryptedTextField
+
+
+@cache
+def _plate_separators() -> dict[int, None]:
+    # Imported late: epolicy.common.identifiers imports the rules, which cannot load with the models.
+    from epolicy.common.identifiers import PLATE_SEPARATORS
+
+    return dict.fromkeys(map(ord, PLATE_SEPARATORS))
+
+
+def plate_key(plate: str | None) -> str:
+    """A plate as it is indexed: half-width, upper case, no spaces or separators ("京a·12345": "京A12345")."""
+    text = unicodedata.normalize("NFKC", plate or "").translate(_plate_separators())
+    return "".join(text.split()).upper()
+
+
+def vin_key(vin: str | None) -> str:
+    """A VIN as it is indexed: half-width, upper case, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", vin or "").split()).upper()
+
+
+def plate_index_of(plate: str | None) -> str:
+    """Keyed blind index of a plate (one context in every table: an application's matches its policy's)."""
+    return crypto.blind_index(plate_key(plate), context="plate")
+
+
+def vin_index_of(vin: str | None) -> str:
+    return crypto.blind_index(vin_key(vin), context="vin")
+
+
+def with_derived(update_fields: Any, derived: dict[str, str]) -> Any:
+    """`save(update_fields=...)` that names a value also writes the blind index derived from it."""
+    if update_fields is None:
+        return None
+    names = set(update_fields)
+    return names | {index for value, index in derived.items() if value in names}
 
 
 class Application(models.Model):
@@ -24,10 +69,12 @@ class Application(models.Model):
     insured = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
     owner = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
 
-    plate = models.CharField(max_length=10)
+    plate = EncryptedTextField(context="motor.application.plate")
+    plate_index = models.CharField(max_length=64, db_index=True)
     plate_kind = models.CharField(max_length=24)
-    vin = models.CharField(max_length=17)
-    engine_number = models.CharField(max_length=32)
+    vin = EncryptedTextField(context="motor.application.vin")
+    vin_index = models.CharField(max_length=64, db_index=True)
+    engine_number = EncryptedTextField(context="motor.application.engine_number")
     brand_model = models.CharField(max_length=100)
     use_category = models.CharField(max_length=32, default="family_private")
     seats = models.PositiveSmallIntegerField()
@@ -87,6 +134,16 @@ class Application(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The blind indexes are derived columns: kept beside the values they index, as Customer's are.
+        self.plate_index = plate_index_of(self.plate)
+        self.vin_index = vin_index_of(self.vin)
+        if "update_fields" in kwargs:
+            kwargs["update_fields"] = with_derived(
+                kwargs["update_fields"], {"plate": "plate_index", "vin": "vin_index"}
+            )
+        super().save(*args, **kwargs)
+
 
 class DocumentRead(models.Model):
     """One document of the bundle served to the applicant (motor standard 4.2.4 b)."""
@@ -107,7 +164,11 @@ class DocumentRead(models.Model):
 
 
 class EvidenceRecord(models.Model):
-    """A fact proving the applicant's confirmation, archived as canonical JSON (sign, OTP, payment)."""
+    """A fact proving the applicant's confirmation, archived as canonical JSON (sign, OTP, payment).
+
+    `data` is the database copy, with personal data masked (the payer's name); the archived file
+    (`archived`, whose SHA-256 is `sha256`) is the evidence in full.
+    """
 
     class Kind(models.TextChoices):
         SIGNATURE = "signature", "签名"

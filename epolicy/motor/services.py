@@ -20,7 +20,7 @@ from epolicy.archive.services import archive_put, archive_read, retention_until
 from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto, identifiers
 from epolicy.common.errors import ApplicationError
-from epolicy.common.masking import mask_phone
+from epolicy.common.masking import mask_name, mask_phone
 from epolicy.common.numbering import document_number
 from epolicy.common.request_meta import ClientInfo
 from epolicy.common.types import SignatureBox
@@ -68,8 +68,9 @@ def _person(data: PersonInput, role: str) -> Customer:
     return customer
 
 
-def application_create(*, data: ApplicationInput, actor: str) -> Application:
-    """Open an e-application from validated data and a 交强险 quote (motor standard 4.2.2)."""
+def application_create(*, data: ApplicationInput, actor: str, client_id: int | None = None) -> Application:
+    """Open an e-application from validated data and a 交强险 quote (motor standard 4.2.2); `client_id`
+    is the API client submitting it (it alone sees it, unless another holds motor:all)."""
     applicant = _person(data.applicant, "applicant")
     if not applicant.email:
         raise ApplicationError(
@@ -155,6 +156,7 @@ def application_create(*, data: ApplicationInput, actor: str) -> Application:
             arbitration_body=data.arbitration_body.strip(),
             business_source=data.business_source.strip() or "直销",
             submitted_by=actor,
+            created_by_client_id=client_id,
             created_at=clock.now(),
         )
         audit_record(
@@ -532,7 +534,16 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
     return app
 
 
-def _evidence(app: Application, kind: str, data: dict[str, Any], retention: dt.date) -> EvidenceRecord:
+def _evidence(
+    app: Application,
+    kind: str,
+    data: dict[str, Any],
+    retention: dt.date,
+    *,
+    masked: dict[str, Any] | None = None,
+) -> EvidenceRecord:
+    """Archive the evidence in full; the database keeps `masked` instead when given (personal data
+    stays in the archived file only, whose SHA-256 the record carries)."""
     body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     obj = archive_put(
         data=body,
@@ -543,7 +554,12 @@ def _evidence(app: Application, kind: str, data: dict[str, Any], retention: dt.d
         retention=retention,
     )
     return EvidenceRecord.objects.create(
-        application=app, kind=kind, data=data, sha256=obj.sha256, archived=obj, created_at=clock.now()
+        application=app,
+        kind=kind,
+        data=data if masked is None else masked,
+        sha256=obj.sha256,
+        archived=obj,
+        created_at=clock.now(),
     )
 
 
@@ -621,19 +637,21 @@ def application_mark_paid(*, application: Application, order: Any, actor: str) -
     application.status = Application.Status.PAID
     application.paid_at = clock.now()
     application.save(update_fields=["status", "paid_at"])
+    evidence = {
+        "application_number": application.number,
+        "order_no": order.order_no,
+        "amount_fen": order.amount_fen,
+        "gateway_txn": order.gateway_txn,
+        "payer_name": order.payer_name,
+        "payer_is_applicant": True,
+        "paid_at": application.paid_at.isoformat(),
+    }
     _evidence(
         application,
         EvidenceRecord.Kind.PAYMENT,
-        {
-            "application_number": application.number,
-            "order_no": order.order_no,
-            "amount_fen": order.amount_fen,
-            "gateway_txn": order.gateway_txn,
-            "payer_name": order.payer_name,
-            "payer_is_applicant": True,
-            "paid_at": application.paid_at.isoformat(),
-        },
+        evidence,
         retention_until(application.period_start, application.period_end),
+        masked={**evidence, "payer_name": mask_name(order.payer_name)},
     )
     # The issuance job commits with the payment (an outbox): no crash after this commit can leave a
     # paid application without its policy.

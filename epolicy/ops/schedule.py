@@ -34,6 +34,8 @@ JOBS = (
     Job("lta_renew", "epolicy.signing.tasks.lta_renew_task", dt.timedelta(days=1)),
     # CRLs reissued before their nextUpdate, so verification always has fresh revocation data.
     Job("crl_refresh", "epolicy.signing.tasks.crl_refresh_task", dt.timedelta(hours=6)),
+    # The audit chain's head anchored outside the database (RFC 3161 token, both archive locations).
+    Job("audit_anchor", "epolicy.audit.tasks.audit_anchor_task", dt.timedelta(hours=1)),
     # Both archive copies re-hashed; a bad copy repaired from the good one.
     Job(
         "archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)

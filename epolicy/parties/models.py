@@ -1,4 +1,4 @@
-"""Customers (natural persons). ID number, phone, e-mail and address are encrypted at rest."""
+"""Customers (natural persons). Name, ID number, phone, e-mail and address are encrypted at rest."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from epolicy.common.fields import EncryptedTextField
 
 
 class Customer(models.Model):
-    name = models.CharField(max_length=100)
+    # Never searched or sorted by: a customer is found by the blind indexes below.
+    name = EncryptedTextField(context="parties.customer.name")
     id_type = models.CharField(max_length=16, default="resident_id")
     id_number = EncryptedTextField(context="parties.customer.id_number")
     id_number_index = models.CharField(max_length=64, db_index=True)

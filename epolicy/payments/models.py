@@ -23,7 +23,8 @@ class PaymentOrder(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     provider = models.CharField(max_length=40)
     gateway_txn = models.CharField(max_length=64, blank=True, default="")
-    payer_name = models.CharField(max_length=100, blank=True, default="")
+    # Compared with the applicant's name in Python (real-name payment), never in a query.
+    payer_name = EncryptedTextField(context="payments.paymentorder.payer_name", blank=True, default="")
     payer_id_index = models.CharField(max_length=64, blank=True, default="")
     failure_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField()
@@ -59,7 +60,7 @@ class SandboxTransaction(models.Model):
     notify_url = models.URLField()
     return_url = models.URLField()
     status = models.CharField(max_length=16, default="created")  # created, success, failed, refunded
-    payer_name = models.CharField(max_length=100, blank=True, default="")
+    payer_name = EncryptedTextField(context="payments.sandbox.payer_name", blank=True, default="")
     payer_id_number = EncryptedTextField(context="payments.sandbox.payer_id", blank=True, default="")
     created_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)

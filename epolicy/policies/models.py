@@ -1,8 +1,17 @@
-"""Policies and their versions. A policy is never edited in place: a change adds a version."""
+"""Policies and their versions. A policy is never edited in place: a change adds a version.
+
+The plate and each version's display data (names, plate, VIN, engine number) are encrypted at rest;
+the plate is matched through its keyed blind index.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+
+from epolicy.common.fields import EncryptedJSONField, EncryptedTextField
+from epolicy.motor.models import plate_index_of, with_derived
 
 
 class Policy(models.Model):
@@ -15,7 +24,10 @@ class Policy(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_FORCE)
     application = models.OneToOneField("motor.Application", on_delete=models.PROTECT, related_name="policy")
     applicant = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
-    plate = models.CharField(max_length=10, db_index=True)
+    plate = EncryptedTextField(context="policies.policy.plate")
+    # Keyed blind index of the plate (same context as Application.plate_index): the public query
+    # matches number + applicant's ID number + plate through it.
+    plate_index = models.CharField(max_length=64, db_index=True)
     period_start = models.DateField()
     period_end = models.DateField()
     premium = models.DecimalField(max_digits=12, decimal_places=2)
@@ -33,13 +45,20 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.plate_index = plate_index_of(self.plate)
+        if "update_fields" in kwargs:
+            kwargs["update_fields"] = with_derived(kwargs["update_fields"], {"plate": "plate_index"})
+        super().save(*args, **kwargs)
+
 
 class PolicyVersion(models.Model):
     """What the policy said at one point: the display data printed on its document, frozen."""
 
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
-    data = models.JSONField()
+    # Names, plate, VIN and engine number as printed: encrypted; nothing is looked up by it.
+    data = EncryptedJSONField(context="policies.policyversion.data")
     document = models.ForeignKey("archive.ArchivedObject", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     reason = models.CharField(max_length=100, default="新保出单")

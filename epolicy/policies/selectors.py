@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core import signing
 
 from epolicy.common.errors import ApplicationError
+from epolicy.motor.models import plate_index_of
 from epolicy.parties.models import Customer
 
 from .models import Policy
@@ -15,9 +16,10 @@ DOWNLOAD_MAX_AGE_SECONDS = 15 * 60
 
 def policy_find(*, policy_number: str, id_number: str, plate: str) -> Policy:
     """A policy matching all three facts (number, applicant's ID number, plate), else one vague refusal."""
+    # The plate is encrypted: it is matched through its blind index (normalised the same way).
     policy = (
         Policy.objects.select_related("applicant", "document")
-        .filter(number=(policy_number or "").strip().upper(), plate=(plate or "").strip().upper())
+        .filter(number=(policy_number or "").strip().upper(), plate_index=plate_index_of(plate))
         .first()
     )
     if policy is None or policy.applicant.id_number_index != Customer.id_index((id_number or "").strip()):

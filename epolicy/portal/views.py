@@ -15,7 +15,7 @@ from epolicy.archive.services import archive_read
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
 from epolicy.documents.bundle import BundleDocument, render_markdown_html
-from epolicy.identity.captcha import captcha_create, captcha_data_url
+from epolicy.identity.captcha import captcha_data_url, captcha_issue
 from epolicy.motor import display, selectors, services
 from epolicy.motor.api import payment_status_json
 from epolicy.motor.models import Application
@@ -28,7 +28,12 @@ STEPS = (("read", "阅读"), ("sign", "签名"), ("otp", "验证"), ("pay", "缴
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    return render(request, template, {"insurer": settings.INSURER, **context}, status=status)
+    response = render(request, template, {"insurer": settings.INSURER, **context}, status=status)
+    error = context.get("error")
+    retry_after = error.details.get("retry_after_seconds") if isinstance(error, ApplicationError) else None
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        response["Retry-After"] = str(int(retry_after))
+    return response
 
 
 def _steps(app: Application) -> dict[str, Any]:
@@ -260,8 +265,12 @@ def query(request: HttpRequest) -> HttpResponse:
             summary = policy_summary(policy)
         except ApplicationError as exc:
             error = exc
-    captcha, answer = captcha_create()
-    image = captcha_data_url(answer)
+    captcha_id, image = "", ""
+    try:
+        captcha, answer = captcha_issue(client_key=ClientInfo.of(request).client_key)
+        captcha_id, image = captcha.token, captcha_data_url(answer)
+    except ApplicationError as exc:  # too many captchas from this client: say so, offer none
+        error = error or exc
     return page(
         request,
         "portal/query.html",
@@ -270,7 +279,7 @@ def query(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "download_url": download_url,
             "form": form,
-            "captcha_id": captcha.token,
+            "captcha_id": captcha_id,
             "captcha_image": image,
         },
         status=error.status if error else 200,
@@ -298,7 +307,7 @@ def verify_policy(request: HttpRequest, number: str) -> HttpResponse:
     from epolicy.verification.api import policy_verification
 
     try:
-        expected = policy_verification(request, number)
+        expected = policy_verification(request, number, request.GET.get("c", ""))
     except ApplicationError as exc:
         return page(request, "portal/verify.html", {"error": exc}, status=exc.status)
     return page(request, "portal/verify.html", {"expected": expected})

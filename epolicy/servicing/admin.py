@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from epolicy.common.masking import mask_name
+
 from .models import LedgerEntry, LifePolicy, LifePolicyVersion, PolicyChange, SandboxTransfer
 
 
@@ -31,10 +33,15 @@ class VersionInline(_ReadOnly, admin.TabularInline):
 
 @admin.register(LifePolicy)
 class LifePolicyAdmin(_ReadOnly, admin.ModelAdmin):
-    list_display = ("number", "product_code", "applicant_name", "status", "current_version", "created_at")
+    list_display = ("number", "product_code", "applicant", "status", "current_version", "created_at")
     list_filter = ("product_code", "status")
     search_fields = ("number",)
     inlines = [VersionInline]
+
+    # Masked, and not sortable: the column holds ciphertext, whose order means nothing.
+    @admin.display(description="投保人")
+    def applicant(self, obj: LifePolicy) -> str:
+        return mask_name(obj.applicant_name)
 
 
 @admin.register(LifePolicyVersion)

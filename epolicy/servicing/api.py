@@ -18,7 +18,7 @@ from ninja import Header, Router, Status
 from epolicy.archive.services import archive_read
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
-from epolicy.common.schemas import SYSTEM_AUTH
+from epolicy.common.schemas import request_api_client, system_auth
 from epolicy.products.life_tables import load_life_catalogue
 from epolicy.rules.life import values_on
 
@@ -40,7 +40,24 @@ from .schemas import (
 )
 
 logger = logging.getLogger("epolicy.servicing")
-router = Router(tags=["life servicing (保全)"], auth=SYSTEM_AUTH)
+READ = system_auth("servicing:read")
+WRITE = system_auth("servicing:write")
+router = Router(tags=["life servicing (保全)"], auth=READ)
+# Items that pay money out or decide where money goes: an API client needs servicing:payout to apply
+# them (the customer's own journey, with its identity checks, is the other way in).
+PAYOUT_ITEMS = frozenset(
+    {
+        "surrender",
+        "cooling_off_surrender",
+        "policy_loan",
+        "reduce_sum_assured",
+        "partial_withdrawal",
+        "dividend_withdrawal",
+        "survival_benefit_withdrawal",
+        "payment_account_change",
+        "survival_benefit_authorization",
+    }
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces: what a retrying client resends
@@ -103,7 +120,10 @@ def items(request: HttpRequest, number: str) -> list[dict]:
 
 
 @router.post(
-    "/policies/{number}/changes/validate", response=ValidateOut, summary="校验保全申请（即时返回原因）"
+    "/policies/{number}/changes/validate",
+    response=ValidateOut,
+    summary="校验保全申请（即时返回原因）",
+    auth=WRITE,
 )
 def validate(request: HttpRequest, number: str, payload: ChangeIn) -> dict:
     refusals = services.change_validate(
@@ -112,7 +132,9 @@ def validate(request: HttpRequest, number: str, payload: ChangeIn) -> dict:
     return {"ok": not refusals, "refusals": refusals_json(refusals)}
 
 
-@router.post("/policies/{number}/changes/quote", response=QuoteOut, summary="试算：变更前后、应付/应收金额")
+@router.post(
+    "/policies/{number}/changes/quote", response=QuoteOut, summary="试算：变更前后、应付/应收金额", auth=WRITE
+)
 def quote(request: HttpRequest, number: str, payload: ChangeIn) -> dict:
     change_quote, version = services.change_quote(
         policy_number=number, item=payload.item, params=payload.params, actor=_actor(request)
@@ -124,6 +146,8 @@ def quote(request: HttpRequest, number: str, payload: ChangeIn) -> dict:
     "/policies/{number}/changes",
     response={200: ChangeOut, 201: ChangeOut},
     summary="办理保全（须带 Idempotency-Key；同一键重发返回原结果，状态码 200）",
+    description="付款类项目（退保、借款、领取、减保、收付款账户及授权）另需 servicing:payout 权限。",
+    auth=WRITE,
 )
 def apply(
     request: HttpRequest,
@@ -133,6 +157,14 @@ def apply(
     idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER),
 ) -> Status:
     key = _idempotency_key(idempotency_key)
+    client = request_api_client(request)
+    if payload.item in PAYOUT_ITEMS and client is not None and not client.has_scope("servicing:payout"):
+        raise ApplicationError(
+            "scope_denied",
+            "该接口凭证不能办理付款类保全项目（退保、借款、领取、减保、变更收付款账户或授权），"
+            "需开通 servicing:payout 权限。",
+            {"scope": "servicing:payout", "item": payload.item},
+        )
     # A key seen before means a retry: the service returns the change it made then (status 200).
     replay = PolicyChange.objects.filter(policy__number=number, idempotency_key=key).exists()
     change = services.change_apply(

@@ -5,12 +5,17 @@ A policy is never edited in place: every applied change adds a LifePolicyVersion
 `PolicyState.to_json()`, linked to the PolicyChange (and through it to its e-endorsement) that made it.
 `LifePolicy.status` and `current_version` are mirrors kept for listing and locking; the state JSON of
 the current version is the truth.
+
+Personal data is encrypted at rest: the applicant's name, and the JSON documents that carry names,
+addresses and accounts (a version's state, a change's params and quote). Nothing is looked up, filtered
+or sorted by them.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
+from epolicy.common.fields import EncryptedJSONField, EncryptedTextField
 from epolicy.rules.life.vocab import STATUS_NAMES
 
 
@@ -19,7 +24,7 @@ class LifePolicy(models.Model):
 
     number = models.CharField(max_length=32, unique=True)
     product_code = models.CharField(max_length=32)
-    applicant_name = models.CharField(max_length=64)
+    applicant_name = EncryptedTextField(context="servicing.lifepolicy.applicant_name")
     # Keyed blind index of the applicant's ID number (context "id_number"); the clear number is not kept.
     applicant_id_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
     status = models.CharField(max_length=32, choices=list(STATUS_NAMES.items()))
@@ -40,7 +45,7 @@ class LifePolicyVersion(models.Model):
 
     policy = models.ForeignKey(LifePolicy, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
-    state = models.JSONField()
+    state = EncryptedJSONField(context="servicing.lifepolicyversion.state")
     change = models.ForeignKey(
         "servicing.PolicyChange", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -76,9 +81,9 @@ class PolicyChange(models.Model):
     change_number = models.CharField(max_length=32, unique=True)
     policy = models.ForeignKey(LifePolicy, on_delete=models.PROTECT, related_name="changes")
     item = models.CharField(max_length=48)
-    params = models.JSONField(default=dict)
+    params = EncryptedJSONField(context="servicing.policychange.params", default=dict)
     request_hash = models.CharField(max_length=64)
-    quote = models.JSONField(default=dict)
+    quote = EncryptedJSONField(context="servicing.policychange.quote", default=dict)
     status = models.CharField(max_length=16, choices=Status.choices)
     idempotency_key = models.CharField(max_length=128)
     based_on_version = models.PositiveIntegerField()

@@ -1,10 +1,18 @@
 """Revocation: each CA of the platform PKI publishes CRLs, kept in the database.
 
 Every CA (root, issuing CA, customer CA; active or rotated out, as long as its certificate is valid)
-has a current CRL: complete (no deltas), listing every certificate it ever revoked, with a nextUpdate
-CRL_VALIDITY after its thisUpdate. A CRL is reissued when it has less than CRL_REFRESH_BEFORE left
-(`ensure_fresh_crls`, run by signing, verification, `lta_extend` and the `crl_refresh` task) and at
-once when a certificate is revoked (`revoke_certificate`, `epolicy pki_revoke`).
+has a current CRL: complete (no deltas), listing every certificate it ever revoked. An online CA's
+CRL has a nextUpdate CRL_VALIDITY after its thisUpdate and is reissued when it has less than
+CRL_REFRESH_BEFORE left (`ensure_fresh_crls`, run by signing, verification, `lta_extend` and the
+`crl_refresh` task) and at once when a certificate is revoked (`revoke_certificate`, `epolicy
+pki_revoke`).
+
+The root CA is offline (`pki.offline`): its CRL is signed only when the operator brings its key
+(`root_key`), and is valid for `pki.offline.root_crl_validity()` (a year by default), as an offline
+root's CRL is. The automatic refresh leaves it alone; `pki.offline.offline_crl_warnings` (shown by
+`crl_refresh`, `pki_status` and the staff console through `lifecycle.expiry_warnings`) says when it
+must be renewed (`pki.offline.renew_offline_crl`, `epolicy crl_refresh --root-key FILE`). A retired
+root's last CRL runs until the root certificate expires, so it never needs renewing.
 
 The verifier uses these CRLs (and those in a document's DSS) offline. A CRL issued after a signature
 still proves the status at signing time (it lists revocation dates), so verification accepts CRLs
@@ -64,8 +72,12 @@ class RevocationError(Exception):
 # Issuing CRLs
 
 
-def issue_crl(ca: SigningCredential) -> CertificateRevocationList:
-    """Issue and store a new CRL of `ca` listing everything it revoked (caller may hold a transaction)."""
+def issue_crl(ca: SigningCredential, *, root_key: pki.RootKey | None = None) -> CertificateRevocationList:
+    """Issue and store a new CRL of `ca` listing everything it revoked (caller may hold a transaction).
+
+    An offline CA (the root) signs with `root_key` (RootKeyRequired without it); its CRL runs for
+    `root_crl_validity()`, or, once the root is retired (inactive), until its certificate expires.
+    """
     if ca.role not in CA_ROLES:
         raise ValueError(f"credential {ca.pk} ({ca.role}) is not a CA")
     now = clock.now()
@@ -74,11 +86,17 @@ def issue_crl(ca: SigningCredential) -> CertificateRevocationList:
     with transaction.atomic():
         # Serialises issuers of this CA's CRLs, so CRL numbers increase without gaps or repeats.
         ca = SigningCredential.objects.select_for_update().get(pk=ca.pk)
+        if pki.offline.is_offline(ca):
+            key = pki.offline.signing_key(ca, root_key, "sign its CRL")
+            validity = pki.offline.root_crl_validity() if ca.active else ca.not_after - now
+        else:
+            key = pki._load_key(ca)
+            validity = CRL_VALIDITY
         last = ca.crls.order_by("-number").values_list("number", flat=True).first()
         number = (last or 0) + 1
         ca_cert = x509.load_der_x509_certificate(bytes(ca.certificate))
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        next_update = min(now + CRL_VALIDITY, ca.not_after)
+        next_update = min(now + validity, ca.not_after)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(ca_cert.subject)
@@ -100,7 +118,7 @@ def issue_crl(ca: SigningCredential) -> CertificateRevocationList:
             if flag is not None:
                 item = item.add_extension(x509.CRLReason(flag), critical=False)
             builder = builder.add_revoked_certificate(item.build())
-        crl = builder.sign(pki._load_key(ca), hashes.SHA256())
+        crl = builder.sign(key, hashes.SHA256())
         return CertificateRevocationList.objects.create(
             issuer=ca,
             number=number,
@@ -126,23 +144,32 @@ def latest_crls() -> list[CertificateRevocationList]:
     )
 
 
-def ensure_fresh_crls() -> list[CertificateRevocationList]:
+def ensure_fresh_crls(*, root_key: pki.RootKey | None = None) -> list[CertificateRevocationList]:
     """The current CRL of every CA, reissuing those that are missing or close to their nextUpdate.
 
     CAs whose certificate has expired issue nothing more; their last CRL is returned as it is. A CA
     whose key this process cannot use (files or token elsewhere) keeps its last CRL too; the verifier
-    then reports what it can prove with it.
+    then reports what it can prove with it. An offline CA (the root) is left alone unless its key is
+    brought as `root_key`: its CRL is then reissued if missing or within its warning window.
     """
     now = clock.now()
     by_issuer = {row.issuer_id: row for row in latest_crls()}
+    offline_due = dt.timedelta(days=pki.offline.root_crl_warning_days())
     for ca in SigningCredential.objects.filter(role__in=CA_ROLES, not_after__gt=now).order_by(
         "created_at", "id"
     ):
         latest = by_issuer.get(ca.pk)
-        if latest is not None and latest.next_update - now >= CRL_REFRESH_BEFORE:
+        if pki.offline.is_offline(ca):
+            if root_key is None or not root_key.for_credential(ca):
+                continue  # renewed by hand; `pki.offline.offline_crl_warnings` says when
+            if latest is not None and (
+                pki.offline.is_final(latest) or latest.next_update - now > offline_due
+            ):
+                continue
+        elif latest is not None and latest.next_update - now >= CRL_REFRESH_BEFORE:
             continue
         try:
-            by_issuer[ca.pk] = issue_crl(ca)
+            by_issuer[ca.pk] = issue_crl(ca, root_key=root_key)
         except IntegrityError:
             fresh = ca.crls.order_by("-number").first()  # another process issued one just now
             if fresh is not None:
@@ -150,6 +177,14 @@ def ensure_fresh_crls() -> list[CertificateRevocationList]:
         except (keystore.KeyUnavailable, RevocationError) as exc:
             logger.warning("CRL of %s not reissued: %s", ca.subject, exc)
     return list(by_issuer.values())
+
+
+def refresh_crls() -> list[CertificateRevocationList]:
+    """The scheduled CRL job: `ensure_fresh_crls` without any offline key, logging what needs one."""
+    rows = ensure_fresh_crls()
+    for warning in pki.offline.offline_crl_warnings():
+        logger.warning("%s", warning.message)
+    return rows
 
 
 _parsed: dict[bytes, asn1_crl.CertificateList] = {}
@@ -195,11 +230,13 @@ def current_crls_asn1(*, refresh: bool = True) -> list[asn1_crl.CertificateList]
 def published_crl(ca: SigningCredential) -> CertificateRevocationList | None:
     """The newest CRL of `ca` for the public repository (`repository`), reissued first when stale.
 
-    What this process cannot reissue (a read-only database, a CA key kept on another machine) is
-    served as last issued; None only when the CA never issued a CRL. A fresh CRL is served without a
-    write transaction (on SQLite every transaction here takes the database's write lock).
+    What this process cannot reissue (a read-only database, a CA key kept on another machine, the
+    offline root) is served as last issued; None only when the CA never issued a CRL. A fresh CRL is
+    served without a write transaction (on SQLite every transaction here takes the database's write lock).
     """
     newest = ca.crls.order_by("-number").first()
+    if pki.offline.is_offline(ca):
+        return newest  # only the operator, with its key, issues the next one
     if newest is None or newest.next_update - clock.now() < CRL_REFRESH_BEFORE:
         _refreshed_crls()
         newest = ca.crls.order_by("-number").first()
@@ -225,13 +262,15 @@ def revoke_certificate(
     revoked_at: dt.datetime | None = None,
     issuer_role: str | None = None,
     actor: str = "system",
+    root_key: pki.RootKey | None = None,
 ) -> RevokedCertificate:
     """Revoke a certificate by serial (hex) and reissue its CA's CRL at once.
 
     A serial of one of our credentials finds its issuer itself and deactivates the credential; an
     applicant's event certificate (not stored) needs `issuer_role` (normally "customer_ca", the active
     customer CA). `revoked_at` defaults to now; an earlier time (key compromise found later) also
-    invalidates what was signed since then.
+    invalidates what was signed since then. A certificate the root issued (an issuing CA, customer CA
+    or the TSA) needs the root's offline key as `root_key`: RootKeyRequired, and nothing changes, without.
     """
     from epolicy.audit.services import audit_record
 
@@ -262,6 +301,8 @@ def revoke_certificate(
             )
         if issuer is None:
             raise RevocationError(f"the issuing CA of {serial} is not one of the platform's CAs")
+        if pki.offline.is_offline(issuer):
+            pki.offline.signing_key(issuer, root_key, f"revoke {serial}, a certificate it issued")
         entry, created = RevokedCertificate.objects.get_or_create(
             issuer=issuer,
             serial=serial,
@@ -275,7 +316,7 @@ def revoke_certificate(
             credential.active = False
             credential.deactivated_at = clock.now()
             credential.save(update_fields=["active", "deactivated_at"])
-        crl = issue_crl(issuer)
+        crl = issue_crl(issuer, root_key=root_key)
         audit_record(
             action="pki.certificate_revoked",
             actor=actor,

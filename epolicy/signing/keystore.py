@@ -1,15 +1,21 @@
 """Where private keys live, and the one place that turns a credential into a pyHanko signer.
 
-Three key stores (settings.SIGNING_KEYSTORE, chosen when a key is made; each credential remembers its
-own, so a store can change without re-keying old credentials):
+Three online key stores (settings.SIGNING_KEYSTORE, chosen when a key is made; each credential
+remembers its own, so a store can change without re-keying old credentials):
 
 - ``database`` (default): encrypted PKCS#8 in the credential's row, readable by every app process.
 - ``files``: encrypted PKCS#8 PEM files in settings.SIGNING_KEY_DIR (mode 0600), for a dedicated
   signing machine whose database copy must not hold keys.
 - ``pkcs11``: the insurer's seal key is generated inside a PKCS#11 token (settings.PKCS11: module,
   token_label, user_pin) as a non-extractable key and signs there; an existing key can be imported
-  with `import_to_pkcs11`. The development CAs and the TSA keep their keys in the database: in
-  production the CAs belong to an external CA and the TSA is an external RFC 3161 service.
+  with `import_to_pkcs11`. The development issuing and customer CAs and the TSA keep their keys in
+  the database: in production the CAs belong to an external CA and the TSA is an external RFC 3161
+  service.
+
+and one that is not online at all: ``offline``, the root CA's. Its key is never in the database, a key
+file or the token: `pki.offline` exports it at creation to a file encrypted with a passphrase of its
+own, for offline media, and the operations that need it (signing a CA, the root's CRL) take it as an
+argument for the length of one command. Loading it from here raises `OfflineKeyRequired`.
 
 Signers are built once per process and credential and reused: loading a key and validating it costs
 tens of milliseconds, opening a token session and logging in more.
@@ -50,8 +56,26 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 PKCS11_ROLES = frozenset({Role.SEAL})
 
 
+# The environment variable commands read the offline root key's passphrase from (else they prompt).
+ROOT_KEY_PASSPHRASE_ENV = "EPOLICY_ROOT_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not its value
+
+
 class KeyUnavailable(Exception):
     """The credential's key cannot be used from this process (missing file, token not configured...)."""
+
+
+class OfflineKeyRequired(KeyUnavailable):
+    """The operation needs a key the platform keeps offline (the root CA's): the operator must bring it."""
+
+    def __init__(self, cred: SigningCredential, what: str = ""):
+        self.credential = cred
+        file_name = cred.key_ref or "root-ca-<key id>.p8"
+        doing = f" to {what}" if what else ""
+        super().__init__(
+            f"the {cred.role} key (serial {cred.serial}) is kept offline and is needed{doing}: "
+            f"bring its key file {file_name} and run the command again with --root-key <path to {file_name}> "
+            f"(passphrase from ${ROOT_KEY_PASSPHRASE_ENV} or typed at the prompt)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,9 +93,11 @@ class NewKey:
 
 
 def store_for(role: str) -> str:
-    """The key store a new key of `role` goes to under the current settings."""
+    """The key store a new key of `role` goes to under the current settings (the root's is always offline)."""
+    if role == Role.ROOT_CA:
+        return KeyStore.OFFLINE
     store = settings.SIGNING_KEYSTORE
-    if store not in KeyStore.values:
+    if store not in KeyStore.values or store == KeyStore.OFFLINE:
         raise ImproperlyConfigured(f"SIGNING_KEYSTORE must be database, files or pkcs11, not {store!r}")
     if store == KeyStore.PKCS11 and role not in PKCS11_ROLES:
         return KeyStore.DATABASE
@@ -88,7 +114,12 @@ def generate_key(role: str, *, rsa_bits: int) -> NewKey:
 
 
 def persist_key(new: NewKey, *, role: str, fingerprint: str, certificate_der: bytes) -> dict[str, Any]:
-    """Write the key to its store; returns the credential fields that say where it is."""
+    """Write the key to its store; returns the credential fields that say where it is.
+
+    An offline key is not written here: `pki.offline.export_root_key` hands it to the operator.
+    """
+    if new.store == KeyStore.OFFLINE:
+        raise ValueError("an offline key is exported to the operator (pki.offline), not stored online")
     if new.store == KeyStore.PKCS11:
         _pkcs11_store_certificate(new.token_label, certificate_der)
         return {"key_store": KeyStore.PKCS11, "key_ref": new.token_label, "private_key": b""}
@@ -117,6 +148,11 @@ def _key_dir() -> Path:
     return Path(settings.SIGNING_KEY_DIR)
 
 
+def key_file_path(key_ref: str) -> Path:
+    """Where the key file of a credential of the files store is (settings.SIGNING_KEY_DIR)."""
+    return _key_dir() / key_ref
+
+
 def _write_key_file(name: str, pem: bytes) -> None:
     directory = _key_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -134,11 +170,16 @@ def _decrypt(pem: bytes, what: str) -> PrivateKey:
 
 
 def load_private_key(cred: SigningCredential) -> PrivateKey | None:
-    """The key object of a credential from the database or a file; None for a key inside a token."""
+    """The key object of a credential from the database or a file; None for a key inside a token.
+
+    OfflineKeyRequired for the root CA's key, which the platform does not have (see `pki.offline`).
+    """
+    if cred.key_store == KeyStore.OFFLINE:
+        raise OfflineKeyRequired(cred)
     if cred.key_store == KeyStore.PKCS11:
         return None
     if cred.key_store == KeyStore.FILES:
-        path = _key_dir() / cred.key_ref
+        path = key_file_path(cred.key_ref)
         try:
             pem = path.read_bytes()
         except OSError as exc:

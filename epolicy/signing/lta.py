@@ -361,7 +361,7 @@ def renew_archived(
     if tsa_expiry is not None and not dry_run:
         message = (
             f"the TSA certificate expires {tsa_expiry:%Y-%m-%d}, within {days} days: "
-            "rotate it first (epolicy pki_rotate tsa)"
+            "rotate it first (epolicy pki_rotate tsa --root-key FILE)"
         )
         summary.errors.append(message)
         say(message)

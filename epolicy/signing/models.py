@@ -1,10 +1,11 @@
 """The platform PKI's records: credentials (certificates and where their keys are), revocations and CRLs.
 
-A credential's private key lives in one of three key stores (`key_store`): the database (PKCS#8,
-encrypted with settings.SIGNING_KEY_PASSPHRASE, so every app process can sign without a key file on
-local disk), encrypted PKCS#8 files in settings.SIGNING_KEY_DIR, or a PKCS#11 token (the key never
-leaves it). The certificates always stay here because the verifier needs them (trust roots, seal and
-customer CAs), also after a rotation.
+A credential's private key lives in one of three online key stores (`key_store`): the database
+(PKCS#8, encrypted with settings.SIGNING_KEY_PASSPHRASE, so every app process can sign without a key
+file on local disk), encrypted PKCS#8 files in settings.SIGNING_KEY_DIR, or a PKCS#11 token (the key
+never leaves it) — or it is `offline`: the root CA's key is not on the platform at all, but on offline
+media the operator keeps (`pki.offline`; `key_ref` names its file). The certificates always stay here
+because the verifier needs them (trust roots, seal and customer CAs), also after a rotation.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class SigningCredential(models.Model):
         DATABASE = "database", "数据库（加密）"
         FILES = "files", "密钥文件（加密）"
         PKCS11 = "pkcs11", "PKCS#11 硬件/软件令牌"
+        # Not kept by the platform: the root CA's key, on offline media (see `pki.offline`).
+        OFFLINE = "offline", "离线（平台不保存）"
 
     role = models.CharField(max_length=20, choices=Role.choices)
     label = models.CharField(max_length=200)
@@ -42,7 +45,10 @@ class SigningCredential(models.Model):
     )
     key_store = models.CharField(max_length=16, choices=KeyStore.choices, default=KeyStore.DATABASE)
     key_ref = models.CharField(
-        max_length=255, blank=True, default="", help_text="key file name, or the key's label in the token"
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="key file name, the key's label in the token, or the name of the offline key file",
     )
     subject = models.TextField()
     serial = models.CharField(max_length=64, help_text="certificate serial number, hex")

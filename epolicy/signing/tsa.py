@@ -105,7 +105,9 @@ class RecordingHTTPTimeStamper(HTTPTimeStamper):
     """pyHanko's RFC 3161 HTTP client that also remembers the genTime of the last token it received."""
 
     def __init__(self, url: str, timeout: int = 10):
-        super().__init__(url, timeout=timeout)
+        # A TSA of the platform's own kind wants an API key; a commercial one its own credentials.
+        headers = {"X-API-Key": settings.TSA_API_KEY} if getattr(settings, "TSA_API_KEY", "") else None
+        super().__init__(url, timeout=timeout, headers=headers)
         self.issued_at: dt.datetime | None = None
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:

@@ -1,8 +1,8 @@
 """The platform PKI over HTTP: the TSA, and the public repository of CA certificates and CRLs.
 
 - `tsa_view` (RFC 3161 §3.4): POST a TimeStampReq, get a TimeStampResp, signed with the platform's
-  `tsa` credential at the platform clock; other systems of the insurer and pyHanko's HTTPTimeStamper
-  can use it. Mounted by the project's URLconf (e.g. at /tsa).
+  `tsa` credential at the platform clock; other systems of the insurer (an API key with scope "tsa" in
+  X-API-Key) and pyHanko's HTTPTimeStamper can use it. Mounted by the project's URLconf (e.g. at /tsa).
 - `crl_view` and `ca_certificate_view` (RFC 5280 §4.2.1.13, §4.2.2.1): each CA's newest CRL and its
   certificate, DER, public and unauthenticated, at the URLs that the certificates the CA issued name
   (see `repository`; mounted at /pki/ by `epolicy.signing.urls`).
@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from epolicy.common import clock
+from epolicy.common.schemas import api_client_for_key
 
 from . import crl, repository
 from .models import SigningCredential
@@ -46,6 +47,17 @@ _UNKNOWN = (
 @csrf_exempt
 @require_POST
 def tsa_view(request: HttpRequest) -> HttpResponse:
+    # Timestamps in the insurer's name are for the insurer's own systems: an API key with scope "tsa".
+    client = (
+        api_client_for_key(request.headers.get("X-API-Key", "")) if request.headers.get("X-API-Key") else None
+    )
+    if client is None:
+        return HttpResponse(
+            "send X-API-Key of a client with scope tsa", status=401, content_type="text/plain"
+        )
+    request.api_client = client  # type: ignore[attr-defined]  # logged by ApiRequestLogMiddleware
+    if not client.has_scope("tsa"):
+        return HttpResponse("this API client lacks scope tsa", status=403, content_type="text/plain")
     if request.content_type != QUERY_TYPE:
         return HttpResponse(f"send {QUERY_TYPE}", status=415, content_type="text/plain")
     try:

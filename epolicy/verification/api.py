@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
-from epolicy.identity.captcha import captcha_check, captcha_create, captcha_data_url
+from epolicy.identity.captcha import captcha_check, captcha_data_url, captcha_issue
 from epolicy.identity.ratelimit import rate_limit_hit
 from epolicy.policies.models import Policy
 from epolicy.policies.selectors import download_token, policy_find, policy_from_download_token
@@ -41,9 +43,17 @@ class QueryOut(Schema):
     download_url: str
 
 
+class ErrorOut(Schema):
+    """The API's error body (config/api.py), declared where a handler answers an error itself."""
+
+    code: str
+    message: str
+    details: dict
+
+
 @router.post("/captcha", response=CaptchaOut, summary="获取图形验证码")
 def new_captcha(request: HttpRequest) -> dict:
-    captcha, answer = captcha_create()
+    captcha, answer = captcha_issue(client_key=ClientInfo.of(request).client_key)
     return {
         "captcha_id": captcha.token,
         "image": captcha_data_url(answer),
@@ -84,9 +94,10 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 
 def verify_upload(*, request: HttpRequest, upload: DjangoUploadedFile | None) -> dict:
     """Shared by the API and the page: rate limit, size limit, then the bounded check and the report."""
+    client = ClientInfo.of(request).client_key
     rate_limit_hit(
         bucket="verify",
-        client=ClientInfo.of(request).client_key,
+        client=client,
         limit=getattr(settings, "VERIFY_MAX_PER_IP_PER_HOUR", VERIFY_PER_IP_PER_HOUR),
     )
     limit = settings.VERIFY_MAX_UPLOAD_BYTES
@@ -97,7 +108,7 @@ def verify_upload(*, request: HttpRequest, upload: DjangoUploadedFile | None) ->
     data = upload.read(limit + 1)
     if len(data) > limit:  # the declared size is the client's word; the bytes are what count
         raise ApplicationError("verify_file_too_large", details={"field": "file", "max_bytes": limit})
-    result = verify_document(data)
+    result = verify_document(data, client=client)  # waits for a slot of the checks' queue (slots.py)
     return {**result.as_json(), "checked_at": clock.fmt_local(clock.now())}
 
 
@@ -125,24 +136,53 @@ _UPLOAD_BODY = {
 
 @router.post(
     "/verify",
+    response={200: dict, 429: ErrorOut, 503: ErrorOut},
     summary="电子保单验真：上传 PDF，返回是否真实未被篡改",
     description=(
         "multipart/form-data，字段 file（不超过 10 MB）。每次验证在独立进程中运行，有时间与内存上限；"
         "报告的 code 见 docs/verification.md（check_timeout / check_failed 表示未能完成验证）。"
+        "同时进行的验证有全平台与每个客户端的上限：繁忙时等待片刻，仍无空位则返回 503 verify_busy，"
+        "同一客户端已有验证在进行时返回 429 rate_limited；两者都带 Retry-After 头。"
     ),
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
-def verify(request: HttpRequest) -> dict:
+def verify(request: HttpRequest, response: HttpResponse) -> dict | Status:
     # The body is read here, not by ninja, so that a broken multipart body is our clear 422 and not
     # a bare 400 page; the page shares verify_upload.
-    return verify_upload(request=request, upload=uploaded_file(request))
+    try:
+        return verify_upload(request=request, upload=uploaded_file(request))
+    except ApplicationError as exc:
+        retry_after = exc.details.get("retry_after_seconds")
+        if retry_after is None:
+            raise
+        # The API's error body, plus the header an HTTP client or proxy acts on (busy, too many at once).
+        response["Retry-After"] = str(int(retry_after))
+        return Status(exc.status, exc.as_dict())
 
 
-@router.get("/policies/{number}/verification", summary="二维码验真：保单是否存在及正本文件的 SHA-256")
-def policy_verification(request: HttpRequest, number: str) -> dict:
-    policy = Policy.objects.select_related("document").filter(number=number.strip().upper()).first()
-    if policy is None:
-        raise ApplicationError("not_found", "没有这个保单号的电子保单，请核对二维码或保单号。")
+QR_NOT_FOUND = "没有找到与该二维码对应的电子保单。请扫描保单上的二维码，或上传 PDF 文件验真。"
+
+
+@router.get(
+    "/policies/{number}/verification",
+    summary="二维码验真：保单状态及正本文件的 SHA-256（须带二维码中的验证码 c）",
+)
+def policy_verification(request: HttpRequest, number: str, c: str = "") -> dict:
+    """What the e-policy's QR code shows. Policy numbers are sequential: without the random code printed
+    in the QR link the answer is the same not_found for every number, so nothing can be enumerated."""
+    rate_limit_hit(
+        bucket="policy_verification",
+        client=ClientInfo.of(request).client_key,
+        limit=settings.POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR,
+    )
+    code = (c or "").strip()
+    policy = (
+        Policy.objects.select_related("document").filter(number=number.strip().upper()).first()
+        if 16 <= len(code) <= 64
+        else None
+    )
+    if policy is None or not policy.verify_code or not hmac.compare_digest(policy.verify_code, code):
+        raise ApplicationError("not_found", QR_NOT_FOUND)
     return {
         "policy_number": policy.number,
         "status": policy.get_status_display(),

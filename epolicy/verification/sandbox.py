@@ -54,15 +54,24 @@ class Limits:
         )
 
 
-def run_bounded(data: bytes, *, at: dt.datetime, limits: Limits | None = None) -> dict[str, Any]:
+def run_bounded(
+    data: bytes, *, at: dt.datetime, limits: Limits | None = None, nice: int = 0
+) -> dict[str, Any]:
     """Check `data` in a worker process under `limits`; returns a payload and never raises on the file.
 
+    `nice` > 0 lowers the worker's CPU priority by that much: a large file's check then yields the CPU
+    to the short check of a small file running beside it (slots.py), instead of sharing it evenly.
     Raises ApplicationError('pki_missing') when the platform has no root to trust (not the file's fault).
     """
     limits = limits or Limits.from_settings()
     trust = worker.current_trust()
     header = json.dumps(
-        {"at": at.isoformat(), "timeout_seconds": limits.timeout_seconds, "memory_bytes": limits.memory_bytes}
+        {
+            "at": at.isoformat(),
+            "timeout_seconds": limits.timeout_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "nice": nice,
+        }
     ).encode()
     ours, theirs = socket.socketpair()
     payload: dict[str, Any]

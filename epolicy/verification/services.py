@@ -17,7 +17,7 @@ from epolicy.common import clock
 from epolicy.motor.display import sections_json
 from epolicy.policies.models import Policy
 
-from . import sandbox
+from . import sandbox, slots
 from .report import CheckReport, message_for
 
 # More archived versions of one document than this would be a bug, not a document: stop looking.
@@ -140,15 +140,25 @@ def policy_summary(policy: Policy) -> dict[str, object]:
     }
 
 
-def verify_document(data: bytes, *, bounded: bool = True) -> VerificationResult:
+def verify_document(data: bytes, *, bounded: bool = True, client: str | None = None) -> VerificationResult:
     """Check signatures (in a bounded worker), then find the document's policy and its archived copies.
 
-    `bounded=False` runs the check in this process without time or memory limits: only for files that
-    are not untrusted input (tests, tools). Raises ApplicationError('pki_missing') without a trust root.
+    `client` (a public upload's ClientInfo.client_key): the bounded check waits for a slot of the
+    platform-wide queue first (slots.py; may raise rate_limited or verify_busy). Without it the check
+    runs at once: staff tools and tests. `bounded=False` runs the check in this process without time or
+    memory limits: only for files that are not untrusted input (tests, tools). Raises
+    ApplicationError('pki_missing') without a trust root.
     """
     sha256 = hashlib.sha256(data).hexdigest()
-    at = clock.now()
-    payload = sandbox.run_bounded(data, at=at) if bounded else sandbox.run_inline(data, at=at)
+    nice = slots.worker_nice(len(data))
+    if not bounded:
+        payload = sandbox.run_inline(data, at=clock.now())
+    elif client is None:
+        payload = sandbox.run_bounded(data, at=clock.now(), nice=nice)
+    else:
+        with slots.check_slot(client=client, size=len(data)):
+            # The time of the check, not of the wait.
+            payload = sandbox.run_bounded(data, at=clock.now(), nice=nice)
     report = CheckReport.from_payload(payload, sha256)
     policy = None
     archive = None

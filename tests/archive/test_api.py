@@ -32,7 +32,8 @@ def test_authentication_is_required(client, policy):
     listing = client.get(f"{API}/policies/{policy.number}")
     assert listing.status_code == 401
     assert listing.json()["code"] == "not_authenticated"
-    assert client.get(f"{API}/objects/{policy.document_id}/download").status_code == 401
+    obj = ArchivedObject.objects.get(pk=policy.document_id)
+    assert client.get(f"{API}/objects/{obj.public_id}/download").status_code == 401
     bad_key = client.get(f"{API}/policies/{policy.number}", HTTP_X_API_KEY="ep_wrong")
     assert bad_key.status_code == 401
 
@@ -58,6 +59,13 @@ def test_lists_the_policys_documents_with_versions(system, policy):
     assert kinds["evidence"]["content_type"] == "application/json"
 
 
+def test_objects_are_addressed_by_a_random_id_never_a_sequential_one(system, policy):
+    obj = ArchivedObject.objects.get(pk=policy.document_id)
+    assert len(obj.public_id) >= 24 and not obj.public_id.isdigit()
+    assert system.get(f"{API}/objects/{obj.pk}/download").status_code == 404
+    assert system.get(f"{API}/objects/{obj.public_id}/download").status_code == 200
+
+
 def test_unknown_policy_is_not_found(system, db):
     resp = system.get(f"{API}/policies/PDZA000000000000")
     assert resp.status_code == 404 and resp.json()["code"] == "not_found"
@@ -67,13 +75,13 @@ def test_download_serves_the_latest_version_checked_against_its_hash(system, pol
     first = ArchivedObject.objects.get(
         policy=policy, kind=ArchivedObject.Kind.APPLICATION_FORM, superseded_by__isnull=False
     )
-    resp = system.get(f"{API}/objects/{first.pk}/download")
+    resp = system.get(f"{API}/objects/{first.public_id}/download")
     assert resp.status_code == 200
     assert resp.content == b"application form, regenerated"
     assert resp["X-Content-SHA256"] == first.superseded_by.sha256
     assert resp["Content-Type"] == "application/pdf"
 
-    exact = system.get(f"{API}/objects/{first.pk}/download?exact=true")
+    exact = system.get(f"{API}/objects/{first.public_id}/download?exact=true")
     assert exact.status_code == 200
     assert exact.content == (primary_dir / first.key).read_bytes() != resp.content
 
@@ -84,7 +92,7 @@ def test_bad_primary_copy_is_served_from_the_backup_logged_and_repaired(system, 
     (primary_dir / obj.key).write_bytes(b"%PDF-1.7 swapped content")
 
     with caplog.at_level(logging.WARNING, logger="epolicy.archive"):
-        resp = system.get(f"{API}/objects/{obj.pk}/download")
+        resp = system.get(f"{API}/objects/{obj.public_id}/download")
 
     assert resp.status_code == 200 and resp.content == good
     assert any("served the second copy" in r.getMessage() for r in caplog.records)
@@ -95,7 +103,7 @@ def test_both_copies_bad_is_an_error_not_wrong_bytes(system, policy, primary_dir
     obj = ArchivedObject.objects.get(pk=policy.document_id)
     (primary_dir / obj.key).write_bytes(b"bad")
     (backup_dir / obj.key).unlink()
-    resp = system.get(f"{API}/objects/{obj.pk}/download")
+    resp = system.get(f"{API}/objects/{obj.public_id}/download")
     assert resp.status_code in (409, 503)
     assert b"bad" not in resp.content
 
@@ -103,7 +111,7 @@ def test_both_copies_bad_is_an_error_not_wrong_bytes(system, policy, primary_dir
 def test_deleted_object_answers_not_found_but_stays_listed(system, policy):
     obj = ArchivedObject.objects.get(pk=policy.document_id)
     ArchivedObject.objects.filter(pk=obj.pk).update(deleted_at=dt.datetime(2031, 1, 2, tzinfo=dt.UTC))
-    resp = system.get(f"{API}/objects/{obj.pk}/download")
+    resp = system.get(f"{API}/objects/{obj.public_id}/download")
     assert resp.status_code == 404 and "删除" in resp.json()["message"]
     listing = system.get(f"{API}/policies/{policy.number}").json()
-    assert any(d["id"] == obj.pk and d["deleted"] for d in listing["documents"])
+    assert any(d["id"] == obj.public_id and d["deleted"] for d in listing["documents"])

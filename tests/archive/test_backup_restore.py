@@ -63,6 +63,9 @@ def make_archive(make_policy, staff, committed) -> dict:
     request = archive_deletion_request(obj=expired, actor=staff["alice"], reason="期满")
     with committed(execute=True):
         archive_deletion_approve(request_id=request.pk, actor=staff["bob"])
+    from epolicy.audit.anchor import audit_anchor
+
+    assert audit_anchor().status == "anchored"  # the audit log's head, anchored outside the database
     return {
         "objects": {o.key: (o.sha256, o.deleted_at is not None) for o in ArchivedObject.objects.all()},
         "policies": sorted(p.number for p in Policy.objects.all()),
@@ -87,6 +90,7 @@ def drill(tmp_path: Path, primary_dir: Path, before: dict, target_url: str, bad_
     live = {k: sha for k, (sha, deleted) in before["objects"].items() if not deleted}
     assert {e["key"]: e["sha256"] for e in manifest["objects"]} == live
     assert before["expired_key"] not in {e["key"] for e in manifest["objects"]}
+    assert [a["key"].split("/")[0] for a in manifest["anchors"]] == ["audit-anchors"]
 
     # Restoring over a database that holds data is refused.
     with pytest.raises(BackupError, match="不是空的"):
@@ -124,7 +128,7 @@ def drill(tmp_path: Path, primary_dir: Path, before: dict, target_url: str, bad_
     assert after["objects"] == {k: list(v) for k, v in before["objects"].items()}  # tombstone included
     assert after["policies"] == before["policies"]
     assert after["audit_events"] == before["audit_events"] + 1  # + archive.restored
-    for key in live:
+    for key in [*live, *(a["key"] for a in manifest["anchors"])]:
         original = (primary_dir / key).read_bytes()
         assert (root / "archive" / key).read_bytes() == original
         assert (root / "archive-backup" / key).read_bytes() == original
@@ -146,7 +150,7 @@ def drill(tmp_path: Path, primary_dir: Path, before: dict, target_url: str, bad_
 
 @on_sqlite
 @pytest.mark.django_db(transaction=True)
-def test_restore_drill_sqlite(tmp_path, primary_dir, make_policy, staff, committed):
+def test_restore_drill_sqlite(tmp_path, primary_dir, make_policy, staff, committed, pki):
     before = make_archive(make_policy, staff, committed)
     drill(
         tmp_path,
@@ -178,7 +182,9 @@ def fresh_pg_databases():
 
 @on_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_restore_drill_postgresql(tmp_path, primary_dir, make_policy, staff, committed, fresh_pg_databases):
+def test_restore_drill_postgresql(
+    tmp_path, primary_dir, make_policy, staff, committed, fresh_pg_databases, pki
+):
     if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
         pytest.skip("pg_dump/pg_restore are not installed on this machine")
     before = make_archive(make_policy, staff, committed)

@@ -242,3 +242,16 @@ def test_a_location_that_cannot_be_listed_is_a_problem(primary_dir, monkeypatch)
     status, output = scrub_command()
     assert status == 1 and "unlistable" in output and "archive_backup" in output
     assert "--repair" not in output  # repair cannot help with that
+
+
+def test_audit_anchors_are_not_orphans(pki, primary_dir, backup_dir):
+    """The audit log's anchors live beside the archive's objects, unregistered by design."""
+    from epolicy.audit.anchor import audit_anchor
+    from epolicy.audit.services import audit_record
+
+    audit_record(action="test.event", actor="test", subject_type="t", subject_id="1")
+    assert audit_anchor().status == "anchored"
+    assert list((primary_dir / "audit-anchors").iterdir()) and list((backup_dir / "audit-anchors").iterdir())
+    with clock.frozen_clock(clock.now() + dt.timedelta(days=2)):
+        report = archive_scrub(repair=False)
+    assert report.ok and report.orphans_found == 0

@@ -2,67 +2,41 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import io
 import itertools
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connections, transaction
 
-from epolicy.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, compute_event_hash
+from epolicy.audit.keys import signing_key
+from epolicy.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, compute_event_mac
 from epolicy.audit.selectors import audit_events_for, audit_verify_chain
 from epolicy.audit.services import AuditChainError, audit_record
 from epolicy.common.clock import frozen_clock
 
+from .conftest import KEY
+from .util import fields_of, is_postgresql, make_chain, tamper
+
 pytestmark = pytest.mark.django_db
 
-TABLE = AuditEvent._meta.db_table
-TRIGGER = "audit_event_append_only"
 BATCH_SIZES = [1, 2, 1000]
 
 
-def is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
+def hkdf_sha256(secret: bytes, info: bytes) -> bytes:
+    """RFC 5869 with no salt and one output block, written out with the standard library."""
+    prk = hmac.new(b"\0" * 32, secret, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
 
 
-def tamper(sql: str, params: list[Any] | None = None, *, bypass_trigger: bool = True) -> None:
-    """Raw SQL on the events table, as someone with database access would run it.
-
-    `{table}` in `sql` names the table and `{json}` is a placeholder for a JSON value. On PostgreSQL the
-    append-only trigger is switched off around it; ALTER TABLE is transactional, so the test's rollback
-    leaves the trigger as it was in any case.
-    """
-    table = connection.ops.quote_name(TABLE)
-    bypass = bypass_trigger and is_postgresql()
-    json_placeholder = "CAST(%s AS jsonb)" if is_postgresql() else "%s"
-    with connection.cursor() as cursor:
-        if bypass:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {TRIGGER}")
-        cursor.execute(sql.format(table=table, json=json_placeholder), params or [])
-        if bypass:
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {TRIGGER}")
-
-
-def make_chain(n: int = 5) -> list[AuditEvent]:
-    return [
-        audit_record(
-            action="application.signed" if i % 2 else "application.created",
-            actor=f"staff:user{i}",
-            subject_type="motor.application",
-            subject_id=f"TB{i:04d}",
-            data={"step": i, "premium": Decimal("950.00") + i},
-        )
-        for i in range(1, n + 1)
-    ]
-
-
-def test_first_event_hash_is_the_sha256_of_the_hand_written_canonical_json():
+def test_first_event_hash_is_the_hmac_of_the_hand_written_canonical_json():
     at = dt.datetime(2026, 11, 21, 16, 30, 0, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
     with frozen_clock(at):
         event = audit_record(
@@ -73,16 +47,23 @@ def test_first_event_hash_is_the_sha256_of_the_hand_written_canonical_json():
             data={"保费": Decimal("1234.50"), "b": 1, "a": [True, None], "签名": "已签"},
         )
 
+    # The MAC key: HKDF-SHA256 of the configured secret's text under the fixed label; its id: the first
+    # 16 hex digits of its SHA-256.
+    mac_key = hkdf_sha256(KEY.encode(), b"epolicy/audit-chain/hmac-sha256/v1")
+    key_id = hashlib.sha256(mac_key).hexdigest()[:16]
     canonical = (
         '{"action":"application.signed","actor":"customer:app:TB2026001",'
         '"data":{"a":[true,null],"b":1,"保费":"1234.50","签名":"已签"},'
+        f'"key_id":"{key_id}",'
         '"occurred_at":"2026-11-21T08:30:00.123456+00:00",'
         '"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000",'
         '"seq":1,"subject_id":"TB2026001","subject_type":"motor.application"}'
     )
+    assert len(base64.b64decode(KEY)) == 32
     assert event.seq == 1
     assert event.prev_hash == "0" * 64
-    assert event.hash == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert event.key_id == key_id
+    assert event.hash == hmac.new(mac_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.data == {"保费": "1234.50", "b": 1, "a": [True, None], "签名": "已签"}
@@ -189,19 +170,11 @@ def test_deleted_middle_event_renumbered_is_a_broken_link():
 
 
 def test_relinked_event_with_recomputed_hash_is_a_broken_link():
+    """Even with the key, an event re-linked elsewhere breaks the link to the event before it."""
     events = make_chain(5)
     victim = AuditEvent.objects.get(seq=3)
     forged_prev = "f" * 64
-    forged_hash = compute_event_hash(
-        seq=victim.seq,
-        occurred_at=victim.occurred_at,
-        actor=victim.actor,
-        action=victim.action,
-        subject_type=victim.subject_type,
-        subject_id=victim.subject_id,
-        data=victim.data,
-        prev_hash=forged_prev,
-    )
+    forged_hash = compute_event_mac(signing_key(), **fields_of(victim, prev_hash=forged_prev))
     tamper("UPDATE {table} SET prev_hash = %s, hash = %s WHERE seq = %s", [forged_prev, forged_hash, 3])
 
     report = audit_verify_chain()
@@ -214,19 +187,11 @@ def test_relinked_event_with_recomputed_hash_is_a_broken_link():
 
 
 def test_rewritten_last_event_is_caught_by_the_head():
+    """Someone holding the key who rewrites the last event but leaves the head is caught by the head."""
     make_chain(5)
     last = AuditEvent.objects.get(seq=5)
     new_data = {**last.data, "premium": "1.00"}
-    new_hash = compute_event_hash(
-        seq=5,
-        occurred_at=last.occurred_at,
-        actor=last.actor,
-        action=last.action,
-        subject_type=last.subject_type,
-        subject_id=last.subject_id,
-        data=new_data,
-        prev_hash=last.prev_hash,
-    )
+    new_hash = compute_event_mac(signing_key(), **fields_of(last, data=new_data))
     tamper(
         "UPDATE {table} SET data = {json}, hash = %s WHERE seq = %s",
         ['{"step": 5, "premium": "1.00"}', new_hash, 5],
@@ -265,11 +230,12 @@ def test_event_slipped_in_after_the_head_is_caught():
         "data": {},
         "prev_hash": events[-1].hash,
     }
-    forged_hash = compute_event_hash(**forged)
+    key = signing_key()
+    forged_hash = compute_event_mac(key, **forged)
     tamper(
         "INSERT INTO {table} (seq, occurred_at, actor, action, subject_type, subject_id, data, prev_hash,"
-        " hash) VALUES (%s, %s, %s, %s, %s, %s, {json}, %s, %s)",
-        [4, at, "system", "policy.cancelled", "policy", "P1", "{}", events[-1].hash, forged_hash],
+        " hash, key_id) VALUES (%s, %s, %s, %s, %s, %s, {json}, %s, %s, %s)",
+        [4, at, "system", "policy.cancelled", "policy", "P1", "{}", events[-1].hash, forged_hash, key.key_id],
     )
 
     report = audit_verify_chain()

@@ -11,12 +11,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def live_site(live_server, settings):
+def live_site(live_server, settings, tmp_path):
     from epolicy.signing.pki import pki_init
 
     settings.SITE_URL = live_server.url
     settings.SANDBOX_PAYMENT_DELIVERY = "http"  # the gateway calls the live server back over HTTP
-    pki_init()
+    pki_init(offline_dir=tmp_path / "offline-root")
     return live_server.url
 
 

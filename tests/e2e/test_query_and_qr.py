@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def issued(live_server, settings):
+def issued(live_server, settings, tmp_path):
     from epolicy.signing.pki import pki_init
 
     settings.SITE_URL = live_server.url
@@ -21,7 +21,7 @@ def issued(live_server, settings):
         from django.db import connection
 
         try:
-            pki_init()
+            pki_init(offline_dir=tmp_path / "offline-root")
             return run_journey(demo_application_input(21, name="刘芳"))
         finally:
             connection.close()
@@ -56,9 +56,12 @@ def test_query_then_download(issued, live_server, phone, shot, monkeypatch):
 
 def test_qr_code_opens_the_policy_verification_page(issued, live_server, phone, shot):
     page = phone
-    page.goto(f"{live_server.url}/v/{issued.number}")
+    page.goto(f"{live_server.url}/v/{issued.number}?c={issued.verify_code}")  # what the QR code holds
     shot(page, "11-qr-page")
     text = page.locator("main").inner_text()
     assert issued.number in text and issued.document.sha256 in text
-    page.goto(f"{live_server.url}/v/PDZA000")
-    assert "没有这个保单号" in page.locator(".error").inner_text()
+    # A number alone (typed, or walked from a sequence) says nothing about the policy.
+    for url in (f"/v/{issued.number}", f"/v/{issued.number}?c=WRONG-CODE-0123456789", "/v/PDZA000"):
+        page.goto(f"{live_server.url}{url}")
+        assert "没有找到与该二维码对应的电子保单" in page.locator(".error").inner_text()
+        assert issued.document.sha256 not in page.locator("main").inner_text()

@@ -26,8 +26,13 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
     assert sorted(p for p, _ in ran) == sorted(j.task for j in JOBS)
     assert ("epolicy.archive.tasks.archive_scrub_task", {"repair": True}) in ran
     with committed(execute=True):
-        assert schedule_due(now=now + dt.timedelta(hours=1)) == []
-        assert schedule_due(now=now + dt.timedelta(hours=7)) == ["life_anniversaries", "crl_refresh"]
+        assert schedule_due(now=now + dt.timedelta(minutes=59)) == []
+        assert schedule_due(now=now + dt.timedelta(hours=1)) == ["audit_anchor"]
+        assert schedule_due(now=now + dt.timedelta(hours=7)) == [
+            "life_anniversaries",
+            "crl_refresh",
+            "audit_anchor",
+        ]
         assert set(schedule_due(now=now + dt.timedelta(days=1, hours=1))) == {j.name for j in JOBS}
 
 

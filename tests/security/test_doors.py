@@ -313,3 +313,14 @@ def test_payments_of_a_withdrawn_application_are_refunded_not_kept(pki):
     assert gateway.deliver(txn)
     order.refresh_from_db()
     assert order.status == PaymentOrder.Status.REFUNDED and order.refund_fen == order.amount_fen
+
+
+def test_captcha_creation_is_limited_on_the_page_and_the_api(client, db, settings):
+    settings.CAPTCHA_MAX_PER_CLIENT_PER_HOUR = 2
+    assert client.get("/query/").status_code == 200
+    assert client.post("/api/v1/public/captcha").status_code == 200
+    page = client.get("/query/")
+    assert page.status_code == 429 and 'data-code="rate_limited"' in page.content.decode()
+    assert "data:image/png" not in page.content.decode()  # no captcha offered
+    api = client.post("/api/v1/public/captcha")
+    assert api.status_code == 429 and api.json()["code"] == "rate_limited" and "Retry-After" in api.headers

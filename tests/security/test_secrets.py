@@ -35,7 +35,7 @@ PRINT_SETTINGS = (
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPOLICY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_"))}
     return {**env, "DJANGO_SETTINGS_MODULE": "config.settings", **extra}
 
 

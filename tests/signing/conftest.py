@@ -6,6 +6,7 @@ import io
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,29 +18,78 @@ from reportlab.pdfgen import canvas
 
 from epolicy.common.types import SignatureBox
 from epolicy.signing import pki as pki_module
-from epolicy.signing.models import SigningCredential
+from epolicy.signing.models import CertificateRevocationList, SigningCredential
 
 FONT = "TestsSigningWqy"
 SEAL_BOX = SignatureBox(page=1, x1=400, y1=80, x2=520, y2=200)
 APPLICANT_BOX = SignatureBox(page=0, x1=60, y1=80, x2=260, y2=160)
 
 
+@dataclass(frozen=True)
+class PkiSnapshot:
+    """A freshly initialised PKI: its rows (credentials and CRLs) and the root key pki_init exported."""
+
+    credentials: list[dict]
+    crls: list[dict]
+    root_key_file: Path
+    root_passphrase: str
+
+
+def _rows(model) -> list[dict]:
+    return [
+        {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
+        for row in model.objects.order_by("id").values()
+    ]
+
+
 @pytest.fixture(scope="session")
-def pki_rows(django_db_setup, django_db_blocker) -> list[dict]:
-    """The rows of a freshly initialised PKI, made once and rolled back (the tests' DBs get copies)."""
+def pki_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> PkiSnapshot:
+    """The PKI made once and rolled back (the tests' DBs get copies); its root key stays in a temp dir."""
+    offline = tmp_path_factory.mktemp("offline-root")
     with django_db_blocker.unblock(), transaction.atomic():
-        pki_module.pki_init()
-        rows = [
-            {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
-            for row in SigningCredential.objects.values()
-        ]
+        changes = pki_module.pki_init(offline_dir=offline)
+        (export,) = changes.root_exports
+        snapshot = PkiSnapshot(
+            credentials=_rows(SigningCredential),
+            crls=_rows(CertificateRevocationList),
+            root_key_file=export.path,
+            root_passphrase=export.passphrase,
+        )
         transaction.set_rollback(True)
-    return rows
+    return snapshot
+
+
+@pytest.fixture(autouse=True)
+def _offline_dir(settings, tmp_path) -> Path:
+    """A new root's key goes to this test's temporary directory, not to var/offline of the checkout."""
+    settings.SIGNING_ROOT_KEY_DIR = str(tmp_path / "offline")
+    return tmp_path / "offline"
 
 
 @pytest.fixture
-def pki(db, pki_rows) -> list[SigningCredential]:
-    return SigningCredential.objects.bulk_create(SigningCredential(**row) for row in pki_rows)
+def pki(db, pki_snapshot) -> list[SigningCredential]:
+    """The development PKI in this test's database: credentials and the CRLs pki_init issued (the root's
+    CRL cannot be reissued here without its offline key)."""
+    created = SigningCredential.objects.bulk_create(
+        SigningCredential(**row) for row in pki_snapshot.credentials
+    )
+    CertificateRevocationList.objects.bulk_create(
+        CertificateRevocationList(**row) for row in pki_snapshot.crls
+    )
+    return created
+
+
+@pytest.fixture
+def root_key(pki, pki_snapshot) -> pki_module.RootKey:
+    """The root CA's offline key, as an operator brings it back (--root-key FILE with its passphrase)."""
+    return pki_module.load_root_key(pki_snapshot.root_key_file, pki_snapshot.root_passphrase)
+
+
+@pytest.fixture
+def root_key_file(pki, pki_snapshot, monkeypatch) -> str:
+    """The root key file for `--root-key`, its passphrase in the environment as an operator sets it."""
+    monkeypatch.setenv(pki_module.offline.ROOT_KEY_PASSPHRASE_ENV, pki_snapshot.root_passphrase)
+    return str(pki_snapshot.root_key_file)
 
 
 def _font() -> str:

@@ -30,12 +30,15 @@ def _fresh_caches():
 
 
 @pytest.mark.django_db
-def test_files_key_store_writes_encrypted_key_files_and_signs(pki, settings, tmp_path, policy_pdf):
+def test_files_key_store_writes_encrypted_key_files_and_signs(pki, settings, tmp_path, policy_pdf, root_key):
     settings.SIGNING_KEYSTORE = "files"
     settings.SIGNING_KEY_DIR = str(tmp_path / "keys")
-    created = pki_mod.pki_init(force=True)
+    created = pki_mod.pki_init(force=True, root_key=root_key)
     assert set(created) == set(pki_mod.ROTATABLE_ROLES)
-    for role in pki_mod.ROTATABLE_ROLES:
+    root = SigningCredential.active_for(Role.ROOT_CA)
+    assert root is not None and root.key_store == "offline"  # the root's key is in no online store
+    assert not (tmp_path / "keys" / root.key_ref).exists()
+    for role in set(pki_mod.ROTATABLE_ROLES) - {Role.ROOT_CA}:
         cred = SigningCredential.active_for(role)
         assert cred is not None
         assert cred.key_store == "files"

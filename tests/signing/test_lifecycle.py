@@ -47,9 +47,10 @@ def test_expiry_warnings_within_the_configured_window(pki, settings):
     seal_expiry = active(Role.SEAL).not_after
     assert lifecycle.expiry_warnings() == []
     with clock.frozen_clock(seal_expiry - dt.timedelta(days=100)):
-        assert lifecycle.expiry_warnings() == []
+        assert [w for w in lifecycle.expiry_warnings() if w.kind == "certificate"] == []
     with clock.frozen_clock(seal_expiry - dt.timedelta(days=30)):
-        (warning,) = lifecycle.expiry_warnings()
+        # By then the offline root's CRL (a year) needs renewing too: a warning of its own kind.
+        (warning,) = [w for w in lifecycle.expiry_warnings() if w.kind == "certificate"]
         assert warning.role == Role.SEAL and warning.days_left in (29, 30)
         assert "pki_rotate seal" in warning.message_zh
         out = io.StringIO()
@@ -58,7 +59,11 @@ def test_expiry_warnings_within_the_configured_window(pki, settings):
     with clock.frozen_clock(seal_expiry + dt.timedelta(days=1)):
         assert "已于" in lifecycle.expiry_warnings()[0].message_zh
     settings.CERT_EXPIRY_WARNING_DAYS = 2000
-    assert {w.role for w in lifecycle.expiry_warnings()} == {Role.SEAL}
+    settings.ROOT_CRL_WARNING_DAYS = 2000
+    assert {(w.role, w.kind) for w in lifecycle.expiry_warnings()} == {
+        (Role.SEAL, "certificate"),
+        (Role.ROOT_CA, "crl"),  # the root's CRL (a year) is within 2000 days of its nextUpdate too
+    }
 
 
 @pytest.mark.django_db
@@ -103,9 +108,9 @@ def test_rotating_the_seal_keeps_old_documents_genuine_and_new_ones_carry_the_ne
 
 
 @pytest.mark.django_db
-def test_rotating_a_ca_takes_its_descendants_along(pki, policy_pdf):
+def test_rotating_a_ca_takes_its_descendants_along(pki, policy_pdf, root_key):
     before = signers.seal_document(policy_pdf, box=SEAL_BOX)
-    created = pki_mod.pki_rotate("issuing_ca")
+    created = pki_mod.pki_rotate("issuing_ca", root_key=root_key)
     assert set(created) == {Role.ISSUING_CA, Role.SEAL}
     after = signers.seal_document(policy_pdf, box=SEAL_BOX)
     assert verify_pdf(before.pdf).genuine and verify_pdf(after.pdf).genuine

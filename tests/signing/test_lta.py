@@ -189,7 +189,7 @@ def test_needs_renewal(sealed):
 
 @pytest.mark.django_db
 def test_b_lta_document_is_genuine_15_years_later_offline_after_every_certificate_expired(
-    two_signers, offline
+    two_signers, offline, root_key
 ):
     """The long-term check (motor standard §5 c: 10 years after the policy ends).
 
@@ -204,7 +204,7 @@ def test_b_lta_document_is_genuine_15_years_later_offline_after_every_certificat
     with clock.frozen_clock(renew_at):
         assert lta.needs_renewal(extended, within_days=365)
         assert any(w.role == Role.TSA for w in lifecycle.expiry_warnings())
-        pki_mod.pki_rotate("tsa")
+        pki_mod.pki_rotate("tsa", root_key=root_key)  # the root signs the new TSA, and renews its CRL
         renewed = lta.lta_renew_document(extended)
         assert not lta.needs_renewal(renewed, within_days=365)
     later = t0 + 15 * YEAR
@@ -255,7 +255,7 @@ def test_without_lta_or_without_renewal_the_answer_at_15_years_is_expired(sealed
 
 
 @pytest.mark.django_db
-def test_lta_renew_command_renews_an_archived_policy(sealed, archive_dirs):
+def test_lta_renew_command_renews_an_archived_policy(sealed, archive_dirs, root_key_file):
     obj = archive_put(data=sealed, kind="policy", name="X", retention=None)
     archive_put(data=b"%PDF-1.7 evidence", kind="evidence", name="Y", retention=None)  # never touched
 
@@ -287,7 +287,7 @@ def test_lta_renew_command_renews_an_archived_policy(sealed, archive_dirs):
         call_command("lta_renew", stdout=out, stderr=err)
         assert "due 1" in out.getvalue() and "skipped 1" in out.getvalue()
         assert "pki_rotate tsa" in err.getvalue()
-        call_command("pki_rotate", "tsa", stdout=io.StringIO())
+        call_command("pki_rotate", "tsa", "--root-key", root_key_file, stdout=io.StringIO())
         out = io.StringIO()
         call_command("lta_renew", stdout=out)
         assert "renewed 1" in out.getvalue()

@@ -99,10 +99,14 @@ def test_pki_init_is_idempotent(pki):
 
 
 @pytest.mark.django_db
-def test_missing_credential_is_recreated_with_its_descendants(pki):
+def test_missing_credential_is_recreated_with_its_descendants(pki, root_key):
     old_root = cert_of(Role.ROOT_CA)
     SigningCredential.objects.filter(role=Role.ISSUING_CA).update(active=False)
-    created = pki_mod.pki_init()
+    # The root signs the new issuing CA: without its offline key nothing is made.
+    with pytest.raises(pki_mod.RootKeyRequired, match="--root-key"):
+        pki_mod.pki_init()
+    assert SigningCredential.active_for(Role.ISSUING_CA) is None
+    created = pki_mod.pki_init(root_key=root_key)
     # The seal hangs under the issuing CA, so it is renewed with it; the root is kept.
     assert set(created) == {Role.ISSUING_CA, Role.SEAL}
     assert cert_of(Role.ROOT_CA) == old_root
@@ -110,9 +114,12 @@ def test_missing_credential_is_recreated_with_its_descendants(pki):
 
 
 @pytest.mark.django_db
-def test_force_makes_a_new_generation_and_keeps_old_roots_trusted(pki):
+def test_force_makes_a_new_generation_and_keeps_old_roots_trusted(pki, root_key):
     old_root = cert_of(Role.ROOT_CA)
-    created = pki_mod.pki_init(force=True)
+    with pytest.raises(pki_mod.RootKeyRequired):
+        pki_mod.pki_init(force=True)  # a new root retires the old one, which only its key may do
+    created = pki_mod.pki_init(force=True, root_key=root_key)
+    assert len(created.root_exports) == 1
     assert set(created) == set(pki_mod.ROTATABLE_ROLES)
     assert cert_of(Role.ROOT_CA) != old_root
     assert SigningCredential.objects.filter(active=True).count() == len(pki_mod.ROTATABLE_ROLES)
@@ -202,6 +209,7 @@ def test_loaded_credentials_are_cached_by_fingerprint(pki, django_assert_max_num
 
 @pytest.mark.django_db
 def test_pki_init_command_prints_what_it_created(db):
+    # (the root key goes to settings.SIGNING_ROOT_KEY_DIR, a temporary directory: see conftest)
     out = io.StringIO()
     call_command("pki_init", stdout=out)
     text = out.getvalue()

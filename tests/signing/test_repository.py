@@ -106,9 +106,9 @@ def test_event_certificates_point_at_the_customer_ca_under_the_configured_base(p
     assert crl_url.startswith("http://pki.insurer.example/pki/crl/customer-ca-")
 
 
-def test_after_a_rotation_old_certificates_still_point_at_the_ca_that_issued_them(pki, client):
+def test_after_a_rotation_old_certificates_still_point_at_the_ca_that_issued_them(pki, client, root_key):
     old_seal, old_ca = active(Role.SEAL), active(Role.ISSUING_CA)
-    pki_mod.pki_rotate(Role.ISSUING_CA)
+    pki_mod.pki_rotate(Role.ISSUING_CA, root_key=root_key)
     new_seal, new_ca = active(Role.SEAL), active(Role.ISSUING_CA)
     assert pointers(new_seal) == expected_urls(Role.ISSUING_CA, new_ca)
     assert pointers(new_seal) != pointers(old_seal)
@@ -197,12 +197,15 @@ def test_a_revoked_certificate_is_in_the_served_crl_at_once_and_the_etag_changes
 
 
 def test_a_stale_crl_is_reissued_before_it_is_served(pki, client):
-    url = "/pki/crl/root-ca.crl"
+    url = "/pki/crl/issuing-ca.crl"
     first = x509.load_der_x509_crl(client.get(url).content)
+    root_crl = client.get("/pki/crl/root-ca.crl").content
     number = first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     later = clock.now() + crl.CRL_VALIDITY - crl.CRL_REFRESH_BEFORE + dt.timedelta(hours=1)
     with clock.frozen_clock(later):
         response = client.get(url)
+        # The offline root's CRL is valid for months and is served as the operator last issued it.
+        assert client.get("/pki/crl/root-ca.crl").content == root_crl
     reissued = x509.load_der_x509_crl(response.content)
     assert reissued.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == number + 1
     assert reissued.last_update_utc >= later - dt.timedelta(seconds=1)
@@ -295,11 +298,13 @@ def test_openssl_verify_crl_check_accepts_the_seal_with_the_served_crls_then_see
 
 @pytest.mark.crosscheck
 @pytest.mark.skipif(not have("pdfsig"), reason="pdfsig (poppler-utils) not installed")
-def test_pdfsig_does_not_fetch_the_urls_in_our_certificates(pki, settings, signature_png, tmp_path, write):
+def test_pdfsig_does_not_fetch_the_urls_in_our_certificates(
+    pki, settings, signature_png, tmp_path, write, root_key
+):
     """pdfsig (poppler 22.12, NSS) validates from the chain in the signature and fetches nothing, so a
     document whose every URL points at an address that never answers is judged at once."""
     settings.PKI_URL = UNREACHABLE
-    pki_mod.pki_init(force=True)
+    pki_mod.pki_init(force=True, root_key=root_key)
     for document in (
         signers.seal_document(make_pdf(), box=SEAL_BOX).pdf,
         signers.sign_application(

@@ -56,15 +56,19 @@ def test_every_ca_publishes_a_signed_crl_with_a_next_update(pki):
         ca = x509.load_der_x509_certificate(bytes(row.issuer.certificate))
         assert parsed.issuer == ca.subject
         assert parsed.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
-        assert parsed.next_update_utc - parsed.last_update_utc == crl.CRL_VALIDITY
+        # The offline root's CRL runs for months (it is renewed by hand), the online CAs' for days.
+        validity = (
+            pki_mod.offline.root_crl_validity() if row.issuer.role == Role.ROOT_CA else crl.CRL_VALIDITY
+        )
+        assert parsed.next_update_utc - parsed.last_update_utc == validity
         assert parsed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == row.number
         assert len(parsed) == 0
     # Fresh ones are not reissued...
     assert [r.pk for r in crl.ensure_fresh_crls()] == [r.pk for r in rows]
-    # ...stale ones are, with the next number.
+    # ...stale ones of the online CAs are, with the next number; the root's needs its key.
     with clock.frozen_clock(clock.now() + crl.CRL_VALIDITY - crl.CRL_REFRESH_BEFORE + HOUR):
         again = crl.ensure_fresh_crls()
-    assert [r.number for r in again] == [r.number + 1 for r in rows]
+    assert [r.number for r in again] == [r.number + (r.issuer.role != Role.ROOT_CA) for r in rows]
 
 
 @pytest.mark.django_db
@@ -159,23 +163,27 @@ def test_revoked_event_certificate_of_an_applicant(pki, signature_png):
 
 
 @pytest.mark.django_db
-def test_revoked_issuing_ca_revokes_the_seal_below_it(pki, policy_pdf):
+def test_revoked_issuing_ca_revokes_the_seal_below_it(pki, policy_pdf, root_key):
     signed_at = clock.now()
     sealed = signers.seal_document(policy_pdf, box=SEAL_BOX).pdf
     issuing = SigningCredential.active_for(Role.ISSUING_CA)
     assert issuing is not None
-    crl.revoke_certificate(serial=issuing.serial, reason="ca_compromise", revoked_at=signed_at - HOUR)
+    crl.revoke_certificate(
+        serial=issuing.serial, reason="ca_compromise", revoked_at=signed_at - HOUR, root_key=root_key
+    )
     report = verify_pdf(sealed)
     assert report.code == "revoked"
     assert "上级 CA" in revocation_check(report).message_zh
 
 
 @pytest.mark.django_db
-def test_revoked_tsa_before_the_timestamp_is_revoked(pki, policy_pdf):
+def test_revoked_tsa_before_the_timestamp_is_revoked(pki, policy_pdf, root_key):
     sealed = signers.seal_document(policy_pdf, box=SEAL_BOX).pdf
     tsa = SigningCredential.active_for(Role.TSA)
     assert tsa is not None
-    crl.revoke_certificate(serial=tsa.serial, reason="key_compromise", revoked_at=clock.now() - HOUR)
+    crl.revoke_certificate(
+        serial=tsa.serial, reason="key_compromise", revoked_at=clock.now() - HOUR, root_key=root_key
+    )
     report = verify_pdf(sealed)
     assert report.code == "revoked"
     timestamp = next(c for c in report.signatures[0].checks if c.name == "时间戳")

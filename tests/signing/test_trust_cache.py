@@ -83,8 +83,9 @@ def test_trust_is_read_again_when_a_crl_is_due_for_reissue(pki):
         assert load_trust() is before
     with clock.frozen_clock(due + dt.timedelta(minutes=1)):
         later = load_trust()
-        # ... with the CRLs reissued for that time.
-        assert min(c["tbs_cert_list"]["this_update"].native for c in later.crls) > due
+        # ... with the online CAs' CRLs reissued for that time (the offline root's runs for months).
+        reissued = [c for c in later.crls if c["tbs_cert_list"]["this_update"].native > due]
+        assert len(reissued) == len(later.crls) - 1
     assert later is not before
 
 

@@ -118,13 +118,31 @@ def test_bad_requests_are_rejected_not_raised(pki, der, fail):
 @pytest.mark.django_db
 @pytest.mark.urls("tests.signing.urls")
 def test_tsa_view(pki, client):
-    ok = client.post("/tsa", data=request_der(), content_type="application/timestamp-query")
+    from epolicy.common.models import ApiClient
+
+    _c, key = ApiClient.create_with_key("signing-service", scopes=["tsa"])
+    _c, other = ApiClient.create_with_key("channel", scopes=["motor:read"])
+    # Not for anyone: timestamps in the insurer's name only for its own systems holding scope "tsa".
+    anonymous = client.post("/tsa", data=request_der(), content_type="application/timestamp-query")
+    assert anonymous.status_code == 401
+    unscoped = client.post(
+        "/tsa", data=request_der(), content_type="application/timestamp-query", HTTP_X_API_KEY=other
+    )
+    assert unscoped.status_code == 403
+    ok = client.post(
+        "/tsa", data=request_der(), content_type="application/timestamp-query", HTTP_X_API_KEY=key
+    )
     assert ok.status_code == 200
     assert ok["Content-Type"] == "application/timestamp-reply"
     assert status_of(ok.content)[0] == "granted"
-    assert client.post("/tsa", data=request_der(), content_type="text/plain").status_code == 415
+    assert (
+        client.post("/tsa", data=request_der(), content_type="text/plain", HTTP_X_API_KEY=key).status_code
+        == 415
+    )
     assert client.get("/tsa").status_code == 405
-    too_big = client.post("/tsa", data=b"\0" * 20_000, content_type="application/timestamp-query")
+    too_big = client.post(
+        "/tsa", data=b"\0" * 20_000, content_type="application/timestamp-query", HTTP_X_API_KEY=key
+    )
     assert too_big.status_code == 413
 
 
@@ -133,7 +151,10 @@ def test_tsa_view(pki, client):
 def test_signing_with_an_rfc3161_url_uses_pyhankos_http_client(
     pki, live_server, settings, policy_pdf, monkeypatch
 ):
+    from epolicy.common.models import ApiClient
+
     settings.TSA_URL = f"{live_server.url}/tsa"
+    settings.TSA_API_KEY = ApiClient.create_with_key("signing-service", scopes=["tsa"])[1]
     calls: list[str] = []
     original = RecordingHTTPTimeStamper.async_request_tsa_response
 

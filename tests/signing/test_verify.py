@@ -372,8 +372,8 @@ def test_report_is_frozen(sealed):
 
 
 @pytest.mark.django_db
-def test_after_a_full_rotation_old_documents_still_verify(sealed):
-    pki_mod.pki_init(force=True)
+def test_after_a_full_rotation_old_documents_still_verify(sealed, root_key):
+    pki_mod.pki_init(force=True, root_key=root_key)
     assert SigningCredential.objects.filter(role="root_ca").count() == 2
     report = verify_pdf(sealed)
     assert report.code == "genuine"

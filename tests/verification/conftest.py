@@ -1,9 +1,24 @@
+from pathlib import Path
+
 import pytest
 
 from epolicy.motor.demo import demo_application_input
 from epolicy.motor.journey import run_journey
 
 API = "/api/v1/public"
+BIG = 8_500_000  # bytes of a large upload (over VERIFY_SMALL_FILE_BYTES)
+SMALL = 200_000  # bytes of a small one, as a genuine e-policy is
+
+
+@pytest.fixture
+def queue(settings):
+    """Checks' queue of two slots for any file and one for small files; one check per client; no wait."""
+    settings.VERIFY_CHECK_SLOTS = 2
+    settings.VERIFY_SMALL_CHECK_SLOTS = 1
+    settings.VERIFY_SMALL_FILE_BYTES = 1024 * 1024
+    settings.VERIFY_CHECKS_PER_CLIENT = 1
+    settings.VERIFY_QUEUE_WAIT_SECONDS = 0
+    return settings
 
 
 @pytest.fixture
@@ -32,3 +47,14 @@ def flip_inside_a_stream(data: bytes) -> bytes:
     changed = bytearray(data)
     changed[start + 16] ^= 0x01
     return bytes(changed)
+
+
+def worker_pids() -> list[int]:
+    """The verification workers running now (children of this process's fork server)."""
+    from epolicy.verification import sandbox
+
+    server = sandbox._server._process
+    if server is None:
+        return []
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []

@@ -58,9 +58,10 @@ def test_slow_file_gets_check_timeout_not_a_hung_request(client, warm, settings)
         == ("文件过于复杂，无法在规定时间内完成验证，请向保险公司重新获取电子保单。")
     )
     assert report["signatures"] == [] and report["policy"] is None
-    # The worker's own alarm ended it at 0.3 s (the web process would only give up after the grace time,
-    # and the CPU-time backstop only after 2 s).
-    assert elapsed < 1.5
+    # The worker's own alarm ended it at 0.3 s: the web process would only give up after 0.3 s + the
+    # 2 s grace time, and the CPU-time backstop only after 2 s. (The rest is uploading 9 MB on a loaded
+    # machine; this bounds the mechanism, it does not measure speed.)
+    assert elapsed < 2.2
 
 
 def test_timed_out_worker_is_gone_and_the_next_check_works(warm, settings, genuine_pdf):

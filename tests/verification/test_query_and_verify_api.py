@@ -180,10 +180,32 @@ def test_verify_rate_limit_counts_refused_uploads_too(client, pki, settings):
     assert verify(client, b"not a pdf").json()["code"] == "rate_limited"
 
 
-def test_qr_target_names_the_policy(client, policy):
-    resp = client.get(f"{API}/policies/{policy.number}/verification")
+def test_qr_target_names_the_policy_only_with_the_code_printed_in_the_qr(client, policy, settings):
+    from epolicy.motor.display import verify_url
+
+    assert len(policy.verify_code) >= 20
+    qr_target = verify_url(policy.number, policy.verify_code)
+    assert qr_target.endswith(f"/v/{policy.number}?c={policy.verify_code}")
+    resp = client.get(f"{API}/policies/{policy.number}/verification?c={policy.verify_code}")
     assert resp.json()["document_sha256"] == policy.document.sha256
-    assert client.get(f"{API}/policies/PDZA0/verification").json()["code"] == "not_found"
+    # Without the code, with a wrong one, or for a number that does not exist: the same answer.
+    answers = {
+        client.get(url).content
+        for url in (
+            f"{API}/policies/{policy.number}/verification",
+            f"{API}/policies/{policy.number}/verification?c=WRONG-CODE-0123456789",
+            f"{API}/policies/PDZA0/verification?c={policy.verify_code}",
+        )
+    }
+    assert len(answers) == 1 and b"not_found" in answers.pop()
+
+
+def test_qr_status_is_rate_limited_per_client(client, policy, settings):
+    settings.POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR = 3
+    url = f"{API}/policies/{policy.number}/verification?c={policy.verify_code}"
+    codes = [client.get(url).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert "Retry-After" in client.get(url).headers
 
 
 def test_verify_pdf_command(policy, tmp_path):

@@ -3,7 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 # Keys made before scopes existed could do everything. They keep the everyday scopes of a partner
 # system (their own applications, their archive, life servicing without payouts); anything wider is
 # granted explicitly with `epolicy api_client grant` (docs/api.md).

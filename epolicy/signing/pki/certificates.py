@@ -3,7 +3,7 @@
 Subject names follow the insurer's settings (settings.INSURER), kept within X.520's 64-byte bound;
 `_build_certificate` makes the CA, seal, TSA and event certificates alike, naming the issuer's CRL and
 certificate (`repository`) below a root; `_store` keeps a new certificate in a `SigningCredential` row
-and its key in the configured key store (`keystore`).
+and its key in the configured key store (`keystore`), or records that the key is offline (`offline`).
 """
 
 from __future__ import annotations
@@ -162,10 +162,14 @@ def _build_certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _store(role: str, cert: x509.Certificate, new_key: keystore.NewKey) -> SigningCredential:
+def _store(
+    role: str, cert: x509.Certificate, new_key: keystore.NewKey, *, where: dict[str, object] | None = None
+) -> SigningCredential:
+    """Keep `cert` in a new active credential, its key in the key store (or where `where` says: offline)."""
     fp = fingerprint(cert)
     der = cert.public_bytes(serialization.Encoding.DER)
-    where = keystore.persist_key(new_key, role=role, fingerprint=fp, certificate_der=der)
+    if where is None:
+        where = keystore.persist_key(new_key, role=role, fingerprint=fp, certificate_der=der)
     return SigningCredential.objects.create(
         role=role,
         label=str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value),

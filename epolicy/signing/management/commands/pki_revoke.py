@@ -1,4 +1,7 @@
-"""`epolicy pki_revoke --serial HEX --reason R`: revoke a certificate and reissue its CA's CRL."""
+"""`epolicy pki_revoke --serial HEX --reason R [--root-key FILE]`: revoke a certificate, reissue its CA's CRL.
+
+A certificate the root issued (issuing CA, customer CA, TSA) needs the root's offline key.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from epolicy.common import clock
-from epolicy.signing import crl
+from epolicy.signing import crl, pki
 from epolicy.signing.models import RevokedCertificate
+
+from . import _root_key
 
 
 class Command(BaseCommand):
@@ -28,6 +33,7 @@ class Command(BaseCommand):
             help="issuing CA of a certificate that is not a credential (event certificates: customer_ca)",
         )
         parser.add_argument("--actor", default="cli", help="who revokes, for the audit log")
+        _root_key.add_argument(parser, "to revoke a certificate the root issued (a CA or the TSA)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         since = None
@@ -38,6 +44,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--since: {exc}") from exc
             if since.tzinfo is None:
                 since = since.replace(tzinfo=clock.SHANGHAI)
+        root_key = _root_key.from_options(options)
         try:
             entry = crl.revoke_certificate(
                 serial=options["serial"],
@@ -45,8 +52,9 @@ class Command(BaseCommand):
                 revoked_at=since,
                 issuer_role=options.get("issuer_role"),
                 actor=options["actor"],
+                root_key=root_key,
             )
-        except crl.RevocationError as exc:
+        except (crl.RevocationError, pki.RootKeyRequired) as exc:
             raise CommandError(str(exc)) from exc
         latest = entry.issuer.crls.order_by("-number").first()
         self.stdout.write(
