@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "epolicy.common.middleware.SecurityHeadersMiddleware",
+    "epolicy.common.middleware.PublicRateLimitMiddleware",
     "epolicy.common.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -328,6 +329,8 @@ OTP = {
     "max_per_ip_per_hour": 20,
 }
 CAPTCHA_TTL_SECONDS = 300
+# A floor under every public path (epolicy.common.middleware.PublicRateLimitMiddleware); 0 turns it off.
+PUBLIC_REQUESTS_PER_MINUTE = int(os.environ.get("EPOLICY_PUBLIC_REQUESTS_PER_MINUTE", "300"))
 CAPTCHA_MAX_PER_CLIENT_PER_HOUR = int(os.environ.get("EPOLICY_CAPTCHA_MAX_PER_CLIENT_PER_HOUR", "60"))
 # The applicant's link: valid this many days after approval (and never past the start of cover), and
 # this many days after issuance for downloading the policy.
@@ -362,8 +365,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 def _caches(url: str) -> dict:
     """Django's default cache: per process in memory, or Redis shared by every process (EPOLICY_CACHE_URL).
 
-    Only the signing service's replay memory uses it (epolicy.signing.remote.auth): several service
-    processes behind one name must share it.
+    The signing service's replay memory (epolicy.signing.remote.auth) and the public paths' flood floor
+    (epolicy.common.middleware.PublicRateLimitMiddleware) use it: several processes must share it.
     """
     if not url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

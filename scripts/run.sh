@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+umask 077  # what run.sh makes in var/ (secrets, keys, personal data, mail) is readable by this user only
 VAR=${EPOLICY_VAR_DIR:-var}
 if [ -f "$VAR/epolicy.sqlite3" ] && [ ! -f "$VAR/secrets.json" ]; then
   # Made by a version whose development secrets were derived from the checkout's path: its personal

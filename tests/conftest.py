@@ -11,6 +11,7 @@ def _test_settings(settings, tmp_path):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.SANDBOX_PAYMENT_DELIVERY = "inline"
     settings.STAFF_OTP_REQUIRED = False  # tests that need it turn it on
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 0  # one test client makes thousands; tests/security turns it on
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

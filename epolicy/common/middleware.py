@@ -71,3 +71,73 @@ class ApiRequestLogMiddleware:
             )
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
         return response
+
+
+# Paths anyone may call without signing in. Each has its own limits where it does real work (query,
+# captcha, verification, OTP, signature); this is the floor under all of them against plain floods.
+PUBLIC_PREFIXES = (
+    "/m/",
+    "/query/",
+    "/verify/",
+    "/v/",
+    "/sandbox/",
+    "/pki/",
+    "/tsa",
+    "/console/login/",
+    "/admin/login/",
+    "/api/v1/public/",
+    "/api/v1/customer/",
+    "/api/v1/payments/",
+)
+
+
+class PublicRateLimitMiddleware:
+    """At most settings.PUBLIC_REQUESTS_PER_MINUTE requests a minute from one address to the public
+    paths, counted in Django's cache (shared by every process when EPOLICY_CACHE_URL points at Redis;
+    per process otherwise). Over the limit: HTTP 429 with Retry-After, coded for the API."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(getattr(settings, "PUBLIC_REQUESTS_PER_MINUTE", 0) or 0)
+        if limit and request.path.startswith(PUBLIC_PREFIXES) and self._over(request, limit):
+            return self._refusal(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _over(request: HttpRequest, limit: int) -> bool:
+        import time
+
+        from django.core.cache import cache
+
+        window = int(time.time() // 60)
+        key = f"public-rate:{request.META.get('REMOTE_ADDR') or 'unknown'}:{window}"
+        try:
+            count = cache.incr(key)
+        except ValueError:  # first request of this window
+            cache.add(key, 0, timeout=120)
+            count = cache.incr(key)
+        except Exception:  # the cache is down: do not take the site down with it
+            return False
+        return count > limit
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> HttpResponse:
+        import json
+
+        from .errors import ApplicationError
+
+        err = ApplicationError("rate_limited", details={"retry_after_seconds": 60})
+        if request.path.startswith("/api/"):
+            response = HttpResponse(
+                json.dumps(err.as_dict(), ensure_ascii=False), status=429, content_type="application/json"
+            )
+        else:
+            from django.shortcuts import render
+
+            response = render(
+                request, "portal/base.html", {"insurer": settings.INSURER, "error": err}, status=429
+            )
+        response["Retry-After"] = "60"
+        return response

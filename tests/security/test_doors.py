@@ -324,3 +324,21 @@ def test_captcha_creation_is_limited_on_the_page_and_the_api(client, db, setting
     assert "data:image/png" not in page.content.decode()  # no captcha offered
     api = client.post("/api/v1/public/captcha")
     assert api.status_code == 429 and api.json()["code"] == "rate_limited" and "Retry-After" in api.headers
+
+
+def test_every_public_path_has_a_floor_against_floods(client, db, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 5
+    answers = [client.get("/api/v1/customer/applications/no-such-token").status_code for _ in range(6)]
+    assert answers == [404] * 5 + [429]
+    refused = client.get("/api/v1/public/policies/download/x")
+    assert refused.json()["code"] == "rate_limited" and refused.headers["Retry-After"] == "60"
+    page = client.get("/query/")
+    assert page.status_code == 429 and 'data-code="rate_limited"' in page.content.decode()
+    # Signed-in and partner paths are not counted here (they have their own authentication).
+    assert client.get("/console/").status_code == 302
+    other = Client(REMOTE_ADDR="10.7.7.7")
+    assert other.get("/query/").status_code == 200
+    cache.clear()
