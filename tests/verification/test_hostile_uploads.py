@@ -209,3 +209,19 @@ def test_mutated_genuine_policy_is_never_genuine_and_never_a_500(client, genuine
         # The only change a signature does not cover: the unused padding of its own container.
         assert only_padding_flips, mutations
         assert all(c["ok"] for s in report["signatures"] for c in s["checks"])
+
+
+def test_unsigned_bytes_after_the_last_revision_are_not_genuine(client, genuine_pdf):
+    """A file cut inside its last revision reads as the revision before plus bytes no signature covers;
+    a payload appended after %%EOF is the same thing. Neither is the document the insurer issued."""
+    eofs = [i for i in range(len(genuine_pdf)) if genuine_pdf.startswith(b"%%EOF", i)]
+    assert len(eofs) >= 2
+    previous_revision_end = eofs[-2] + len(b"%%EOF\n")
+    cut = genuine_pdf[: previous_revision_end + 300]
+    appended = genuine_pdf + b"<< /Payload (not covered by any signature) >>\n"
+    for data in (cut, appended):
+        report = upload(client, data).json()
+        assert report["genuine"] is False and report["code"] == "modified_after_signing", report["code"]
+    # Padding after %%EOF is not data; the exact earlier revision is a genuine (sealed) document too.
+    assert upload(client, genuine_pdf + b"\r\n\x00\x00").json()["genuine"] is True
+    assert upload(client, genuine_pdf[:previous_revision_end]).json()["genuine"] is True

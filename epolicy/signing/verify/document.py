@@ -38,6 +38,15 @@ SEAL_REQUIRED_KINDS = frozenset({"policy", "endorsement"})
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 MAX_REVISIONS = 64
 MAX_SIGNATURES = 16
+# What may follow a file's last %%EOF marker (end-of-line characters and padding some tools add).
+TRAILING_PADDING = b" \t\r\n\x00\x0c"
+
+
+def unsigned_tail(data: bytes) -> bool:
+    """Bytes after the last %%EOF that no revision accounts for: readers skip them, no signature covers
+    them, and a file cut in the middle of its last revision (or with a payload appended) looks like that."""
+    end = data.rfind(b"%%EOF")
+    return end < 0 or bool(data[end + 5 :].strip(TRAILING_PADDING))
 
 
 def verify_pdf(
@@ -89,6 +98,9 @@ def _verify(data: bytes, sha: str, trust: Trust, at: dt.datetime) -> Verificatio
     if not regular:
         kind, number = _keywords(reader, None)
         return make_report("not_signed", sha, kind=kind, number=number, validation_time=at)
+    if unsigned_tail(data):
+        kind, number = _keywords(reader, min(s.signed_revision for s in regular))
+        return make_report("modified_after_signing", sha, kind=kind, number=number, validation_time=at)
 
     # Document kind and number as they were when first signed: a later update cannot change them.
     first = min(regular, key=lambda s: s.signed_revision)
