@@ -288,6 +288,17 @@ PROVIDERS = {
     "core_system": os.environ.get(
         "EPOLICY_CORE_SYSTEM", "epolicy.servicing.coresystem.builtin.BuiltinCoreSystem"
     ),
+    # Identity checks of the customer's self-service (docs/selfservice.md): ID + bank card four-element
+    # real-name check, face (liveness + comparison with the ID photo), recorded video session.
+    "realname": os.environ.get(
+        "EPOLICY_REALNAME_PROVIDER", "epolicy.identity.providers.sandbox.SandboxRealName"
+    ),
+    "face": os.environ.get("EPOLICY_FACE_PROVIDER", "epolicy.identity.providers.sandbox.SandboxFace"),
+    "video": os.environ.get("EPOLICY_VIDEO_PROVIDER", "epolicy.identity.providers.sandbox.SandboxVideo"),
+    # WeChat official-account template messages (notifications).
+    "wechat": os.environ.get(
+        "EPOLICY_WECHAT_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxWeChat"
+    ),
 }
 # Signing: where keys live ("database": encrypted PKCS#8 rows; "files": encrypted PKCS#8 files in
 # SIGNING_KEY_DIR; "pkcs11": a PKCS#11 token), the optional separate signing service, and the TSA.

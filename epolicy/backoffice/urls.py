@@ -22,4 +22,7 @@ urlpatterns = [
     path("outbox/", ops_views.outbox_jobs, name="outbox"),
     path("outbox/<int:job_id>/retry/", ops_views.outbox_retry, name="outbox_retry"),
     path("life/", include("epolicy.backoffice.servicing_urls")),
+    path("maintenance/", include("epolicy.backoffice.maintenance_urls")),
+    path("notifications/", include("epolicy.backoffice.notification_urls")),
+    path("selfservice/", include("epolicy.backoffice.selfservice_urls")),
 ]

@@ -27,6 +27,15 @@ class LifePolicy(models.Model):
     applicant_name = EncryptedTextField(context="servicing.lifepolicy.applicant_name")
     # Keyed blind index of the applicant's ID number (context "id_number"); the clear number is not kept.
     applicant_id_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # Where the applicant is reached (life guide §6.2.2.3: codes go to the phone left with the insurer;
+    # §6.8: notifications by SMS and e-mail). Encrypted, the phone with a blind index (context "phone").
+    applicant_phone = EncryptedTextField(
+        context="servicing.lifepolicy.applicant_phone", blank=True, default=""
+    )
+    applicant_phone_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    applicant_email = EncryptedTextField(
+        context="servicing.lifepolicy.applicant_email", blank=True, default=""
+    )
     status = models.CharField(max_length=32, choices=list(STATUS_NAMES.items()))
     current_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
@@ -78,6 +87,11 @@ class PolicyChange(models.Model):
         REJECTED = "rejected", "审核未通过"
         FAILED = "failed", "审核通过但未能生效"
 
+    class Channel(models.TextChoices):
+        API = "api", "接口（保险公司系统）"
+        CONSOLE = "console", "运营后台"
+        SELF_SERVICE = "self_service", "客户自助（手机）"
+
     change_number = models.CharField(max_length=32, unique=True)
     policy = models.ForeignKey(LifePolicy, on_delete=models.PROTECT, related_name="changes")
     item = models.CharField(max_length=48)
@@ -98,6 +112,10 @@ class PolicyChange(models.Model):
     amount_to_pay = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     amount_to_receive = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     manual_review_reason = models.CharField(max_length=500, blank=True, default="")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    # How the requester was identified and what they confirmed (life guide §6.2, §6.3, §6.7): methods,
+    # provider references, results and times, the acknowledgement of the impact prompt, the confirmation.
+    evidence = EncryptedJSONField(context="servicing.policychange.evidence", default=dict)
     actor = models.CharField(max_length=100)
     created_at = models.DateTimeField()
     applied_at = models.DateTimeField(null=True, blank=True)

@@ -315,13 +315,23 @@ def change_history(*, policy_number: str) -> list[PolicyChange]:
 
 
 def life_policy_create(
-    *, state: PolicyState, actor: str, applicant_id_number: str = "", reason: str = "承保"
+    *,
+    state: PolicyState,
+    actor: str,
+    applicant_id_number: str = "",
+    applicant_phone: str = "",
+    applicant_email: str = "",
+    reason: str = "承保",
 ) -> LifePolicy:
-    """Register a policy at version 1 (issue, migration from the core system, demo data)."""
+    """Register a policy at version 1 (issue, migration from the core system, demo data), with the
+    applicant's contact points for codes and notifications (validated here)."""
+    from epolicy.common.identifiers import validate_email, validate_phone
     from epolicy.parties.models import Customer
 
     from .models import LifePolicyVersion
 
+    phone = validate_phone(applicant_phone, field="applicant_phone") if applicant_phone else ""
+    email = validate_email(applicant_email, field="applicant_email") if applicant_email else ""
     with transaction.atomic():
         if LifePolicy.objects.filter(number=state.policy_number).exists():
             raise ApplicationError(
@@ -333,6 +343,9 @@ def life_policy_create(
             product_code=state.product_code,
             applicant_name=state.applicant.name,
             applicant_id_index=Customer.id_index(applicant_id_number.strip()) if applicant_id_number else "",
+            applicant_phone=phone,
+            applicant_phone_index=Customer.phone_index_of(phone) if phone else "",
+            applicant_email=email,
             status=state.status,
             current_version=1,
             created_at=now,

@@ -17,8 +17,11 @@ from epolicy.servicing.models import LifePolicy
 from epolicy.servicing.services import life_policy_create, life_policy_state
 
 ACTOR = "system:seed_life_demo"
-# The demo applicant 张伟's ID number (demo data: a valid check digit, no real person).
+# The demo applicant 张伟 (demo data: a valid check digit, no real person; a phone and mailbox that
+# reach only the sandbox SMS outbox and the e-mail files).
 DEMO_ID_FIRST17 = "34010419880301003"
+DEMO_PHONE = "13800138000"
+DEMO_EMAIL = "zhangwei@demo.invalid"
 
 SITUATIONS = {
     "endowment_in_force": "两全保险，有效，第4保单年度，生存金累积生息",
@@ -43,7 +46,14 @@ class Command(BaseCommand):
         for name, state in demo_policies(catalogue, today).items():
             exists = LifePolicy.objects.filter(number=state.policy_number).exists()
             if not exists:
-                life_policy_create(state=state, actor=ACTOR, applicant_id_number=id_number, reason="演示数据")
+                life_policy_create(
+                    state=state,
+                    actor=ACTOR,
+                    applicant_id_number=id_number,
+                    applicant_phone=DEMO_PHONE,
+                    applicant_email=DEMO_EMAIL,
+                    reason="演示数据",
+                )
             _policy, stored = life_policy_state(policy_number=state.policy_number)
             items = [a.name_zh for a in available_items(stored, on=today, catalogue=catalogue) if a.available]
             self.stdout.write(
