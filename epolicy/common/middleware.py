@@ -81,12 +81,14 @@ PUBLIC_PREFIXES = (
     "/verify/",
     "/v/",
     "/sandbox/",
+    "/s/",
     "/pki/",
     "/tsa",
     "/console/login/",
     "/admin/login/",
     "/api/v1/public/",
     "/api/v1/customer/",
+    "/api/v1/selfservice/",
     "/api/v1/payments/",
 )
 
