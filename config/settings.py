@@ -7,6 +7,7 @@ Production (EPOLICY_ENV=production) refuses to start with development keys or sa
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "epolicy.notifications",
     "epolicy.verification",
     "epolicy.servicing",
+    "epolicy.selfservice",
     "epolicy.ops",
     "epolicy.portal",
     "epolicy.backoffice",
@@ -74,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "epolicy.common.middleware.SecurityHeadersMiddleware",
     "epolicy.common.middleware.PublicRateLimitMiddleware",
+    "epolicy.common.middleware.RequestBodyLimitMiddleware",
     "epolicy.common.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -300,6 +303,19 @@ PROVIDERS = {
         "EPOLICY_WECHAT_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxWeChat"
     ),
 }
+# The WeChat official account (notifications' template messages; docs/notifications.md). The access
+# token is kept in Django's cache: with several processes, EPOLICY_CACHE_URL must point at Redis.
+WECHAT = {
+    "app_id": os.environ.get("EPOLICY_WECHAT_APP_ID", ""),
+    "app_secret": os.environ.get("EPOLICY_WECHAT_APP_SECRET", ""),
+    "api_base": os.environ.get("EPOLICY_WECHAT_API_BASE", "https://api.weixin.qq.com"),
+    "timeout_seconds": float(os.environ.get("EPOLICY_WECHAT_TIMEOUT_SECONDS", "10")),
+    "templates": json.loads(os.environ.get("EPOLICY_WECHAT_TEMPLATES", "{}") or "{}"),
+}
+# The identity providers' HTTP adapter (epolicy.identity.providers.http; docs/identity-providers.md).
+IDENTITY_HTTP_URL = os.environ.get("EPOLICY_IDENTITY_HTTP_URL", "")
+IDENTITY_HTTP_SECRET = os.environ.get("EPOLICY_IDENTITY_HTTP_SECRET", "")
+IDENTITY_HTTP_TIMEOUT = float(os.environ.get("EPOLICY_IDENTITY_HTTP_TIMEOUT", "10"))
 # Signing: where keys live ("database": encrypted PKCS#8 rows; "files": encrypted PKCS#8 files in
 # SIGNING_KEY_DIR; "pkcs11": a PKCS#11 token), the optional separate signing service, and the TSA.
 SIGNING_KEYSTORE = os.environ.get("EPOLICY_SIGNING_KEYSTORE", "database")
@@ -340,6 +356,20 @@ OTP = {
     "max_per_ip_per_hour": 20,
 }
 CAPTCHA_TTL_SECONDS = 300
+# Customer self-service of life policies (docs/selfservice.md); the risk matrix is data
+# (epolicy/selfservice/data/risk_matrix.yaml, or the file SELFSERVICE_RISK_MATRIX names).
+SELFSERVICE = {
+    "binding_attempts_per_hour": int(os.environ.get("EPOLICY_SELFSERVICE_BINDING_PER_HOUR", "5")),
+    "request_minutes": int(os.environ.get("EPOLICY_SELFSERVICE_REQUEST_MINUTES", "30")),
+    # How long a customer has to confirm amounts an approval changed; then the change lapses.
+    "reconfirm_days": int(os.environ.get("EPOLICY_SELFSERVICE_RECONFIRM_DAYS", "7")),
+    "max_photo_bytes": 8 * 1024 * 1024,
+}
+SELFSERVICE_RISK_MATRIX = os.environ.get("EPOLICY_SELFSERVICE_RISK_MATRIX", "")
+# Announced maintenance windows of self-service changes (life guide §7.1; docs/maintenance.md).
+MAINTENANCE_MAX_HOURS = float(os.environ.get("EPOLICY_MAINTENANCE_MAX_HOURS", "5"))
+MAINTENANCE_OFF_PEAK_START = os.environ.get("EPOLICY_MAINTENANCE_OFF_PEAK_START", "22:00")
+MAINTENANCE_OFF_PEAK_END = os.environ.get("EPOLICY_MAINTENANCE_OFF_PEAK_END", "06:00")
 # A floor under every public path (epolicy.common.middleware.PublicRateLimitMiddleware); 0 turns it off.
 PUBLIC_REQUESTS_PER_MINUTE = int(os.environ.get("EPOLICY_PUBLIC_REQUESTS_PER_MINUTE", "300"))
 CAPTCHA_MAX_PER_CLIENT_PER_HOUR = int(os.environ.get("EPOLICY_CAPTCHA_MAX_PER_CLIENT_PER_HOUR", "60"))
@@ -371,6 +401,9 @@ VERIFY_QUEUE_WAIT_SECONDS = float(os.environ.get("EPOLICY_VERIFY_QUEUE_WAIT_SECO
 VERIFY_CHECK_LEASE_SECONDS = float(os.environ.get("EPOLICY_VERIFY_CHECK_LEASE_SECONDS", "60"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
+# No body larger than the largest upload any view accepts (plus the multipart envelope) is read at all
+# (epolicy.common.middleware.RequestBodyLimitMiddleware).
+MAX_REQUEST_BODY_BYTES = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 
 
 def _caches(url: str) -> dict:
@@ -427,6 +460,15 @@ if PRODUCTION:
         _required["EPOLICY_CORE_SYSTEM_SECRET"] = CORE_SYSTEM_SECRET
     if SIGNING_SERVICE_URL:
         _required["EPOLICY_SIGNING_SERVICE_TOKEN"] = SIGNING_SERVICE_TOKEN
+    if any(".http." in PROVIDERS[k] for k in ("realname", "face", "video")):
+        _required["EPOLICY_IDENTITY_HTTP_SECRET"] = IDENTITY_HTTP_SECRET
+    if PROVIDERS["wechat"].endswith(".wechat.WeChatTemplateMessages"):
+        if not (WECHAT["app_id"] and WECHAT["app_secret"] and WECHAT["api_base"].startswith("https://")):
+            raise ImproperlyConfigured(
+                "the WeChat provider needs EPOLICY_WECHAT_APP_ID, _APP_SECRET and an https API"
+            )
+        if not os.environ.get("EPOLICY_CACHE_URL"):
+            raise ImproperlyConfigured("the WeChat provider needs EPOLICY_CACHE_URL (its token is shared)")
     for _name, _value in _required.items():
         # Several comma-separated values (rotation): each one must be strong.
         for _part in (_value or "").split(",") if _name != "EPOLICY_SECRET_KEY" else [_value]:

@@ -27,6 +27,7 @@ urlpatterns = [
     path("tsa", tsa_view, name="tsa"),  # the platform's RFC 3161 timestamp authority
     path("pki/", include("epolicy.signing.urls")),  # CA certificates and CRLs, named in our certificates
     path("console/", include("epolicy.backoffice.urls")),
+    path("s/", include("epolicy.selfservice.urls")),  # life customers' self-service (H5)
     # The sandbox identity providers' own pages (face capture, video session), like the sandbox cashier.
     path("sandbox/identity/", include("epolicy.identity.sandbox_urls")),
     path("", include("epolicy.portal.urls")),

@@ -14,6 +14,7 @@ CODES: dict[str, tuple[int, str]] = {
     "not_authenticated": (401, "请先登录或提供有效的接口凭证。"),
     "permission_denied": (403, "您没有权限进行此操作。"),
     "rate_limited": (429, "操作过于频繁，请稍后再试。"),
+    "request_too_large": (413, "提交的内容过大，请压缩文件后重新提交（单个文件不超过 10 MB）。"),
     "invalid_id_number": (422, "身份证号码不正确，请核对 18 位号码（最后一位可能是 X）。"),
     "invalid_vin": (422, "车架号（VIN）不正确，请核对 17 位车架号，第 9 位为校验位。"),
     "invalid_plate": (422, "车牌号不正确，请填写如“京A12345”或新能源“京AD12345”的号码。"),
@@ -59,6 +60,43 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "scope_denied": (403, "该接口凭证没有访问此功能的权限，请联系保险公司为其开通相应权限。"),
     "verify_busy": (503, "验真服务繁忙，请稍候片刻再重新上传。"),
+    # Maintenance windows (epolicy/ops/maintenance.py, life guide §7.1)
+    "service_maintenance": (503, "系统正在停机维护，保全变更暂停办理，请维护结束后再办理；查询不受影响。"),
+    "maintenance_duration_invalid": (422, "维护时长须大于零且不超过 5 小时（含），请调整结束时间。"),
+    "maintenance_not_off_peak": (422, "维护须整段安排在低峰时段（22:00 至次日 06:00）内，请调整时间。"),
+    "maintenance_notice_invalid": (422, "维护须提前 1 至 3 个工作日公告，请调整开始日期。"),
+    "maintenance_overlap": (409, "与已安排的维护窗口重叠或首尾相接，请调整时间，或先取消原窗口。"),
+    "maintenance_not_cancellable": (409, "该维护窗口已取消或已结束，不能取消。"),
+    "maintenance_calendar_unknown": (503, "工作日历未收录该年度的节假日安排，请管理员升级后再安排维护。"),
+    # Identity-check providers (epolicy/identity/providers, docs/identity-providers.md)
+    "identity_provider_unavailable": (503, "身份核验服务繁忙，请稍后重试。"),
+    # Card photos read by OCR (epolicy/identity/ocr, docs/ocr.md)
+    "image_invalid": (422, "无法读取该文件，请上传 JPG 或 PNG 格式的照片。"),
+    "image_too_large": (413, "照片过大，请上传不超过 8 MB、每边不超过 8000 像素的照片。"),
+    "ocr_blurred": (422, "照片不够清晰。请在光线充足处把证件放平，拿稳手机、对准焦点后重新拍摄。"),
+    "ocr_wrong_card": (422, "照片中不是所需的证件，请按提示拍摄正确的证件。"),
+    "ocr_unreadable": (
+        422,
+        "没有从照片中识别出文字。请让证件充满取景框，在光线充足处重新拍摄，或直接手动填写。",
+    ),
+    # Notifications (epolicy/notifications, docs/notifications.md)
+    "delivery_state": (409, "该通知已发送、无需发送或正在发送，不能重新发送。"),
+    "life_binding_failed": (
+        422,
+        "保单信息与您的身份信息不匹配，或您登录的手机号不是该保单预留的手机号。请核对后重试，或联系客服。",
+    ),
+    "life_agreement_required": (409, "办理保全变更前，请先阅读并接受保单自助服务协议。"),
+    "life_agreement_changed": (409, "服务协议已更新，请阅读最新版本后再确认。"),
+    "life_request_state": (409, "该保全申请当前状态不允许此操作，请按页面提示继续。"),
+    "life_request_expired": (410, "该保全申请已超过有效时间，请重新申请。"),
+    "life_quote_changed": (409, "变更内容或金额已更新，请重新试算并确认后再办理。"),
+    "life_identity_required": (403, "该项目须先完成规定的身份核验，请按页面提示完成后再确认。"),
+    "life_identity_failed": (422, "身份核验未通过，变更未办理。如非本人操作，请立即联系客服。"),
+    "life_contact_missing": (422, "该保单没有预留手机号码，请联系客服更新后再办理。"),
+    "life_dispute_frozen": (
+        409,
+        "该保单有处理中的“非本人操作”申诉，涉及资金的保全项目暂停办理，请等待工作人员联系。",
+    ),
 }
 
 

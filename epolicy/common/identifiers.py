@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import ValidationError
@@ -74,6 +76,24 @@ BANK_CARD_MAX_LENGTH = 19
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # value = index; no I O S V Z
 USCC_WEIGHTS: tuple[int, ...] = tuple(3**i % 31 for i in range(17))  # 1 3 9 27 19 26 16 ...
 USCC_DIVISION_SLICE = slice(2, 8)  # positions 3-8: administrative-division code, digits
+
+# --- postal codes -----------------------------------------------------------------------------------
+# Digits 1-2 name the province (domain reference 4.7); the allocated prefixes run from 01 (Inner
+# Mongolia) to 86 (Tibet), so 00xxxx and 87xxxx-99xxxx are typing errors. Compared as text.
+POSTCODE_PROVINCE_PREFIXES = ("01", "86")
+
+# --- amounts and whole numbers typed by a person ----------------------------------------------------
+# Yuan with at most two decimals, written plainly: ASCII digits 0-9 and one point, nothing else (no
+# exponent, sign, grouping commas, NaN or Infinity; Python's Decimal() and int() would also take
+# full-width and other scripts' digits). The largest amount any request may carry: 1,000,000,000.00
+# yuan (the ledger's columns hold twelve digits before the point); anything larger is a typing error,
+# refused before any arithmetic.
+AMOUNT_DECIMALS = 2
+AMOUNT_MAX = Decimal("1000000000.00")
+AMOUNT_MAX_CHARS = 32  # longer text is refused before it is looked at further
+AMOUNT_RE = re.compile(r"[0-9]+(?:\.([0-9]+))?")
+# Whole numbers (days, years, counts): ASCII digits, at most this many.
+WHOLE_NUMBER_MAX_DIGITS = 6
 
 # --- email ------------------------------------------------------------------------------------------
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit less the angle brackets
@@ -320,7 +340,7 @@ def validate_bank_card(value: str, *, field: str = "bank_card") -> str:
 
 
 def validate_postcode(value: str, *, field: str = "postcode") -> str:
-    """Mainland China postal code: 6 digits, no check digit (domain reference 4.7)."""
+    """Mainland China postal code: 6 digits, no check digit, digits 1-2 a province (domain reference 4.7)."""
     code = "invalid_postcode"
     postcode = _compact(value)
     if not postcode:
@@ -329,7 +349,96 @@ def validate_postcode(value: str, *, field: str = "postcode") -> str:
         raise _refuse(code, "邮政编码只能包含数字，请核对。", field)
     if len(postcode) != 6:
         raise _refuse(code, f"邮政编码应为 6 位数字，您填写了 {len(postcode)} 位，请核对。", field)
+    low, high = POSTCODE_PROVINCE_PREFIXES
+    if not low <= postcode[:2] <= high:
+        raise _refuse(code, f"邮政编码前两位代表省份，应在 {low}–{high} 之间（如 100000），请核对。", field)
     return postcode
+
+
+# --- amounts and whole numbers -------------------------------------------------------------------------
+
+
+def _foreign_digits(text: str) -> bool:
+    """Digits other than ASCII 0-9: full-width (１２３), Arabic-Indic (١٢٣), superscripts, ..."""
+    return any(c not in DIGITS and (c.isdigit() or unicodedata.digit(c, None) is not None) for c in text)
+
+
+def _ascii_digits_only(label: str, field: str) -> ApplicationError:
+    return _refuse(
+        "validation_error", f"{label}请用半角阿拉伯数字 0–9 填写（不接受全角数字或其他文字的数字）。", field
+    )
+
+
+def parse_amount(
+    value: object, *, field: str = "amount", label: str = "金额", maximum: Decimal = AMOUNT_MAX
+) -> Decimal:
+    """An amount of yuan a person gave: a plain decimal string (or an integer), more than 0, at most two
+    decimals and `maximum`; returned rounded to the fen. Anything else is validation_error naming the
+    field (floats too: a float cannot carry the fen exactly)."""
+    malformed = f"{label}格式不正确，请填写数字金额，如 1000.00。"
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise _refuse("validation_error", malformed, field)
+    if isinstance(value, int | Decimal):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise _refuse("validation_error", malformed, field)
+        if value <= 0:
+            raise _refuse("validation_error", f"{label}须大于 0。", field)
+        if value > maximum:
+            raise _too_large(label, maximum, field)
+        text = str(value) if isinstance(value, int) else format(value, "f")
+    else:
+        text = value.strip()
+        if not text:
+            raise _refuse("validation_error", f"请填写{label}。", field)
+        if len(text) > AMOUNT_MAX_CHARS:
+            raise _refuse("validation_error", malformed, field)
+        if _foreign_digits(text):
+            raise _ascii_digits_only(label, field)
+        if text.startswith("-") and AMOUNT_RE.fullmatch(text[1:]):
+            raise _refuse("validation_error", f"{label}须大于 0。", field)
+        if "," in text and AMOUNT_RE.fullmatch(text.replace(",", "")):
+            raise _refuse("validation_error", f"{label}请直接填写数字，不要加千位分隔符，如 1000.00。", field)
+    match = AMOUNT_RE.fullmatch(text)
+    if match is None:
+        raise _refuse("validation_error", malformed, field)
+    if len(match.group(1) or "") > AMOUNT_DECIMALS:
+        raise _refuse("validation_error", f"{label}最多保留两位小数（精确到分）。", field)
+    amount = Decimal(text)
+    if amount <= 0:
+        raise _refuse("validation_error", f"{label}须大于 0。", field)
+    if amount > maximum:
+        raise _too_large(label, maximum, field)
+    return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMALS))
+
+
+def _too_large(label: str, maximum: Decimal, field: str) -> ApplicationError:
+    error = _refuse("validation_error", f"{label}不能超过 {maximum:,.2f} 元，请核对金额。", field)
+    error.details["maximum"] = f"{maximum:.2f}"
+    return error
+
+
+def parse_whole_number(
+    value: object, *, field: str, label: str, max_digits: int = WHOLE_NUMBER_MAX_DIGITS
+) -> int:
+    """A whole number ≥ 0 a person gave (days, years): ASCII digits (or an integer), at most
+    `max_digits` of them; validation_error naming the field otherwise. The caller checks the range."""
+    malformed = f"{label}须为正整数。"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _refuse("validation_error", malformed, field)
+    if isinstance(value, int):
+        if value < 0:
+            raise _refuse("validation_error", malformed, field)
+        if value >= 10**max_digits:
+            raise _refuse("validation_error", f"{label}不能超过 {max_digits} 位数字。", field)
+        return value
+    text = value.strip()
+    if _foreign_digits(text):
+        raise _ascii_digits_only(label, field)
+    if not _is_digits(text):
+        raise _refuse("validation_error", malformed, field)
+    if len(text.lstrip("0")) > max_digits:
+        raise _refuse("validation_error", f"{label}不能超过 {max_digits} 位数字。", field)
+    return int(text)
 
 
 # --- unified social credit code -----------------------------------------------------------------------

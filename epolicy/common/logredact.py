@@ -11,7 +11,8 @@ import re
 
 # Path segments that are secrets, and what follows them up to the next / ? space or quote.
 _SECRET_PATHS = re.compile(
-    r"(/m/a/|/api/v1/customer/applications/|/api/v1/public/policies/download/|/sandbox/pay/)[^/?\s\"']+"
+    r"(/m/a/|/api/v1/customer/applications/|/api/v1/public/policies/download/|/sandbox/pay/|/s/dispute/"
+    r"|/api/v1/selfservice/disputes/|/sandbox/identity/face/|/sandbox/identity/video/)[^/?\s\"']+"
 )
 
 

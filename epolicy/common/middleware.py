@@ -126,20 +126,52 @@ class PublicRateLimitMiddleware:
 
     @staticmethod
     def _refusal(request: HttpRequest) -> HttpResponse:
-        import json
-
         from .errors import ApplicationError
 
         err = ApplicationError("rate_limited", details={"retry_after_seconds": 60})
-        if request.path.startswith("/api/"):
-            response = HttpResponse(
-                json.dumps(err.as_dict(), ensure_ascii=False), status=429, content_type="application/json"
-            )
-        else:
-            from django.shortcuts import render
-
-            response = render(
-                request, "portal/base.html", {"insurer": settings.INSURER, "error": err}, status=429
-            )
+        response = refusal_response(request, err)
         response["Retry-After"] = "60"
         return response
+
+
+def refusal_response(request: HttpRequest, err: Exception) -> HttpResponse:
+    """A coded refusal given before any view runs: JSON under /api/, the portal's error page elsewhere."""
+    import json
+
+    from .errors import ApplicationError
+
+    assert isinstance(err, ApplicationError)
+    if request.path.startswith("/api/"):
+        return HttpResponse(
+            json.dumps(err.as_dict(), ensure_ascii=False), status=err.status, content_type="application/json"
+        )
+    from django.shortcuts import render
+
+    return render(request, "portal/base.html", {"insurer": settings.INSURER, "error": err}, status=err.status)
+
+
+class RequestBodyLimitMiddleware:
+    """No request body above settings.MAX_REQUEST_BODY_BYTES is read at all: Django's multipart parser
+    would otherwise stream any upload, however large, to a temporary file before a view could look at
+    it. The declared Content-Length decides; a body without one (chunked) is refused when it has a
+    body to send. Each view then applies its own, smaller limit (a photo 8 MB, a PDF 10 MB)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from .errors import ApplicationError
+
+        limit = int(settings.MAX_REQUEST_BODY_BYTES)
+        raw = request.META.get("CONTENT_LENGTH") or ""
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        try:
+            length = int(raw) if raw else 0
+        except ValueError:
+            length = -1
+        if length < 0 or length > limit or (chunked and not raw):
+            return refusal_response(
+                request,
+                ApplicationError("request_too_large", details={"limit_bytes": limit}),
+            )
+        return self.get_response(request)

@@ -89,7 +89,19 @@ class ApiKeyAuth(APIKeyHeader):
 
 
 class StaffSessionAuth(SessionAuth):
-    """Staff logged in to the console; past the second factor when it is owed (docs/staff-security.md)."""
+    """Staff logged in to the console; past the second factor when it is owed (docs/staff-security.md).
+
+    The CSRF check guards a session only: a request without a logged-in session has nothing a forged
+    request could ride on, so it is simply not authenticated (401 not_authenticated, as documented) and
+    never refused for CSRF. A logged-in session without a valid CSRF token is refused (403).
+    """
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        key: str | None = super()._get_key(request)
+        return key
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)

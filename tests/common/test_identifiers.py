@@ -364,6 +364,8 @@ def test_postcode_accepted(raw, expected):
         ("1000321", "6 位"),
         ("10003A", "只能包含数字"),
         ("10-032", "只能包含数字"),
+        ("000000", "前两位"),
+        ("990000", "前两位"),
     ],
 )
 def test_postcode_refusals(value, fragment):
@@ -672,8 +674,11 @@ def test_phone_normalisation_idempotent(second, rest, data):
     assert validate_phone(normalised) == normalised
 
 
-@given(st.text(DIGITS, min_size=6, max_size=6), st.data())
-def test_postcode_normalisation_idempotent(postcode, data):
+@given(
+    st.sampled_from([f"{p:02d}" for p in range(1, 87)]), st.text(DIGITS, min_size=4, max_size=4), st.data()
+)
+def test_postcode_normalisation_idempotent(province, rest, data):
+    postcode = province + rest
     normalised = validate_postcode(decorate(data, postcode))
     assert normalised == postcode
     assert validate_postcode(normalised) == normalised
