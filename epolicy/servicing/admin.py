@@ -66,11 +66,13 @@ class PolicyChangeAdmin(_ReadOnly, admin.ModelAdmin):
         "amount_to_pay",
         "amount_to_receive",
         "endorsement_number",
+        "channel",
         "created_at",
     )
-    list_filter = ("status", "item")
+    list_filter = ("status", "item", "channel")
     search_fields = ("change_number", "policy__number", "endorsement_number")
-    exclude = ("request_hash",)
+    # The evidence may hold personal data: the console's change page shows its summary instead.
+    exclude = ("request_hash", "evidence")
     inlines = [LedgerInline]
 
 

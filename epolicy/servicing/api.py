@@ -165,20 +165,23 @@ def apply(
             "需开通 servicing:payout 权限。",
             {"scope": "servicing:payout", "item": payload.item},
         )
-    # A key seen before means a retry: the service returns the change it made then (status 200).
-    replay = PolicyChange.objects.filter(policy__number=number, idempotency_key=key).exists()
-    change = services.change_apply(
+    # The service says whether this was a repeat of the same request under the same key (one answer
+    # per key, whatever races: the policy's row lock decides which request applied it).
+    outcome = services.change_apply_outcome(
         policy_number=number,
         item=payload.item,
         params=payload.params,
         idempotency_key=key,
         actor=_actor(request),
         expected_version=payload.expected_version,
+        channel="api",
     )
-    if replay:
+    change = outcome.change
+    if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
     return Status(
-        200 if replay else 201, change_json(change, endorsement_url=endorsement_url(request, change))
+        200 if outcome.replayed else 201,
+        change_json(change, endorsement_url=endorsement_url(request, change)),
     )
 
 

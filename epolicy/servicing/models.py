@@ -84,6 +84,9 @@ class PolicyChange(models.Model):
     class Status(models.TextChoices):
         APPLIED = "applied", "已生效"
         PENDING_REVIEW = "pending_review", "待人工审核"
+        # Approved, but the amounts worked out on the day of approval differ from those the customer
+        # confirmed: nothing moves until the customer confirms the new ones (life guide §6.7).
+        AWAITING_CONFIRMATION = "awaiting_confirmation", "审核通过，待客户确认新金额"
         REJECTED = "rejected", "审核未通过"
         FAILED = "failed", "审核通过但未能生效"
 
@@ -98,7 +101,7 @@ class PolicyChange(models.Model):
     params = EncryptedJSONField(context="servicing.policychange.params", default=dict)
     request_hash = models.CharField(max_length=64)
     quote = EncryptedJSONField(context="servicing.policychange.quote", default=dict)
-    status = models.CharField(max_length=16, choices=Status.choices)
+    status = models.CharField(max_length=24, choices=Status.choices)
     idempotency_key = models.CharField(max_length=128)
     based_on_version = models.PositiveIntegerField()
     result_version = models.ForeignKey(
@@ -122,6 +125,8 @@ class PolicyChange(models.Model):
     reviewed_by = models.CharField(max_length=100, blank=True, default="")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_reason = models.CharField(max_length=500, blank=True, default="")
+    # The quote worked out on approval that the customer has to confirm (status awaiting_confirmation).
+    reconfirm_quote = EncryptedJSONField(context="servicing.policychange.reconfirm_quote", default=dict)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -131,11 +136,12 @@ class PolicyChange(models.Model):
             models.UniqueConstraint(
                 fields=["policy", "idempotency_key"], name="servicing_idempotency_key_per_policy"
             ),
-            # Below the service's own check: a policy never has two changes waiting for review.
+            # Below the service's own check: a policy never has two changes waiting (for review or
+            # for the customer's confirmation of new amounts).
             models.UniqueConstraint(
                 fields=["policy"],
-                condition=models.Q(status="pending_review"),
-                name="servicing_one_pending_change_per_policy",
+                condition=models.Q(status__in=["pending_review", "awaiting_confirmation"]),
+                name="servicing_one_waiting_change_per_policy",
             ),
         ]
 

@@ -8,6 +8,7 @@ same idempotency key without the hash revealing the number.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,16 +22,27 @@ SENSITIVE_CARD_PARAMS = frozenset({"card_number"})
 MAX_PARAMS_BYTES = 16_384
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, where: str = "params") -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if value is None or isinstance(value, str | int | bool):
         return value
-    raise ApplicationError("validation_error", "申请参数格式不正确。", {"field": "params"})
+    if isinstance(value, float):
+        # A JSON number with a fraction or an exponent (1234.5, 1e26): a float cannot carry the fen.
+        raise ApplicationError(
+            "validation_error",
+            f'申请参数 {where} 须用字符串填写金额或数字（如 "1000.00"），不接受带小数点或指数的数值。',
+            {"field": where, "fields": [{"field": where, "problem": "应为字符串形式的数字"}]},
+        )
+    raise ApplicationError(
+        "validation_error",
+        f"申请参数 {where} 格式不正确。",
+        {"field": where, "fields": [{"field": where, "problem": "格式不正确"}]},
+    )
 
 
 def canonical_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -66,3 +78,14 @@ def request_hash(item: str, params: Mapping[str, Any]) -> str:
         separators=(",", ":"),
     )
     return crypto.blind_index(text, context="life_change_request")
+
+
+def quote_digest(quote: dict[str, Any]) -> str:
+    """SHA-256 of what a customer sees of a quote (figures, lines, dates): what they confirm."""
+    seen = {
+        k: quote.get(k) for k in ("item", "effective_date", "display", "amount_to_pay", "amount_to_receive")
+    }
+    seen["manual_review"] = quote.get("manual_review")
+    return hashlib.sha256(
+        json.dumps(seen, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()

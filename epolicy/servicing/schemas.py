@@ -1,7 +1,8 @@
 """Shapes of the servicing API (保全) and the renderers the API and the staff console share.
 
-Amounts leave as strings of Decimal ("1234.50"), never as JSON numbers: a float would lose the fen.
-The renderers only reshape what the services and the engine computed; they decide nothing.
+Amounts leave as strings with exactly two decimals ("1234.50", "10.00"), never as JSON numbers: a
+float would lose the fen. Times leave in Asia/Shanghai with their offset (+08:00). The renderers only
+reshape what the services and the engine computed; they decide nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from epolicy.common import clock
 from epolicy.common.masking import mask_name
+from epolicy.common.money import to_fen
 from epolicy.rules.life import (
     ITEMS,
     ChangeQuote,
@@ -25,6 +28,7 @@ from epolicy.rules.life import (
 )
 from epolicy.rules.life.vocab import FREQUENCY_NAMES, MOVEMENT_KINDS, STATUS_NAMES
 
+from .evidence import CHANNEL_NAMES, evidence_summary
 from .models import PolicyChange
 
 # --------------------------------------------------------------------------------------------- input
@@ -159,6 +163,23 @@ class QuoteOut(Schema):
     versions: list[str]
 
 
+class IdentityCheckOut(Schema):
+    method: str = Field(description="binding / sms / realname / face / video / ...")
+    method_text: str
+    result: str
+    result_text: str
+    provider: str
+    reference: str = Field(description="身份核验服务商的核验编号")
+    at: str | None = Field(description="核验时间（+08:00）")
+
+
+class EvidenceOut(Schema):
+    level: str = Field(description="自助办理时的风险等级代码（无则为空）")
+    identity: list[IdentityCheckOut] = Field(description="申请时使用的身份核验方式（不含个人信息）")
+    acknowledged_at: str | None = Field(description="客户确认已阅读变更影响提示的时间")
+    confirmation: IdentityCheckOut | None = Field(description="客户确认变更的方式与时间")
+
+
 class ChangeOut(Schema):
     change_number: str
     policy_number: str
@@ -173,6 +194,9 @@ class ChangeOut(Schema):
     amount_to_pay: str
     amount_to_receive: str
     manual_review_reason: str | None
+    channel: str = Field(description="api / console / self_service")
+    channel_text: str
+    evidence: EvidenceOut
     created_at: dt.datetime
     reviewed_at: dt.datetime | None
     review_reason: str | None
@@ -181,6 +205,16 @@ class ChangeOut(Schema):
 # ----------------------------------------------------------------------------------------- renderers
 ITEM_NAMES_ZH: dict[str, str] = {info.code: info.name_zh for info in ITEMS}
 PARAMS_BY_ITEM = {info.code: info.params for info in ITEMS}
+
+
+def money(amount: Any) -> str:
+    """An amount as the API writes it: rounded to the fen, exactly two decimals ("10.00")."""
+    return f"{to_fen(amount):.2f}"
+
+
+def local_time(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time in Asia/Shanghai (+08:00), as every time of this API is written."""
+    return None if value is None else clock.local(value)
 
 
 def refusals_json(refusals: Iterable[Refusal]) -> list[dict[str, Any]]:
@@ -210,28 +244,28 @@ def values_json(values: PolicyValues) -> dict[str, Any]:
     return {
         "on": values.on,
         "policy_year": values.policy_year,
-        "cash_value": str(values.cash_value),
-        "paid_up_additions_value": str(values.paid_up_additions_value),
-        "account_value": str(values.account_value),
-        "surrender_charge": str(values.surrender_charge),
-        "dividends_accumulated": str(values.dividends_accumulated),
-        "dividends_unpaid": str(values.dividends_unpaid),
-        "survival_accumulated": str(values.survival_accumulated),
-        "survival_unpaid": str(values.survival_unpaid),
-        "premium_deposit": str(values.premium_deposit),
-        "accumulations": str(values.accumulations),
-        "debt": str(values.debt),
-        "net_surrender_value": str(values.net_surrender),
-        "loan_limit": str(values.loan_limit),
+        "cash_value": money(values.cash_value),
+        "paid_up_additions_value": money(values.paid_up_additions_value),
+        "account_value": money(values.account_value),
+        "surrender_charge": money(values.surrender_charge),
+        "dividends_accumulated": money(values.dividends_accumulated),
+        "dividends_unpaid": money(values.dividends_unpaid),
+        "survival_accumulated": money(values.survival_accumulated),
+        "survival_unpaid": money(values.survival_unpaid),
+        "premium_deposit": money(values.premium_deposit),
+        "accumulations": money(values.accumulations),
+        "debt": money(values.debt),
+        "net_surrender_value": money(values.net_surrender),
+        "loan_limit": money(values.loan_limit),
         "loans": [
             {
                 "loan_id": loan.loan_id,
                 "start_date": loan.start_date,
                 "due_date": loan.due_date,
                 "rate": str(loan.rate),
-                "principal": str(loan.principal),
-                "interest": str(loan.interest),
-                "total": str(loan.total),
+                "principal": money(loan.principal),
+                "interest": money(loan.interest),
+                "total": money(loan.total),
             }
             for loan in values.loans
         ],
@@ -279,9 +313,9 @@ def policy_json(
         "status_on_date_text": STATUS_NAMES[on_date],
         "version": version,
         "effective_date": state.effective_date,
-        "sum_assured": str(state.sum_assured),
-        "annual_premium": str(state.annual_premium),
-        "modal_premium": str(state.modal_premium),
+        "sum_assured": money(state.sum_assured),
+        "annual_premium": money(state.annual_premium),
+        "modal_premium": money(state.modal_premium),
         "payment_frequency": state.payment_frequency,
         "payment_frequency_text": FREQUENCY_NAMES[state.payment_frequency],
         "paid_to": state.paid_to,
@@ -297,14 +331,14 @@ def quote_json(quote: ChangeQuote, based_on_version: int) -> dict[str, Any]:
         "quoted_on": quote.quoted_on,
         "effective_date": quote.effective_date,
         "lines": [{"label": d.label_zh, "before": d.before, "after": d.after} for d in quote.display],
-        "amount_to_pay": str(quote.amount_to_pay),
-        "amount_to_receive": str(quote.amount_to_receive),
+        "amount_to_pay": money(quote.amount_to_pay),
+        "amount_to_receive": money(quote.amount_to_receive),
         "movements": [
             {
                 "kind": m.kind,
                 "kind_text": MOVEMENT_KINDS.get(m.kind, m.kind),
                 "direction": m.direction,
-                "amount": str(m.amount),
+                "amount": money(m.amount),
                 "description": m.description_zh,
             }
             for m in quote.movements
@@ -330,10 +364,13 @@ def change_json(change: PolicyChange, *, endorsement_url: str | None) -> dict[st
         "result_version": change.result_version.version if change.result_version else None,
         "endorsement_number": change.endorsement_number or None,
         "endorsement_url": endorsement_url,
-        "amount_to_pay": str(change.amount_to_pay),
-        "amount_to_receive": str(change.amount_to_receive),
+        "amount_to_pay": money(change.amount_to_pay),
+        "amount_to_receive": money(change.amount_to_receive),
         "manual_review_reason": change.manual_review_reason or None,
-        "created_at": change.created_at,
-        "reviewed_at": change.reviewed_at,
+        "channel": change.channel,
+        "channel_text": CHANNEL_NAMES.get(change.channel, change.channel),
+        "evidence": evidence_summary(change.evidence),
+        "created_at": local_time(change.created_at),
+        "reviewed_at": local_time(change.reviewed_at),
         "review_reason": change.review_reason or None,
     }

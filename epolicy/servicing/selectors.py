@@ -26,8 +26,12 @@ def policy_versions(policy: LifePolicy) -> list[LifePolicyVersion]:
     return list(LifePolicyVersion.objects.filter(policy=policy).select_related("change").order_by("version"))
 
 
+WAITING = (PolicyChange.Status.PENDING_REVIEW, PolicyChange.Status.AWAITING_CONFIRMATION)
+
+
 def pending_change(policy: LifePolicy) -> PolicyChange | None:
-    return PolicyChange.objects.filter(policy=policy, status=PolicyChange.Status.PENDING_REVIEW).first()
+    """The change the policy is waiting on (for review, or for the customer to confirm new amounts)."""
+    return PolicyChange.objects.filter(policy=policy, status__in=WAITING).first()
 
 
 def change_history(policy_number: str) -> list[PolicyChange]:

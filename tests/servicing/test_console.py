@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -107,9 +105,7 @@ def test_an_unknown_policy_is_404(client, staff, demo):
 
 def test_the_quote_form_shows_before_and_after(client, staff, demo):
     number = demo["endowment_in_force"]
-    resp = client.post(
-        f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", "params": '{"amount": "1000"}'}
-    )
+    resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", "amount": "1000"})
     assert resp.status_code == 200
     page = resp.content.decode()
     assert 'id="quote-result"' in page and "借款本息合计" in page and "1,000.00元" in page
@@ -119,9 +115,7 @@ def test_the_quote_form_shows_before_and_after(client, staff, demo):
 
 def test_the_quote_form_shows_every_refusal_in_chinese(client, staff, demo):
     number = demo["endowment_lapsed_3_years"]
-    resp = client.post(
-        f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", "params": '{"amount": "500"}'}
-    )
+    resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", "amount": "500"})
     assert resp.status_code == 422
     page = resp.content.decode()
     assert 'data-code="life_change_refused"' in page
@@ -129,22 +123,49 @@ def test_the_quote_form_shows_every_refusal_in_chinese(client, staff, demo):
     assert '<li data-code="premium_overdue">' in page
     assert 'id="quote-result"' not in page
     assert '<option value="policy_loan" selected>' in page  # the form keeps what was asked
-    assert "&quot;amount&quot;: &quot;500&quot;" in page
+    assert 'name="amount" value="500"' in page
 
-    resp = client.post(
-        f"{LIFE}/policies/{number}/quote/",
-        {"item": "reinstatement", "params": json.dumps({"health_declaration": {}})},
-    )
-    assert resp.status_code == 422
-    assert '<li data-code="reinstatement_window_expired">' in resp.content.decode()
+    answers = {
+        f"health_declaration.{code}": "no" for code in ("hospitalised", "serious_illness", "abnormal_tests")
+    }
+    resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "reinstatement", **answers})
+    page = resp.content.decode()
+    assert resp.status_code == 422, page
+    assert '<li data-code="reinstatement_window_expired">' in page
 
 
-def test_the_quote_form_refuses_params_that_are_not_a_json_object(client, staff, demo):
+def test_the_quote_form_is_the_items_own_form(client, staff, demo):
     number = demo["endowment_in_force"]
-    for raw in ('{"amount": ', '["amount"]'):
-        resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", "params": raw})
-        assert resp.status_code == 422
-        assert 'data-code="validation_error"' in resp.content.decode()
+    page = client.get(f"{LIFE}/policies/{number}/?item=payment_account_change").content.decode()
+    assert '<option value="payment_account_change" selected>' in page
+    assert 'name="card_number"' in page and "户名须为投保人本人" in page
+    page = client.get(f"{LIFE}/policies/{number}/?item=reinstatement").content.decode()
+    assert page.count('type="radio"') == 6  # every health question of the product, yes or no
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"amount": ""}, "请填写"),
+        ({"amount": "1e3"}, "最多两位小数"),
+        ({"amount": "１０００"}, "最多两位小数"),
+        ({"amount": "10.005"}, "最多两位小数"),
+    ],
+)
+def test_the_quote_form_refuses_bad_fields_in_chinese(client, staff, demo, fields, problem):
+    number = demo["endowment_in_force"]
+    resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "policy_loan", **fields})
+    assert resp.status_code == 422
+    page = resp.content.decode()
+    assert 'data-code="validation_error"' in page and problem in page
+    assert 'id="quote-result"' not in page
+
+
+def test_the_quote_form_refuses_an_unknown_item(client, staff, demo):
+    number = demo["endowment_in_force"]
+    resp = client.post(f"{LIFE}/policies/{number}/quote/", {"item": "free_money", "amount": "1"})
+    assert resp.status_code == 404
+    assert 'data-code="not_found"' in resp.content.decode()
 
 
 # ------------------------------------------------------------------------------------ the queue

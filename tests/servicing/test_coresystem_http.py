@@ -15,10 +15,10 @@ from epolicy.rules.life import ChangeRefused
 from epolicy.servicing.coresystem import ChangeRequest, CoreSystemUnavailable, core_system
 from epolicy.servicing.coresystem.builtin import BuiltinCoreSystem
 from epolicy.servicing.coresystem.http import HttpCoreSystem, signed_headers
-from epolicy.servicing.coresystem.testserver import CoreSystemTestServer, MemoryCoreSystem
 from epolicy.servicing.models import LifePolicy, PolicyChange
 
 from .conftest import register_demo
+from .coresystem_server import CoreSystemTestServer, MemoryCoreSystem
 
 SECRET = "core-test-secret"
 
@@ -209,3 +209,154 @@ def test_the_builtin_engine_behind_the_contract(pki, catalogue):
         assert core.history(number) == (record,)
     assert PolicyChange.objects.filter(policy__number=number).count() == 1
     assert LifePolicy.objects.get(number=number).current_version == 2
+
+
+def test_a_repeated_apply_says_it_was_replayed(server, memory):
+    core = adapter(server)
+    first = core.apply(loan(), idempotency_key="k1")
+    again = core.apply(loan(), idempotency_key="k1")
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again == first and memory.applied == [first]
+    assert "replayed" not in again.to_json()  # an answer's fact, not part of the record
+
+
+def test_the_request_carries_its_channel_and_only_the_evidence_summary():
+    request = ChangeRequest(
+        "P1",
+        "address_change",
+        {},
+        "customer:p-1",
+        channel="self_service",
+        evidence={"identity": [{"method": "sms", "reference": "S1", "phone": "13800138000"}]},
+    )
+    sent = request.to_json()
+    assert sent["channel"] == "self_service"
+    assert sent["evidence"]["identity"][0]["reference"] == "S1"
+    assert "13800138000" not in json.dumps(sent)
+    assert ChangeRequest.from_json(sent).channel == "self_service"
+
+
+# --- the platform's services with the HTTP adapter configured (EPOLICY_CORE_SYSTEM) ----------------------
+def _configure_http(settings, running):
+    settings.PROVIDERS = {
+        **settings.PROVIDERS,
+        "core_system": "epolicy.servicing.coresystem.http.HttpCoreSystem",
+    }
+    settings.CORE_SYSTEM_URL = running.url
+    settings.CORE_SYSTEM_SECRET = SECRET
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_sends_changes_to_the_core_system_over_http(settings, pki, catalogue, api_key):
+    """End to end: API → services → HTTP adapter → an insurer's core system (here the platform's own
+    engine behind the contract's test server, in a thread). A refusal comes back at once, coded, with
+    its Chinese reason; a success applies the change; a retry under the same key is a replay."""
+    from django.test import Client
+
+    numbers = register_demo(catalogue, clock.today())
+    number = numbers["endowment_in_force"]
+    base = f"/api/v1/servicing/policies/{number}"
+    client = Client()
+
+    def post(path, body, **extra):
+        return client.post(
+            base + path, body, content_type="application/json", HTTP_X_API_KEY=api_key, **extra
+        )
+
+    too_much = {"item": "policy_loan", "params": {"amount": "99999999"}}
+    with CoreSystemTestServer(BuiltinCoreSystem(), secrets=[SECRET]) as running:
+        _configure_http(settings, running)
+        checked = post("/changes/validate", too_much)
+        assert checked.status_code == 200
+        (reason,) = checked.json()["refusals"]
+        assert reason["code"] == "loan_exceeds_limit" and "最多可借" in reason["message"]
+
+        refused = post("/changes", too_much, HTTP_IDEMPOTENCY_KEY="loan-too-much")
+        assert refused.status_code == 422
+        body = refused.json()
+        assert body["code"] == "life_change_refused" and "最多可借" in body["message"]
+        assert [r["code"] for r in body["details"]["refusals"]] == ["loan_exceeds_limit"]
+        assert PolicyChange.objects.count() == 0
+
+        quoted = post("/changes/quote", {"item": "policy_loan", "params": {"amount": "1000"}})
+        assert quoted.status_code == 200 and quoted.json()["amount_to_receive"] == "1000.00"
+
+        loan_body = {"item": "policy_loan", "params": {"amount": "1000"}, "expected_version": 1}
+        applied = post("/changes", loan_body, HTTP_IDEMPOTENCY_KEY="loan-1")
+        assert applied.status_code == 201, applied.content
+        assert applied.json()["status"] == "applied" and applied.json()["result_version"] == 2
+        again = post("/changes", loan_body, HTTP_IDEMPOTENCY_KEY="loan-1")
+        assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+        assert again.json() == applied.json()
+
+        sent = [(s.method, s.path.removeprefix("/core"), s.status) for s in running.log]
+    assert sent == [
+        ("POST", "/v1/changes/validate", 200),
+        ("POST", "/v1/changes/apply", 422),
+        ("POST", "/v1/changes/quote", 200),
+        ("POST", "/v1/changes/apply", 200),
+        ("POST", "/v1/changes/apply", 200),
+    ]
+    change = PolicyChange.objects.get()
+    assert (change.channel, change.status) == ("api", "applied")
+    assert LifePolicy.objects.get(number=number).current_version == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_by_an_insurers_core_system_is_recorded_on_the_platform(settings, pki, catalogue):
+    """The insurer's core system keeps the books (a fake here): the platform records the change as
+    answered, with the channel and the evidence of the request; a retry finds that record again."""
+    from epolicy.servicing import services
+
+    numbers = register_demo(catalogue, clock.today())
+    number = numbers["endowment_in_force"]
+    remote = MemoryCoreSystem({number: 7})
+    evidence = {
+        "identity": [{"method": "sms", "result": "passed", "reference": "S-1", "phone": "13800138000"}]
+    }
+    with CoreSystemTestServer(remote, secrets=[SECRET]) as running:
+        _configure_http(settings, running)
+        with pytest.raises(ChangeRefused) as refused:
+            services.change_apply(
+                policy_number=number,
+                item="policy_loan",
+                params={"amount": "1000", "refuse": "loan_exceeds_limit"},
+                idempotency_key="r-1",
+                actor="customer:p-1",
+            )
+        assert [(r.code, r.message_zh) for r in refused.value.refusals] == [
+            ("loan_exceeds_limit", "按测试要求拒绝。")
+        ]
+
+        first = services.change_apply_outcome(
+            policy_number=number,
+            item="policy_loan",
+            params={"amount": "1000"},
+            idempotency_key="k-1",
+            actor="customer:p-1",
+            expected_version=7,
+            channel="self_service",
+            evidence=evidence,
+        )
+        again = services.change_apply_outcome(
+            policy_number=number,
+            item="policy_loan",
+            params={"amount": "1000"},
+            idempotency_key="k-1",
+            actor="customer:p-1",
+            expected_version=7,
+            channel="self_service",
+            evidence=evidence,
+        )
+        # a quote the core system does not answer by the contract (no new_state) is not shown
+        with pytest.raises(CoreSystemUnavailable):
+            services.change_quote(policy_number=number, item="policy_loan", params={"amount": "1"}, actor="c")
+    assert (first.replayed, again.replayed) == (False, True)
+    assert first.change.pk == again.change.pk
+    change = PolicyChange.objects.get()
+    assert (change.change_number, change.status, change.based_on_version) == ("MEM000001", "applied", 7)
+    assert (change.channel, change.evidence) == ("self_service", evidence)  # the platform's own record
+    assert change.result_version is None and change.endorsement is None  # the core system's books
+    assert LifePolicy.objects.get(number=number).current_version == 1  # nothing applied locally
+    (applied,) = remote.applied
+    assert applied.change_number == "MEM000001"

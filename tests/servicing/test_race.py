@@ -202,3 +202,33 @@ def test_processes_racing_on_one_sqlite_file(tmp_path):
         "PolicyChange.objects.filter(policy__number='DEMO-L0001').count())",
     )
     assert counted.stdout.split() == ["2", "1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_applies_under_one_key_at_once_are_one_201_and_four_replays(numbers, api_key):
+    """An insurer system retrying eagerly: exactly one answer says it applied the change (201), the
+    others are replays (200, Idempotent-Replayed: true) with the same body, and it is applied once."""
+    from django.test import Client
+
+    number = numbers["endowment_in_force"]
+
+    def post():
+        resp = Client().post(
+            f"/api/v1/servicing/policies/{number}/changes",
+            {"item": "policy_loan", "params": {"amount": "1000"}, "expected_version": 1},
+            content_type="application/json",
+            HTTP_X_API_KEY=api_key,
+            HTTP_IDEMPOTENCY_KEY="five-at-once",
+        )
+        return resp.status_code, resp.headers.get("Idempotent-Replayed"), resp.json()
+
+    results = race(*(post for _ in range(5)))
+    assert all(isinstance(r, tuple) for r in results), results
+    statuses = sorted((status, replayed) for status, replayed, _body in results)  # type: ignore[misc]
+    assert statuses == [(200, "true")] * 4 + [(201, None)], results
+    bodies = [body for _status, _replayed, body in results]  # type: ignore[misc]
+    assert all(body == bodies[0] for body in bodies)
+    assert bodies[0]["status"] == "applied" and bodies[0]["result_version"] == 2
+    assert PolicyChange.objects.filter(policy__number=number).count() == 1
+    assert LifePolicy.objects.get(number=number).current_version == 2
+    assert SandboxTransfer.objects.filter(policy_number=number).count() == 1

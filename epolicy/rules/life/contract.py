@@ -341,3 +341,11 @@ class ChangeQuote:
         data: dict[str, Any] = encode(self)
         data["new_state"] = self.new_state.to_json()
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChangeQuote:
+        """The quote `to_json` wrote (what a core system answers, docs/core-system-contract.md); strict:
+        ValueError on unknown or missing keys, wrong types, amounts that are not in fen."""
+        from .serialize import decode_quote
+
+        return decode_quote(data)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from epolicy.common.money import to_fen
+
 from .anniversary import has_anniversary_events, pending_anniversaries
 from .catalogue import LifeCatalogue
 from .contract import ChangeQuote, ChangeRefused, Party, PolicyState, Refusal
@@ -191,8 +193,9 @@ def quote(
         quoted_on=on,
         effective_date=outcome.effective_date,
         display=outcome.display,
-        amount_to_pay=outcome.amount_to_pay,
-        amount_to_receive=outcome.amount_to_receive,
+        # Money leaves the engine with its two decimals ("10.00", never "10"), whatever the data said.
+        amount_to_pay=to_fen(outcome.amount_to_pay),
+        amount_to_receive=to_fen(outcome.amount_to_receive),
         new_state=outcome.new_state,
         movements=outcome.movements,
         endorsement_lines=outcome.endorsement_lines,

@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .contract import SCHEMA_VERSION, PolicyState
+from .contract import SCHEMA_VERSION, ChangeQuote, PolicyState
 
 
 def encode(value: Any) -> Any:
@@ -106,3 +106,30 @@ def decode_state(data: Mapping[str, Any] | str) -> PolicyState:
         raise ValueError(f"PolicyState JSON: schema {schema!r}, this code reads {SCHEMA_VERSION}")
     state: PolicyState = _decode_record(PolicyState, body, "PolicyState")
     return state
+
+
+def decode_quote(data: Mapping[str, Any]) -> ChangeQuote:
+    """ChangeQuote.to_json() back (its new_state as decode_state reads it)."""
+    if not isinstance(data, Mapping):
+        raise ValueError("ChangeQuote JSON: expected an object")
+    body = dict(data)
+    if "new_state" not in body:
+        raise ValueError("ChangeQuote: missing new_state")
+    new_state = decode_state(body.pop("new_state"))
+    hints = typing.get_type_hints(ChangeQuote)
+    fields = {f.name: f for f in dataclasses.fields(ChangeQuote)}
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise ValueError(f"ChangeQuote: unknown keys {sorted(unknown)}")
+    kwargs: dict[str, Any] = {"new_state": new_state}
+    for name, f in fields.items():
+        if name == "new_state":
+            continue
+        if name in body:
+            kwargs[name] = _decode(hints[name], body[name], f"ChangeQuote.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ValueError(f"ChangeQuote: missing {name}")
+    try:
+        return ChangeQuote(**kwargs)
+    except (TypeError, InvalidOperation) as exc:
+        raise ValueError(f"ChangeQuote: {exc}") from None

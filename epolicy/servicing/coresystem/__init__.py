@@ -1,4 +1,8 @@
-"""The core-system boundary: the port (`base`), the built-in engine, the HTTP adapter, a test server."""
+"""The core-system boundary: the port (`base`), the built-in engine (`builtin`), the HTTP adapter (`http`).
+
+The services of `epolicy.servicing.services` validate, quote and apply every change through
+`core_system()`; the contract's reference server for tests is `tests/servicing/coresystem_server.py`.
+"""
 
 from __future__ import annotations
 

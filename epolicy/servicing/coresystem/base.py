@@ -48,19 +48,28 @@ def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
 
 @dataclass(frozen=True)
 class ChangeRequest:
-    """One change asked for: which policy, which item, its params, and who asks."""
+    """One change asked for: which policy, which item, its params, who asks, through which channel
+    (api / console / self_service) and with what evidence of the requester's identity."""
 
     policy_number: str
     item: str
     params: dict[str, Any] = field(default_factory=dict)
     actor: str = "system"
+    channel: str = "api"
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """What travels over the contract; the evidence as its summary (methods, results, provider
+        references, times: no personal data leaves the platform)."""
+        from ..evidence import evidence_summary
+
         return {
             "policy_number": self.policy_number,
             "item": self.item,
             "params": self.params,
             "actor": self.actor,
+            "channel": self.channel,
+            "evidence": evidence_summary(self.evidence),
         }
 
     @classmethod
@@ -68,7 +77,15 @@ class ChangeRequest:
         params = data.get("params", {})
         if not isinstance(params, dict):
             raise ValueError("params: expected an object")
-        return cls(_text(data, "policy_number"), _text(data, "item"), params, _text(data, "actor"))
+        channel = data.get("channel", "api")
+        if not isinstance(channel, str):
+            raise ValueError("channel: expected a string")
+        evidence = data.get("evidence") or {}
+        if not isinstance(evidence, dict):
+            raise ValueError("evidence: expected an object")
+        return cls(
+            _text(data, "policy_number"), _text(data, "item"), params, _text(data, "actor"), channel, evidence
+        )
 
 
 @dataclass(frozen=True)
@@ -133,9 +150,14 @@ class ChangeRecord:
     endorsement_number: str
     created_at: str  # ISO 8601 with offset
     review_reason: str = ""
+    # Not part of the record: this answer repeats the first one (same key, same request; nothing was
+    # applied this time). Travels beside the record in an apply's answer ({"change", "replayed"}).
+    replayed: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["replayed"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChangeRecord:
@@ -175,7 +197,8 @@ class CoreSystem(Protocol):
     def apply(
         self, request: ChangeRequest, *, idempotency_key: str, expected_version: int | None = None
     ) -> ChangeRecord:
-        """Make the change once per idempotency key (a repeat returns the first result)."""
+        """Make the change once per idempotency key (a repeat returns the first result, with
+        `replayed` set)."""
         ...
 
     def history(self, policy_number: str) -> tuple[ChangeRecord, ...]:

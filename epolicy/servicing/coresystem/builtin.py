@@ -1,10 +1,15 @@
-"""The built-in core system: this platform's own engine and services behind the port."""
+"""The built-in core system: this platform's own engine and books behind the port (`..local`).
+
+It never calls `..services` (they call the port, which may be this very class: a loop).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from epolicy.common import clock
 
-from .. import services
+from .. import local, selectors
 from ..models import PolicyChange
 from .base import ChangeRecord, ChangeRequest, QuoteResult, Reason
 
@@ -32,29 +37,31 @@ class BuiltinCoreSystem:
     name = "builtin"
 
     def validate(self, request: ChangeRequest) -> tuple[Reason, ...]:
-        refusals = services.change_validate(
-            policy_number=request.policy_number, item=request.item, params=request.params, actor=request.actor
+        refusals = local.local_validate(
+            policy_number=request.policy_number, item=request.item, params=request.params
         )
         return tuple(Reason.of(r) for r in refusals)
 
     def quote(self, request: ChangeRequest) -> QuoteResult:
-        worked, version = services.change_quote(
-            policy_number=request.policy_number, item=request.item, params=request.params, actor=request.actor
+        worked, version = local.local_quote(
+            policy_number=request.policy_number, item=request.item, params=request.params
         )
         return QuoteResult(worked.to_json(), version)
 
     def apply(
         self, request: ChangeRequest, *, idempotency_key: str, expected_version: int | None = None
     ) -> ChangeRecord:
-        change = services.change_apply(
+        outcome = local.local_apply(
             policy_number=request.policy_number,
             item=request.item,
             params=request.params,
             idempotency_key=idempotency_key,
             actor=request.actor,
             expected_version=expected_version,
+            channel=request.channel,
+            evidence=request.evidence,
         )
-        return record_of(change)
+        return replace(record_of(outcome.change), replayed=outcome.replayed)
 
     def history(self, policy_number: str) -> tuple[ChangeRecord, ...]:
-        return tuple(record_of(c) for c in services.change_history(policy_number=policy_number))
+        return tuple(record_of(c) for c in selectors.change_history(policy_number))

@@ -16,15 +16,12 @@ that is not an answer by the contract raises CoreSystemUnavailable.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
@@ -32,7 +29,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from epolicy.common import signed_http
 from epolicy.common.errors import CODES, ApplicationError
+from epolicy.common.signed_http import (
+    secrets_of,
+)
 from epolicy.rules.life import ChangeRefused
 
 from .base import ChangeRecord, ChangeRequest, CoreSystemUnavailable, QuoteResult, Reason
@@ -40,55 +41,18 @@ from .base import ChangeRecord, ChangeRequest, CoreSystemUnavailable, QuoteResul
 logger = logging.getLogger("epolicy.servicing.coresystem")
 
 VERSION_TAG = "EPCORE-V1"
-TIMESTAMP_HEADER = "X-EPolicy-Timestamp"
-NONCE_HEADER = "X-EPolicy-Nonce"
-SIGNATURE_HEADER = "X-EPolicy-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_SKEW_SECONDS = 300
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 API_VERSION = "/v1"
 
 
-# --- signatures (both sides) -----------------------------------------------------------------------------
-def secrets_of(setting: str) -> list[str]:
-    return [s.strip() for s in setting.split(",") if s.strip()]
-
-
-def body_sha256(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def signature(
-    secret: str, *, method: str, path: str, timestamp: str, nonce: str, idempotency_key: str, body: bytes
-) -> str:
-    text = "\n".join(
-        (VERSION_TAG, method.upper(), path, timestamp, nonce, idempotency_key, body_sha256(body))
-    )
-    return "v1=" + hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
+# --- signatures (both sides; the scheme is epolicy.common.signed_http's) ------------------------------
 def signed_headers(
     secret: str, *, method: str, path: str, body: bytes, idempotency_key: str = "", now: float | None = None
 ) -> dict[str, str]:
-    timestamp = str(int(now if now is not None else time.time()))
-    nonce = secrets.token_hex(16)
-    headers = {
-        TIMESTAMP_HEADER: timestamp,
-        NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: signature(
-            secret,
-            method=method,
-            path=path,
-            timestamp=timestamp,
-            nonce=nonce,
-            idempotency_key=idempotency_key,
-            body=body,
-        ),
-    }
-    if idempotency_key:
-        headers[IDEMPOTENCY_HEADER] = idempotency_key
-    return headers
+    return signed_http.signed_headers(
+        VERSION_TAG, secret, method=method, path=path, body=body, idempotency_key=idempotency_key, now=now
+    )
 
 
 def check_signature(
@@ -100,22 +64,10 @@ def check_signature(
     body: bytes,
     now: float | None = None,
 ) -> str | None:
-    """None when the request is signed by one of `secrets` within the window, else why not (server side)."""
-    timestamp = headers.get(TIMESTAMP_HEADER) or ""
-    nonce = headers.get(NONCE_HEADER) or ""
-    given = headers.get(SIGNATURE_HEADER) or ""
-    if not timestamp.isdigit() or not given or not 16 <= len(nonce) <= 64:
-        return "missing timestamp, nonce or signature"
-    if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_SKEW_SECONDS:
-        return "timestamp outside the allowed window"
-    key = headers.get(IDEMPOTENCY_HEADER) or ""
-    for secret in keys:
-        expected = signature(
-            secret, method=method, path=path, timestamp=timestamp, nonce=nonce, idempotency_key=key, body=body
-        )
-        if hmac.compare_digest(expected, given):
-            return None
-    return "signature does not match"
+    """None when the request is signed by one of `keys` within the window, else why not (server side)."""
+    return signed_http.check_request(
+        VERSION_TAG, keys, method=method, path=path, headers=headers, body=body, now=now
+    )
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -205,7 +157,8 @@ class HttpCoreSystem:
             )
         body = {**request.to_json(), "expected_version": expected_version}
         data = self._call("POST", "/changes/apply", body, idempotency_key=idempotency_key)
-        return self._record(data.get("change"))
+        # "replayed": the core system answered from its memory of this key (nothing applied this time).
+        return replace(self._record(data.get("change")), replayed=data.get("replayed") is True)
 
     def history(self, policy_number: str) -> tuple[ChangeRecord, ...]:
         data = self._call("GET", f"/policies/{urlquote(policy_number, safe='')}/changes", None)

@@ -93,7 +93,7 @@ def test_the_minimum_is_named_in_the_message(catalogue):
         "reduce_sum_assured", endowment(catalogue), {"new_sum_assured": "9000"}, on=ON, catalogue=catalogue
     )
     assert "10,000.00元" in refused.message_zh
-    assert refused.details == {"field": "new_sum_assured", "minimum": "10000"}
+    assert refused.details == {"field": "new_sum_assured", "minimum": "10000.00"}  # money: two decimals
 
 
 def test_the_loan_must_still_fit_the_reduced_value(catalogue):

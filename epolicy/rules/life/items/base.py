@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.identifiers import parse_amount, parse_whole_number
 from epolicy.common.money import fmt_cny, to_fen
 
 from ..catalogue import LifeCatalogue, Product, ProductTerms
@@ -116,7 +117,7 @@ def movement(
     """A one-element tuple, or nothing for a zero amount (so callers can concatenate)."""
     if not amount:
         return ()
-    return (Movement(kind, amount, direction, note or MOVEMENT_KINDS[kind]),)
+    return (Movement(kind, to_fen(amount), direction, note or MOVEMENT_KINDS[kind]),)
 
 
 def refuse(code: str, message_zh: str, **details: Any) -> Refusal:
@@ -124,7 +125,11 @@ def refuse(code: str, message_zh: str, **details: Any) -> Refusal:
 
 
 def _detail(value: Any) -> Any:
-    if isinstance(value, Decimal | date):
+    # An amount in fen goes out with its two decimals ("10.00", never "10"), as every amount does.
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return f"{value:.2f}" if isinstance(exponent, int) and exponent >= -2 else str(value)
+    if isinstance(value, date):
         return str(value)
     return value
 
@@ -162,38 +167,31 @@ class Reader:
         return value
 
     def amount(self, name: str, label: str, *, required: bool = True) -> Decimal | None:
+        """A plain decimal string (or an integer) of yuan: ASCII digits, at most two decimals, bounded
+        (`parse_amount`); floats, exponents, NaN and other scripts' digits are refused."""
         raw = self.params.get(name)
         if raw is None or raw == "":
             if required:
                 self.bad(name, f"请填写{label}。")
-            return None
-        # floats are refused: an amount must arrive exact (a string of decimal or an integer)
-        if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
-            self.bad(name, f"{label}格式不正确，请填写数字金额。")
             return None
         try:
-            value = Decimal(str(raw).strip().replace(",", ""))
-        except InvalidOperation:
-            self.bad(name, f"{label}格式不正确，请填写数字金额。")
+            return parse_amount(raw, field=name, label=label)
+        except ApplicationError as exc:
+            self.refusals.append(from_error(exc))
             return None
-        if not value.is_finite() or value <= 0:
-            self.bad(name, f"{label}须大于 0。")
-            return None
-        if to_fen(value) != value:
-            self.bad(name, f"{label}最多保留两位小数（精确到分）。")
-            return None
-        return to_fen(value)
 
     def integer(self, name: str, label: str, *, required: bool = True) -> int | None:
+        """A whole number of ASCII digits (or an integer), at most a few digits (`parse_whole_number`)."""
         raw = self.params.get(name)
         if raw is None or raw == "":
             if required:
                 self.bad(name, f"请填写{label}。")
             return None
-        if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
-            self.bad(name, f"{label}须为正整数。")
+        try:
+            return parse_whole_number(raw, field=name, label=label)
+        except ApplicationError as exc:
+            self.refusals.append(from_error(exc))
             return None
-        return int(str(raw).strip())
 
     def choice(self, name: str, label: str, options: Mapping[Any, str]) -> str | None:
         raw = self.params.get(name)

@@ -60,4 +60,7 @@ class Command(BaseCommand):
                 f"{state.policy_number}  {'(已存在) ' if exists else ''}{SITUATIONS.get(name, name)}"
                 f"  [{STATUS_NAMES[stored.status]}]  今日可办理：{'、'.join(items) or '无'}"
             )
-        self.stdout.write(f"演示投保人：{state.applicant.name}（证件号 {id_number}，演示数据）")
+        self.stdout.write(
+            f"寿险演示投保人（以上保单均属此人；寿险自助办理时以此身份核验）：{state.applicant.name}，"
+            f"身份证号 {id_number}，手机 {DEMO_PHONE}，邮箱 {DEMO_EMAIL}（演示数据）"
+        )

@@ -1,4 +1,5 @@
-"""A small core-system server that follows docs/core-system-contract.md, for tests and demonstrations.
+"""A small core-system server that follows docs/core-system-contract.md, for the tests (test code: it
+lives beside them, outside the application package).
 
 `CoreSystemTestServer(backend)` serves any CoreSystem (the built-in one, or `MemoryCoreSystem`, an
 in-memory fake) on 127.0.0.1 and a free port, one thread per request. It checks signatures, the
@@ -15,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -23,10 +24,10 @@ from urllib.parse import unquote
 from django.db import connections
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.signed_http import IDEMPOTENCY_HEADER, MAX_SKEW_SECONDS, NONCE_HEADER
 from epolicy.rules.life import ITEM_NAMES, ChangeRefused, Refusal
-
-from .base import ChangeRecord, ChangeRequest, CoreSystem, QuoteResult, Reason
-from .http import API_VERSION, IDEMPOTENCY_HEADER, MAX_SKEW_SECONDS, NONCE_HEADER, check_signature, error_body
+from epolicy.servicing.coresystem.base import ChangeRecord, ChangeRequest, CoreSystem, QuoteResult, Reason
+from epolicy.servicing.coresystem.http import API_VERSION, check_signature, error_body
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -148,7 +149,7 @@ class CoreSystemTestServer:
             record = backend.apply(
                 ChangeRequest.from_json(data), idempotency_key=key, expected_version=expected
             )
-            return {"change": record.to_json()}
+            return {"change": record.to_json(), "replayed": record.replayed}
         parts = route.split("/")
         if method == "GET" and len(parts) == 4 and parts[1] == "policies" and parts[3] == "changes":
             return {"changes": [r.to_json() for r in backend.history(unquote(parts[2]))]}
@@ -276,7 +277,7 @@ class MemoryCoreSystem:
             if earlier is not None:
                 if earlier[0] != fingerprint:
                     raise ApplicationError("application_state", "该幂等键已用于另一笔不同申请。")
-                return earlier[1]
+                return replace(earlier[1], replayed=True)
             refusals = self._refusals(request)
             if refusals:
                 raise ChangeRefused(refusals)

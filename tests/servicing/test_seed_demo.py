@@ -1,0 +1,46 @@
+"""`epolicy seed_demo` as a newcomer reads it: each demo with its own people, under its own heading, so
+the motor applicant link is paid as the motor applicant (real-name payment), not as the life one."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from epolicy.common.identifiers import id_number_check_char
+from epolicy.motor.models import Application
+from epolicy.servicing.management.commands.seed_life_demo import DEMO_ID_FIRST17, DEMO_PHONE
+
+pytestmark = pytest.mark.django_db
+MOTOR, LIFE = "== 机动车演示 ==", "== 寿险保全演示 =="
+
+
+def _sections(text: str) -> tuple[str, str]:
+    assert text.index(MOTOR) < text.index(LIFE), text
+    motor = text[text.index(MOTOR) : text.index(LIFE)]
+    return motor, text[text.index(LIFE) :]
+
+
+@pytest.mark.parametrize("runs", [1, 2])  # the second run prints the same people again
+def test_each_demo_prints_its_own_people(pki, settings, tmp_path, runs):
+    settings.VAR_DIR = tmp_path
+    for _ in range(runs):
+        out = StringIO()
+        call_command("seed_demo", stdout=out)
+    motor, life = _sections(out.getvalue())
+
+    waiting = Application.objects.select_related("applicant").get(status=Application.Status.APPROVED)
+    applicant = waiting.applicant
+    link_line = next(line for line in motor.splitlines() if "/m/a/" in line)
+    assert applicant.name in link_line  # the link says whose it is
+    # the motor applicant, with the full ID number and phone, next to the link, in the motor section
+    assert applicant.id_number in motor and applicant.phone in motor
+    issued = Application.objects.exclude(pk=waiting.pk).select_related("applicant").get()
+    assert issued.applicant.id_number in motor
+
+    life_id = DEMO_ID_FIRST17 + id_number_check_char(DEMO_ID_FIRST17)
+    assert life_id in life and DEMO_PHONE in life and "张伟" in life
+    assert life_id not in motor and "张伟" not in motor
+    assert applicant.id_number not in life
+    assert "DEMO-L0001" in life and "DEMO-L0001" not in motor
