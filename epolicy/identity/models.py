@@ -37,3 +37,68 @@ class RateEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["bucket", "client", "at"])]
+
+
+# --- The sandbox identity providers' own books (what a vendor keeps on its own servers) -------------
+# Imported here, not at the top: these classes were appended to a shared module as one block.
+from epolicy.common.fields import EncryptedTextField  # noqa: E402
+
+
+class SandboxRealNameCheck(models.Model):
+    """One four-element check by the sandbox real-name service: one row per request_id, so a repeated
+    request answers the first result (epolicy/identity/providers/sandbox.py)."""
+
+    request_id = models.CharField(max_length=64, unique=True)
+    reference = models.CharField(max_length=40, unique=True)
+    # Keyed hash of the four elements: a request_id reused with other data is refused, not answered.
+    fingerprint = models.CharField(max_length=64)
+    name = EncryptedTextField(context="identity.sandbox_realname.name")
+    id_number = EncryptedTextField(context="identity.sandbox_realname.id_number")
+    bank_card_masked = models.CharField(max_length=24)
+    phone_masked = models.CharField(max_length=24)
+    status = models.CharField(max_length=8)  # passed, failed
+    reason_zh = models.CharField(max_length=200, blank=True)
+    calls = models.PositiveIntegerField(default=1)  # requests received under this request_id
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["passed", "failed"]), name="identity_sandbox_realname_status"
+            )
+        ]
+
+
+class SandboxIdentitySession(models.Model):
+    """A face capture or a video session of the sandbox providers: the state behind their hosted
+    pages at /sandbox/identity/<kind>/<reference>/. An open session past expires_at is expired."""
+
+    kind = models.CharField(max_length=8, choices=[("face", "face"), ("video", "video")])
+    reference = models.CharField(max_length=64, unique=True)  # unguessable: it is in the page's URL
+    request_id = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)  # keyed hash of the request, as above
+    name = EncryptedTextField(context="identity.sandbox_session.name")
+    id_number = EncryptedTextField(context="identity.sandbox_session.id_number")
+    return_url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=8, default="pending")  # pending, passed, failed
+    outcome = models.CharField(max_length=16, blank=True)  # the simulated outcome chosen on the page
+    liveness = models.BooleanField(null=True)
+    score = models.FloatField(null=True)
+    recording_reference = models.CharField(max_length=40, blank=True)
+    agent = models.CharField(max_length=40, blank=True)
+    reason_zh = models.CharField(max_length=200, blank=True)
+    result_timeouts_due = models.PositiveSmallIntegerField(default=0)  # result queries still to time out
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "request_id"], name="identity_sandbox_session_request"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "passed", "failed"]),
+                name="identity_sandbox_session_status",
+            ),
+        ]
