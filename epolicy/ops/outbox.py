@@ -53,6 +53,10 @@ EMAIL_POLICY = "policy.email"
 REFUND_PAYMENT = "payment.refund"
 REPLICATE_ARCHIVE = "archive.replicate"
 PURGE_ARCHIVE = "archive.purge"
+# One job per delivery of a notification (epolicy.notifications), by channel.
+NOTIFY_SMS = "notification.sms"
+NOTIFY_EMAIL = "notification.email"
+NOTIFY_WECHAT = "notification.wechat"
 
 KINDS: dict[str, Kind] = {
     ISSUE_POLICY: Kind(
@@ -84,6 +88,24 @@ KINDS: dict[str, Kind] = {
         "清除已批准删除的影像",
         "重新清除",
         rearm="epolicy.archive.jobs.rearm_unpurged",
+    ),
+    NOTIFY_SMS: Kind(
+        "epolicy.notifications.jobs.deliver",
+        "发送短信通知",
+        "重新发送",
+        rearm="epolicy.notifications.jobs.rearm_sms",
+    ),
+    NOTIFY_EMAIL: Kind(
+        "epolicy.notifications.jobs.deliver",
+        "发送邮件通知",
+        "重新发送",
+        rearm="epolicy.notifications.jobs.rearm_email",
+    ),
+    NOTIFY_WECHAT: Kind(
+        "epolicy.notifications.jobs.deliver",
+        "发送微信通知",
+        "重新发送",
+        rearm="epolicy.notifications.jobs.rearm_wechat",
     ),
 }
 
