@@ -30,6 +30,8 @@ cat <<MSG
     staff console      http://127.0.0.1:8000/console/      (user: admin, password: see var/demo-credentials.txt)
     applicant journey  the link printed above for a demo application (or approve one in the console)
     life servicing     http://127.0.0.1:8000/console/life/   (demo life policies, quotes, review queue)
+    life self-service  http://127.0.0.1:8000/s/              (phone 13800138000; codes on the console's 沙箱短信 page;
+                                                               bind a policy above with the life demo's name and ID number)
     policy query       http://127.0.0.1:8000/query/
     verification       http://127.0.0.1:8000/verify/
     API + OpenAPI      http://127.0.0.1:8000/api/v1/docs

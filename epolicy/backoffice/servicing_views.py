@@ -20,9 +20,11 @@ from epolicy.common.errors import ApplicationError
 from epolicy.common.masking import mask_name
 from epolicy.portal.views import page
 from epolicy.products.life_tables import load_life_catalogue
-from epolicy.rules.life import ITEMS, ChangeRefused, Refusal, values_on
+from epolicy.rules.life import ChangeRefused, Refusal, values_on
 from epolicy.rules.life.vocab import MOVEMENT_KINDS
+from epolicy.selfservice.forms import form_context, parse_or_refuse, posted_fields
 from epolicy.servicing import selectors, services
+from epolicy.servicing.evidence import CHANNEL_NAMES, evidence_summary
 from epolicy.servicing.models import LifePolicy, PolicyChange
 from epolicy.servicing.schemas import VALUE_LABELS, policy_json, quote_json, values_json
 
@@ -40,14 +42,6 @@ def _change(change_number: str) -> PolicyChange:
         if exc.code == "not_found":
             raise Http404 from None
         raise
-
-
-def _param_templates() -> dict[str, dict[str, Any]]:
-    """A JSON skeleton per item that the quote form pre-fills when the item is picked."""
-    return {
-        info.code: {p.name: ({} if p.kind == "answers" else "") for p in info.params if p.required}
-        for info in ITEMS
-    }
 
 
 def _change_row(c: PolicyChange) -> dict[str, Any]:
@@ -77,26 +71,6 @@ def _value_rows(shown: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(label, shown[key]) for key, label in VALUE_LABELS if key in keep or shown[key] != "0.00"]
 
 
-def _parse_params(raw: str) -> dict[str, Any]:
-    text = raw.strip() or "{}"
-    try:
-        params = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApplicationError(
-            "validation_error",
-            f"参数不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）："
-            '请填写如 {"amount": "1000.00"} 的对象。',
-            {"fields": [{"field": "params", "problem": "不是有效的 JSON"}]},
-        ) from None
-    if not isinstance(params, dict):
-        raise ApplicationError(
-            "validation_error",
-            "参数须为 JSON 对象（用花括号 {} 括起的“名称: 值”）。",
-            {"fields": [{"field": "params", "problem": "应为 JSON 对象"}]},
-        )
-    return params
-
-
 @staff_member_required
 def policies(request: HttpRequest) -> HttpResponse:
     rows = [
@@ -117,7 +91,8 @@ def _policy_page(
     request: HttpRequest,
     number: str,
     *,
-    form: dict[str, str] | None = None,
+    item: str = "",
+    typed: dict[str, str] | None = None,
     quote: dict[str, Any] | None = None,
     refusals: tuple[Refusal, ...] = (),
     error: ApplicationError | None = None,
@@ -140,6 +115,10 @@ def _policy_page(
     )
     value_rows = _value_rows(values_json(values))
     versions = list(reversed(selectors.policy_versions(life_policy)))
+    items = services.change_items_available(policy_number=number, actor=_actor(request))
+    codes = [it.code for it in items]
+    if item not in codes:
+        item = next((it.code for it in items if it.available), codes[0])
     return page(
         request,
         "backoffice/servicing/policy.html",
@@ -150,10 +129,10 @@ def _policy_page(
             "loans": summary["values"]["loans"],
             "versions": versions,
             "changes": [_change_row(c) for c in services.change_history(policy_number=number)],
-            "items": services.change_items_available(policy_number=number, actor=_actor(request)),
-            "item_specs": ITEMS,
-            "param_templates": _param_templates(),
-            "form": form or {},
+            "items": items,
+            "item": item,
+            "values": typed or {},
+            **form_context(item, state, catalogue),
             "quote": quote,
             "refusals": refusals,
             "error": error,
@@ -164,24 +143,33 @@ def _policy_page(
 
 @staff_member_required
 def policy(request: HttpRequest, number: str) -> HttpResponse:
-    return _policy_page(request, number)
+    return _policy_page(request, number, item=request.GET.get("item", ""))
 
 
 @staff_member_required
 @require_POST
 def quote(request: HttpRequest, number: str) -> HttpResponse:
-    """Try a change without applying it: the before/after lines, or every reason it is refused."""
-    form = {"item": request.POST.get("item", "").strip(), "params": request.POST.get("params", "")}
+    """Try a change without applying it: the before/after lines, or every reason it is refused.
+
+    The fields are the item's own form (the one the customer fills in self-service), so the console
+    quotes exactly what a customer would be quoted.
+    """
+    item = request.POST.get("item", "").strip()
+    values, data = posted_fields(request.POST)
+    values.pop("item", None)
     try:
-        params = _parse_params(form["params"])
+        _life, state = services.life_policy_state(policy_number=number)
+        parsed = parse_or_refuse(item, data, state=state, catalogue=load_life_catalogue())
         change_quote, version = services.change_quote(
-            policy_number=number, item=form["item"], params=params, actor=_actor(request)
+            policy_number=number, item=item, params=parsed.params, actor=_actor(request)
         )
     except ChangeRefused as exc:
-        return _policy_page(request, number, form=form, refusals=exc.refusals, error=exc)
+        return _policy_page(request, number, item=item, typed=values, refusals=exc.refusals, error=exc)
     except ApplicationError as exc:
-        return _policy_page(request, number, form=form, error=exc)
-    return _policy_page(request, number, form=form, quote=quote_json(change_quote, version))
+        if exc.code == "not_found" and exc.details.get("item"):
+            return _policy_page(request, number, typed=values, error=exc)
+        return _policy_page(request, number, item=item, typed=values, error=exc)
+    return _policy_page(request, number, item=item, typed=values, quote=quote_json(change_quote, version))
 
 
 @staff_member_required
@@ -197,6 +185,9 @@ def change(request: HttpRequest, change_number: str) -> HttpResponse:
             "lines": stored.get("display") or [],
             "endorsement_lines": stored.get("endorsement_lines") or [],
             "params_json": json.dumps(found.params, ensure_ascii=False, indent=1),
+            # How it was requested: the channel, and only the summary of the evidence (no personal data).
+            "channel_text": CHANNEL_NAMES.get(found.channel, found.channel),
+            "evidence": evidence_summary(found.evidence),
             "declaration": _declaration(found),
             "ledger": [
                 {"e": e, "kind_text": MOVEMENT_KINDS.get(e.kind, e.kind)} for e in selectors.ledger_of(found)

@@ -13,7 +13,7 @@ from epolicy.documents.qr import qr_png
 from epolicy.motor import selectors, services
 from epolicy.motor.demo import demo_application_input
 from epolicy.motor.models import Application
-from epolicy.notifications.models import EmailMessageLog, SmsMessage
+from epolicy.notifications.models import SmsMessage
 from epolicy.payments.models import PaymentNotification
 from epolicy.portal.views import page
 
@@ -115,7 +115,8 @@ def sms(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def emails(request: HttpRequest) -> HttpResponse:
-    return page(request, "backoffice/emails.html", {"emails": EmailMessageLog.objects.all()[:200]})
+    # E-mails are notification deliveries now (console 通知, epolicy/backoffice/notification_views.py).
+    return HttpResponseRedirect(reverse("backoffice:notifications") + "?channel=email")
 
 
 @staff_member_required

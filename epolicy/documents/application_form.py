@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, KeepTogether, Spacer
+from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
@@ -60,39 +60,12 @@ def _first_header(data: ApplicationFormData) -> Callable[[Canvas], None]:
 
 
 def _signature_block(record: pdf.RenderRecord) -> pdf.FormTable:
-    st = pdf.styles()
-    left = [
-        pdf.para("请投保人本人在右侧框内签名。", st.value),
-        Spacer(1, 4),
-        pdf.para(
-            "签名即表示投保人已阅读本投保单及上列全部文件，确认所填信息真实、完整，并同意按本投保单投保。",
-            st.small,
-        ),
-        Spacer(1, 4),
-        pdf.para("签署时间：以电子签名所含的可信时间为准。", st.small),
-    ]
-    slot = pdf.SignatureSlot(SIGNATURE_WIDTH, SIGNATURE_HEIGHT, record, style="frame")
-    label_width = pdf.CONTENT_WIDTH - SIGNATURE_WIDTH - 24
-    rows = [[pdf.para("投保人签名", st.section_title), ""], [left, slot]]
-    table = pdf.FormTable(rows, colWidths=[label_width, SIGNATURE_WIDTH + 24], hAlign="LEFT")
-    table.setStyle(
-        [
-            ("BOX", (0, 0), (-1, -1), 0.8, pdf.BRAND),
-            ("SPAN", (0, 0), (1, 0)),
-            ("BACKGROUND", (0, 0), (-1, 0), pdf.BRAND_SOFT),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.8, pdf.BRAND),
-            ("VALIGN", (0, 1), (-1, -1), "MIDDLE"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 8),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 8),
-            ("TOPPADDING", (0, 0), (-1, 0), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
-            ("TOPPADDING", (0, 1), (-1, 1), 7),
-            ("BOTTOMPADDING", (0, 1), (-1, 1), 7),
-            ("LEFTPADDING", (1, 1), (1, 1), 12),
-            ("RIGHTPADDING", (1, 1), (1, 1), 12),
-        ]
+    return pdf.applicant_signature_block(
+        record,
+        consent="签名即表示投保人已阅读本投保单及上列全部文件，确认所填信息真实、完整，并同意按本投保单投保。",
+        slot_width=SIGNATURE_WIDTH,
+        slot_height=SIGNATURE_HEIGHT,
     )
-    return table
 
 
 def _bundle_table(data: ApplicationFormData) -> list[Flowable]:
@@ -138,15 +111,7 @@ def render_application_form(data: ApplicationFormData) -> RenderedDocument:
         story += _bundle_table(data)
     story.append(Spacer(1, 6))
     record = pdf.RenderRecord()
-    # The declaration and the signature frame stay on one page: the signature confirms that text.
-    closing = [
-        pdf.text_box(
-            "投保人声明", pdf.paragraphs_of(data.declaration), background=pdf.LABEL_BG, rule=pdf.BRAND
-        ),
-        Spacer(1, 6),
-        _signature_block(record),
-    ]
-    story.append(KeepTogether(closing))
+    story.append(pdf.declaration_and_signature(data.declaration, _signature_block(record)))
     return pdf.render_document(
         story,
         furniture=furniture,

@@ -76,6 +76,12 @@ def bundle_documents() -> tuple[BundleDocument, ...]:
     )
 
 
+def text_document(package: str, code: str) -> BundleDocument:
+    """A versioned text with front matter (title, version) shipped as ``texts/<code>.md`` in `package`."""
+    raw = resources.files(package).joinpath("texts").joinpath(f"{code}.md").read_text(encoding="utf-8")
+    return _parse(code, raw)
+
+
 def bundle_document(code: str) -> BundleDocument:
     """One bundle document by code; KeyError for an unknown code (including ``application_form``)."""
     for document in bundle_documents():

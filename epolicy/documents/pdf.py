@@ -22,7 +22,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate, Paragraph, Spacer
 from reportlab.platypus import Table as RLTable
 
 from epolicy.common.types import SignatureBox
@@ -765,3 +765,49 @@ def seal_block(left: list[Flowable], record: RenderRecord, *, seal_size: float) 
         ]
     )
     return table
+
+
+def applicant_signature_block(
+    record: RenderRecord, *, consent: str, slot_width: float, slot_height: float
+) -> FormTable:
+    """The applicant's signing block: what signing means on the left, the empty frame on the right."""
+    st = styles()
+    left = [
+        para("请投保人本人在右侧框内签名。", st.value),
+        Spacer(1, 4),
+        para(consent, st.small),
+        Spacer(1, 4),
+        para("签署时间：以电子签名所含的可信时间为准。", st.small),
+    ]
+    slot = SignatureSlot(slot_width, slot_height, record, style="frame")
+    rows = [[para("投保人签名", st.section_title), ""], [left, slot]]
+    table = FormTable(rows, colWidths=[CONTENT_WIDTH - slot_width - 24, slot_width + 24], hAlign="LEFT")
+    table.setStyle(
+        [
+            ("BOX", (0, 0), (-1, -1), 0.8, BRAND),
+            ("SPAN", (0, 0), (1, 0)),
+            ("BACKGROUND", (0, 0), (-1, 0), BRAND_SOFT),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.8, BRAND),
+            ("VALIGN", (0, 1), (-1, -1), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 8),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, 0), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, 0), 4),
+            ("TOPPADDING", (0, 1), (-1, 1), 7),
+            ("BOTTOMPADDING", (0, 1), (-1, 1), 7),
+            ("LEFTPADDING", (1, 1), (1, 1), 12),
+            ("RIGHTPADDING", (1, 1), (1, 1), 12),
+        ]
+    )
+    return table
+
+
+def declaration_and_signature(declaration: str, signature: FormTable) -> KeepTogether:
+    """The declaration and the signature frame on one page: the signature confirms that text."""
+    return KeepTogether(
+        [
+            text_box("投保人声明", paragraphs_of(declaration), background=LABEL_BG, rule=BRAND),
+            Spacer(1, 6),
+            signature,
+        ]
+    )

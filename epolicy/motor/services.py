@@ -3,17 +3,13 @@ check, pay. Each service runs in one transaction, locks the application, and wri
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import json
 import secrets
-import struct
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from PIL import Image, UnidentifiedImageError
 
 from epolicy.archive.models import ArchivedObject
 from epolicy.archive.services import archive_put, archive_read, retention_until
@@ -27,8 +23,10 @@ from epolicy.common.types import SignatureBox
 from epolicy.documents.application_form import render_application_form
 from epolicy.documents.bundle import BundleDocument, bundle_document, bundle_documents
 from epolicy.documents.model import Field
+from epolicy.documents.signature_image import check_signature_png
 from epolicy.identity import otp
 from epolicy.identity.ratelimit import rate_limit_hit
+from epolicy.notifications.services import Recipient, notification_deliver_now, notify
 from epolicy.ops.outbox import ISSUE_POLICY, outbox_enqueue
 from epolicy.parties.models import Customer
 from epolicy.signing.lta import lta_extend
@@ -40,10 +38,6 @@ from .models import Application, DocumentRead, EvidenceRecord
 from .quote import motor_quote
 
 APPLICATION_FORM = "application_form"
-MAX_SIGNATURE_BYTES = 512 * 1024
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SIGNATURE_WIDTH = (100, 2000)  # pixels: a phone's signature pad at up to 3x
-SIGNATURE_HEIGHT = (50, 1000)
 OTP_PURPOSE = "motor_payment"
 OTP_VALID_FOR_PAYMENT = dt.timedelta(minutes=30)
 MAX_DAYS_AHEAD = 90
@@ -393,55 +387,6 @@ def unread_documents(app: Application) -> list[str]:
     return missing
 
 
-def _png_header_size(png: bytes) -> tuple[int, int] | None:
-    """(width, height) from the PNG's IHDR chunk, read without decoding anything; None if not a PNG."""
-    if len(png) < 24 or not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
-
-
-def _check_signature_png(data_url_or_b64: str) -> bytes:
-    raw = (data_url_or_b64 or "").split(",", 1)[-1]
-    # Bounded before anything is decoded: the base64 text, then the PNG bytes, then its declared size.
-    if len(raw) > MAX_SIGNATURE_BYTES * 4 // 3 + 4:
-        raise ApplicationError("signature_invalid", "签名图片过大，请重新签名。", {"field": "signature"})
-    try:
-        png = base64.b64decode(raw, validate=True)
-    except ValueError:
-        raise ApplicationError("signature_invalid", details={"field": "signature"}) from None
-    size = _png_header_size(png)
-    if size is None or len(png) > MAX_SIGNATURE_BYTES:
-        raise ApplicationError(
-            "signature_invalid", "签名图片格式不正确，请重新签名。", {"field": "signature"}
-        )
-    width, height = size
-    if not (
-        SIGNATURE_WIDTH[0] <= width <= SIGNATURE_WIDTH[1]
-        and SIGNATURE_HEIGHT[0] <= height <= SIGNATURE_HEIGHT[1]
-    ):
-        # A 74-byte PNG can declare 50,000 × 50,000 pixels: refused from its header, never decoded.
-        raise ApplicationError(
-            "signature_invalid", "签名区域尺寸不正确，请重新签名。", {"field": "signature"}
-        )
-    try:
-        with Image.open(io.BytesIO(png)) as img:
-            if img.format != "PNG" or img.size != size:
-                raise ApplicationError(
-                    "signature_invalid", "签名图片格式不正确，请重新签名。", {"field": "signature"}
-                )
-            img.load()
-            alpha = img.convert("RGBA").getchannel("A")
-            inked = sum(alpha.histogram()[32:])
-    except (UnidentifiedImageError, OSError):
-        raise ApplicationError("signature_invalid", details={"field": "signature"}) from None
-    if inked < 150:  # a dot or a stray tap is not a signature
-        raise ApplicationError(
-            "signature_invalid", "签名笔画太少，请在签名区域完整书写您的姓名。", {"field": "signature"}
-        )
-    return png
-
-
 def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Application:
     """Sign the e-application with an event certificate (motor standard 4.2.4 c), archive it at once."""
     # Counted before the image is looked at: decoding and signing are the expensive part.
@@ -450,7 +395,7 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
         client=client.client_key,
         limit=settings.SIGNATURE_MAX_PER_CLIENT_PER_HOUR,
     )
-    png = _check_signature_png(signature)
+    png = check_signature_png(signature)
     with transaction.atomic():
         app = (
             Application.objects.select_for_update(of=("self",))
@@ -565,8 +510,6 @@ def _evidence(
 
 def application_otp_send(*, app: Application, client: ClientInfo) -> str:
     """Send the 投保短信验证码 (after signing, before payment); return the masked phone number."""
-    from epolicy.notifications.services import sms_send
-
     if app.status != Application.Status.SIGNED:
         raise (
             ApplicationError("not_signed")
@@ -574,14 +517,23 @@ def application_otp_send(*, app: Application, client: ClientInfo) -> str:
             else ApplicationError("application_state")
         )
     phone = app.applicant.phone
-    _challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=app.number, phone=phone, ip=client.ip)
-    sms_send(
-        phone=phone,
-        text=(
-            f"【{settings.INSURER['short_name']}】您正在为投保单{app.number}缴纳交强险保费，"
-            f"验证码 {code}，{settings.OTP['ttl_seconds'] // 60} 分钟内有效。请勿告诉他人。"
-        ),
-    )
+    challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=app.number, phone=phone, ip=client.ip)
+    with transaction.atomic():
+        notification = notify(
+            event="motor.otp",
+            recipient=Recipient(phone=phone),
+            context={
+                "code": code,
+                "application_number": app.number,
+                "product_short_name": "交强险",  # until a product definition names its products
+                "valid_minutes": settings.OTP["ttl_seconds"] // 60,
+            },
+            dedupe_key=f"{app.number}.{challenge.pk}",
+            actor=f"customer:{app.number}",
+        )
+    # The applicant is waiting for the code: send it now, not when a worker comes round (the outbox
+    # job stays behind as the retry).
+    notification_deliver_now(notification=notification)
     return mask_phone(phone)
 
 

@@ -1,26 +1,26 @@
-"""Outbox handlers of policies (see epolicy.ops.outbox): issuance after payment, and its e-mail.
+"""Outbox handlers of policies (see epolicy.ops.outbox): issuance after payment, and the safety net of
+its e-mail.
 
-Both are idempotent: issuing a paid application that has its policy returns that policy; a policy
-whose e-mail was sent is not sent again.
+Both are idempotent: issuing a paid application that has its policy returns that policy; a policy whose
+e-mail is owed already (a `motor.policy_issued` notification) is not asked for again. The e-mail itself
+is a notification delivery (epolicy.notifications), sent and retried by its own outbox job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 
-from epolicy.archive.services import archive_read
-from epolicy.common.failpoints import failpoint
-from epolicy.motor.display import verify_url
 from epolicy.motor.models import Application
-from epolicy.notifications.models import EmailMessageLog
+from epolicy.notifications.models import EmailMessageLog, Notification
 from epolicy.ops.models import OutboxJob
-from epolicy.ops.outbox import EMAIL_POLICY, ISSUE_POLICY, outbox_enqueue
+from epolicy.ops.outbox import ISSUE_POLICY, outbox_enqueue
 
 from .models import Policy
-from .services import policy_issue
+from .services import policy_email_request, policy_issue
 
 # A paid application is normally issued within a second; one still without a policy after this long
 # (and without an open job) was left behind, e.g. paid before the outbox existed.
@@ -28,10 +28,7 @@ ISSUE_GRACE = dt.timedelta(minutes=1)
 MAIL_GRACE = dt.timedelta(minutes=5)
 # The safety net looks this far back (older rows are the console alert's business).
 LOOKBACK = dt.timedelta(days=30)
-
-
-class EmailNotSent(RuntimeError):
-    """The mail server refused or could not be reached; the outbox tries again later."""
+MAIL_EVENT = "motor.policy_issued"
 
 
 def issue_policy(subject: str) -> None:
@@ -39,21 +36,13 @@ def issue_policy(subject: str) -> None:
 
 
 def email_policy(subject: str) -> None:
-    from epolicy.notifications.services import email_send_policy
-
-    policy = Policy.objects.select_related("applicant", "document").get(pk=int(subject))
+    """A `policy.email` job asked for before notifications existed: owe the e-mail as a notification
+    (unless the old log says it was sent); its delivery job sends it."""
+    policy = Policy.objects.select_related("applicant").get(pk=int(subject))
     if EmailMessageLog.objects.filter(policy_number=policy.number, status="sent").exists():
         return
-    failpoint("policy.email.before_send")
-    sent = email_send_policy(
-        to=policy.applicant.email,
-        policy_number=policy.number,
-        applicant_name=policy.applicant.name,
-        pdf=archive_read(policy.document),
-        verify_url=verify_url(policy.number, policy.verify_code),
-    )
-    if not sent:
-        raise EmailNotSent(f"e-policy mail of {policy.number} not accepted")
+    with transaction.atomic():
+        policy_email_request(policy=policy, actor="system:outbox")
 
 
 def _open_job(kind: str) -> Exists:
@@ -79,16 +68,17 @@ def rearm_unissued(*, now: dt.datetime) -> int:
 
 
 def rearm_unmailed(*, now: dt.datetime) -> int:
-    """Issued policies with no e-mail sent and no job to send it."""
-    sent = EmailMessageLog.objects.filter(policy_number=OuterRef("number"), status="sent")
+    """Issued policies whose e-mail was never asked for (no notification, no e-mail in the old log):
+    ask for it. A notification whose delivery is stuck is the notification jobs' own safety net."""
+    owed = Notification.objects.filter(event=MAIL_EVENT, dedupe_key=OuterRef("number"))
+    sent_before = EmailMessageLog.objects.filter(policy_number=OuterRef("number"), status="sent")
     rows = list(
         Policy.objects.filter(confirmed_at__lt=now - MAIL_GRACE, confirmed_at__gte=now - LOOKBACK)
-        .exclude(Exists(sent))
-        .exclude(
-            Exists(OutboxJob.objects.filter(kind=EMAIL_POLICY, subject=Cast(OuterRef("pk"), CharField())))
-        )
-        .values_list("pk", "number")[:500]
+        .exclude(Exists(owed))
+        .exclude(Exists(sent_before))
+        .select_related("applicant")[:500]
     )
-    for pk, number in rows:
-        outbox_enqueue(kind=EMAIL_POLICY, subject=pk, reference=number)
+    for policy in rows:
+        with transaction.atomic():
+            policy_email_request(policy=policy, actor="system:outbox")
     return len(rows)

@@ -15,7 +15,7 @@ from epolicy.common.numbering import document_number
 from epolicy.documents.epolicy_form import render_epolicy
 from epolicy.motor import display
 from epolicy.motor.models import Application
-from epolicy.ops.outbox import EMAIL_POLICY, outbox_enqueue
+from epolicy.notifications.services import Attachment, Recipient, notify
 from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import seal_document
 
@@ -89,6 +89,26 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
             },
         )
         # In the same transaction: the policy is never issued without its e-mail being owed.
-        outbox_enqueue(kind=EMAIL_POLICY, subject=policy.pk, reference=number)
+        policy_email_request(policy=policy, actor=actor)
         failpoint("policy.issue.before_commit")
     return policy
+
+
+def policy_email_request(*, policy: Policy, actor: str) -> None:
+    """Owe the e-policy e-mail to the applicant's address on file (motor standard 6.1), sent after the
+    caller's commit; idempotent (one notification per policy number)."""
+    applicant = policy.applicant
+    notify(
+        event="motor.policy_issued",
+        recipient=Recipient(email=applicant.email),
+        context={
+            "applicant_name": applicant.name,
+            "policy_number": policy.number,
+            "product_name": display.CTPL_TITLE,
+            "product_short_name": "交强险",  # until a product definition names its products
+            "verify_url": display.verify_url(policy.number, policy.verify_code),
+        },
+        attachments=(Attachment(archived_object_id=policy.document_id, filename=f"{policy.number}.pdf"),),
+        dedupe_key=policy.number,
+        actor=actor,
+    )

@@ -60,7 +60,7 @@ def check() -> dict:
     from epolicy.archive.models import ArchivedObject
     from epolicy.archive.storage import archive_storage, backup_storage
     from epolicy.motor.models import Application
-    from epolicy.notifications.models import EmailMessageLog
+    from epolicy.notifications.models import Delivery
     from epolicy.ops.models import OutboxJob
     from epolicy.policies.models import Policy
 
@@ -83,8 +83,11 @@ def check() -> dict:
             )
             message_id = f"Message-ID: <epolicy.{policy.number}@"
             entry["mails"] = sum(m.count(message_id) for m in mails)
-            entry["mail_logs_sent"] = EmailMessageLog.objects.filter(
-                policy_number=policy.number, status="sent"
+            entry["mail_logs_sent"] = Delivery.objects.filter(
+                notification__event="motor.policy_issued",
+                notification__dedupe_key=policy.number,
+                channel="email",
+                status="sent",
             ).count()
         result[app.number] = entry
     return {"applications": result, "jobs_open": OutboxJob.objects.exclude(status="done").count()}

@@ -42,7 +42,7 @@ WORKER_POINTS = {
     "policy.issue.before_commit": "kill",  # sealed and stored, not committed
     "outbox.after_handler": "kill",  # committed, the job not marked done (lease takeover)
     "archive.second_copy.policy": "raise",  # the second copy fails once
-    "policy.email.before_send": "kill",  # the e-mail job dies before sending
+    "notification.email.before_send": "kill",  # the e-mail's delivery job dies before sending
 }
 
 pytestmark = pytest.mark.crash

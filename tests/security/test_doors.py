@@ -90,7 +90,7 @@ def test_a_tiny_png_declaring_50000_by_50000_pixels_is_refused_from_its_header(c
     def no_decoding(*args, **kwargs):
         raise AssertionError("the image must not be decoded")
 
-    monkeypatch.setattr("epolicy.motor.services.Image.open", no_decoding)
+    monkeypatch.setattr("epolicy.documents.signature_image.Image.open", no_decoding)
     started = time.monotonic()
     resp = client.post(
         f"/api/v1/customer/applications/{approved.access_token}/signature",
@@ -112,7 +112,7 @@ def test_a_94_megapixel_png_is_refused_without_decoding(client, approved, monkey
     def no_decoding(*args, **kwargs):
         raise AssertionError("the image must not be decoded")
 
-    monkeypatch.setattr("epolicy.motor.services.Image.open", no_decoding)
+    monkeypatch.setattr("epolicy.documents.signature_image.Image.open", no_decoding)
     resp = client.post(f"/m/a/{approved.access_token}/sign/", {"signature": data_url(bomb)})
     assert resp.status_code == 422 and 'data-code="signature_invalid"' in resp.content.decode()
     approved.refresh_from_db()

@@ -67,6 +67,10 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EPOLICY_SMS_PROVIDER": "insurer.providers.Sms",
         "EPOLICY_PAYMENT_PROVIDER": "insurer.providers.Gateway",
         "EPOLICY_TRANSFER_PROVIDER": "insurer.providers.Transfers",
+        "EPOLICY_REALNAME_PROVIDER": "insurer.providers.RealName",
+        "EPOLICY_FACE_PROVIDER": "insurer.providers.Face",
+        "EPOLICY_VIDEO_PROVIDER": "insurer.providers.Video",
+        "EPOLICY_WECHAT_PROVIDER": "insurer.providers.WeChat",
     }
     return child_env(**{**base, **strong(), **overrides})
 

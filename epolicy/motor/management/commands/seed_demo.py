@@ -11,6 +11,7 @@ from epolicy.motor import selectors, services
 from epolicy.motor.demo import demo_application_input
 from epolicy.motor.journey import run_journey
 from epolicy.motor.models import Application
+from epolicy.policies.models import Policy
 
 
 class Command(BaseCommand):
@@ -27,20 +28,43 @@ class Command(BaseCommand):
             creds.parent.mkdir(parents=True, exist_ok=True)
             creds.write_text(f"staff console: admin / {password}\n")
         if not Application.objects.exists():
-            policy = run_journey(demo_application_input(1, name="张三", email="zhangsan@example.com"))
-            app = policy.application
-            self.stdout.write(
-                f"demo policy {policy.number}: query with ID {app.applicant.id_number} and plate {app.plate}"
-            )
+            run_journey(demo_application_input(1, name="张三", email="zhangsan@example.com"))
             pending = services.application_create(
                 data=demo_application_input(2, name="李四"), actor="system:demo"
             )
             services.application_approve(application_id=pending.pk, actor="system:demo")
-        waiting = Application.objects.filter(status=Application.Status.APPROVED).first()
+        # Each demo with its own people, under its own heading: the applicant link must be signed, verified
+        # and paid as that application's applicant (real-name payment), not as the life demo's applicant.
+        self.stdout.write("== 机动车演示 ==")
+        issued = Policy.objects.select_related("application__applicant").order_by("id").first()
+        if issued is not None:
+            app = issued.application
+            self.stdout.write(
+                f"已出单保单 {issued.number}：投保人 {_person(app.applicant)}；车牌 {app.plate}"
+                "（保单查询：保单号 + 证件号 + 车牌）"
+            )
+        waiting = (
+            Application.objects.select_related("applicant")
+            .filter(status=Application.Status.APPROVED)
+            .order_by("id")
+            .first()
+        )
         if waiting is not None:
-            self.stdout.write(f"demo applicant link ({waiting.number}): {selectors.customer_url(waiting)}")
+            self.stdout.write(f"待投保人办理的投保单 {waiting.number}：投保人 {_person(waiting.applicant)}")
+            self.stdout.write(
+                f"  投保人链接（请以投保人{waiting.applicant.name}本人身份阅读、签名、验证和付款）："
+                f"{selectors.customer_url(waiting)}"
+            )
+        self.stdout.write("")
+        self.stdout.write("== 寿险保全演示 ==")
         from django.core.management import call_command
 
         call_command("seed_life_demo", stdout=self.stdout)
         if creds.exists():
+            self.stdout.write("")
             self.stdout.write(creds.read_text().strip())
+
+
+def _person(customer: Any) -> str:
+    """Name, full ID number and phone of a demo person (demo data: no real person)."""
+    return f"{customer.name}，身份证号 {customer.id_number}，手机 {customer.phone}（演示数据）"

@@ -1,10 +1,6 @@
-// Staff console, life policy page: the change item's parameter template fills the JSON box.
+// Staff console, life policy page: picking another change item shows that item's own fields.
 (function () {
-  var data = document.getElementById("param-templates");
-  var select = document.getElementById("item"), box = document.getElementById("params");
-  if (!data || !select || !box) { return; }
-  var templates = JSON.parse(data.textContent);
-  function fill(force) { if (force || !box.value.trim()) { box.value = JSON.stringify(templates[select.value] || {}); } }
-  select.addEventListener("change", function () { fill(true); });
-  fill(false);
+  var select = document.getElementById("item"), form = document.getElementById("item-form");
+  if (!select || !form) { return; }
+  select.addEventListener("change", function () { form.submit(); });
 })();
