@@ -44,7 +44,9 @@ def test_a_body_of_unknown_or_invalid_length_is_refused(db, headers):
     environ = {"wsgi.input": Untouchable(), **headers}
     if "CONTENT_LENGTH" not in headers:
         environ["CONTENT_LENGTH"] = ""
-    response = Client().generic("POST", "/api/v1/public/verify", b"", content_type="application/pdf", **environ)
+    response = Client().generic(
+        "POST", "/api/v1/public/verify", b"", content_type="application/pdf", **environ
+    )
     assert response.status_code == 413 and response.json()["code"] == "request_too_large"
 
 
