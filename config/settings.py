@@ -298,6 +298,10 @@ PROVIDERS = {
     ),
     "face": os.environ.get("EPOLICY_FACE_PROVIDER", "epolicy.identity.providers.sandbox.SandboxFace"),
     "video": os.environ.get("EPOLICY_VIDEO_PROVIDER", "epolicy.identity.providers.sandbox.SandboxVideo"),
+    # The industry platform's claim history of a vehicle, for the commercial NCD (docs/commercial-cover.md).
+    "claims_history": os.environ.get(
+        "EPOLICY_CLAIMS_HISTORY_PROVIDER", "epolicy.motor.providers.sandbox.SandboxClaimsHistory"
+    ),
     # WeChat official-account template messages (notifications).
     "wechat": os.environ.get(
         "EPOLICY_WECHAT_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxWeChat"
@@ -386,6 +390,9 @@ OUTBOX = {
     "alert_after_attempts": int(os.environ.get("EPOLICY_OUTBOX_ALERT_ATTEMPTS", "3")),
     "alert_after_seconds": float(os.environ.get("EPOLICY_OUTBOX_ALERT_SECONDS", "600")),
 }
+# Quotes priced with rate tables or figures marked unconfirmed or demo (docs/commercial-cover.md): shown as
+# such everywhere; production refuses them unless the insurer sets this after confirming its tables.
+MOTOR_ALLOW_UNCONFIRMED_RATES = _env_bool("EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES", not PRODUCTION)
 QUERY_MAX_PER_IP_PER_HOUR = int(os.environ.get("EPOLICY_QUERY_MAX_PER_IP_PER_HOUR", "30"))
 POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR = int(
     os.environ.get("EPOLICY_POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR", "60")
@@ -404,6 +411,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 # No body larger than the largest upload any view accepts (plus the multipart envelope) is read at all
 # (epolicy.common.middleware.RequestBodyLimitMiddleware).
 MAX_REQUEST_BODY_BYTES = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
+# The signing service takes PDFs up to 20 MB (base64 in JSON) and answers larger ones itself, coded.
+REQUEST_BODY_LIMITS = {"/internal/signing/": 64 * 1024 * 1024}
 
 
 def _caches(url: str) -> dict:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("two-factor/", auth_views.otp_device, name="otp_device"),
     path("two-factor/verify/", auth_views.otp_verify, name="otp_verify"),
     path("two-factor/enroll/", auth_views.otp_enroll, name="otp_enroll"),
+    path("policies/", views.policies, name="policies"),
     path("applications/demo/", views.demo_application, name="demo_application"),
     path("applications/<str:number>/", views.application, name="application"),
     path("applications/<str:number>/approve/", views.approve, name="approve"),

@@ -1,4 +1,5 @@
-"""Staff console: applications (approve, link and QR), sandbox SMS outbox, e-mails, payment callbacks."""
+"""Staff console: applications and policies (searched, filtered and paged: search.py), an application's
+approval, link and QR, sandbox SMS outbox, e-mails, payment callbacks."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from epolicy.motor.demo import demo_application_input
 from epolicy.motor.models import Application
 from epolicy.notifications.models import SmsMessage
 from epolicy.payments.models import PaymentNotification
+from epolicy.policies.models import Policy
 from epolicy.portal.views import page
 
+from . import search
 from .auth_views import staff_required
 
 
@@ -35,10 +38,26 @@ def _actor(request: HttpRequest) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     from epolicy.signing.lifecycle import expiry_warnings
 
-    apps = Application.objects.select_related("applicant", "policy")[:200]
-    return page(
-        request, "backoffice/dashboard.html", {"applications": apps, "cert_warnings": expiry_warnings()}
+    found = search.listing(
+        request.GET,
+        statuses=Application.Status.choices,
+        rows=search.application_rows,
+        shown=search.application_rows_shown,
     )
+    return page(
+        request,
+        "backoffice/dashboard.html",
+        {**found.context(), "cert_warnings": expiry_warnings()},
+        status=found.status_code,
+    )
+
+
+@staff_member_required
+def policies(request: HttpRequest) -> HttpResponse:
+    found = search.listing(
+        request.GET, statuses=Policy.Status.choices, rows=search.policy_rows, shown=search.policy_rows_shown
+    )
+    return page(request, "backoffice/policies.html", found.context(), status=found.status_code)
 
 
 def _get(number: str) -> Application:

@@ -14,6 +14,26 @@ CODES: dict[str, tuple[int, str]] = {
     "not_authenticated": (401, "请先登录或提供有效的接口凭证。"),
     "permission_denied": (403, "您没有权限进行此操作。"),
     "rate_limited": (429, "操作过于频繁，请稍后再试。"),
+    "vehicle_tax_class_unknown": (
+        422,
+        "车辆类别不正确，无法计算车船税。请选择乘用车、客车、货车、挂车、专用作业车或轮式专用机械车、摩托车、拖拉机之一。",
+    ),
+    "vehicle_tax_curb_weight_required": (
+        422,
+        "该类车辆按整备质量计征车船税，请填写行驶证上的整备质量（吨）。",
+    ),
+    "console_search_unrecognised": (
+        422,
+        "无法识别查询内容。请输入投保单号或保单号、18 位身份证号码、"
+        "17 位车架号（VIN）或车牌号（如 京A12345）。",
+    ),
+    "console_filter_invalid": (422, "查询条件不正确，请按提示修改状态或日期后重新查询。"),
+    "unknown_product": (422, "没有这个险种，请选择交强险（ctpl）或商业险（commercial）。"),
+    "rate_table_unconfirmed": (
+        422,
+        "报价用到的费率表或数据尚未经保险公司确认，正式环境不能据此报价。请先在费率数据中确认后再报价。",
+    ),
+    "claims_history_unavailable": (503, "暂时无法查询车辆的历史出险记录（行业平台无响应），请稍后重新报价。"),
     "request_too_large": (413, "提交的内容过大，请压缩文件后重新提交（单个文件不超过 10 MB）。"),
     "invalid_id_number": (422, "身份证号码不正确，请核对 18 位号码（最后一位可能是 X）。"),
     "invalid_vin": (422, "车架号（VIN）不正确，请核对 17 位车架号，第 9 位为校验位。"),

@@ -501,3 +501,59 @@ def validate_email(value: str, *, field: str = "email") -> str:
     except ValidationError:
         raise _refuse(code, "电子邮箱地址格式不正确，请填写如 name@example.com 的地址。", field) from None
     return normalised
+
+
+# --- identity documents of applicants, insureds and owners ---------------------------------------------
+
+# Document kind -> Chinese name. A person holds a resident ID, a passport or a mainland travel permit of
+# Hong Kong, Macao or Taiwan residents; an organisation its unified social credit code.
+ID_TYPES: dict[str, str] = {
+    "resident_id": "居民身份证",
+    "uscc": "统一社会信用代码",
+    "passport": "护照",
+    "hk_macao_permit": "港澳居民来往内地通行证",
+    "taiwan_permit": "台湾居民来往大陆通行证",
+}
+ORGANISATION_ID_TYPES = frozenset({"uscc"})
+# Formats as issued today: passports 5–17 letters or digits (ICAO 9303 allows up to 9 in the machine
+# zone; some countries' numbers are longer in the visual zone); 港澳居民来往内地通行证 H or M + 8 digits
+# (10-year card; older cards + 2 more); 台湾居民来往大陆通行证 8 digits (older ones 10). These are the
+# platform's reading of the documents, not a published check algorithm: none of them has a check digit.
+_PASSPORT = re.compile(r"[A-Z0-9]{5,17}")
+_HK_MACAO_PERMIT = re.compile(r"[HM]\d{8}(\d{2})?")
+_TAIWAN_PERMIT = re.compile(r"\d{8}(\d{2})?")
+
+
+def validate_party_id(
+    id_type: str, value: str, *, field: str = "id_number", today: date | None = None
+) -> str:
+    """An identity document number of the given kind, normalised (upper case, no spaces)."""
+    if id_type == "resident_id":
+        return validate_id_number(value, field=field, today=today)
+    if id_type == "uscc":
+        return validate_uscc(value, field=field)
+    text = _compact(value).upper()
+    type_field = field.rsplit(".", 1)[0] + ".id_type" if "." in field else "id_type"
+    if id_type == "passport":
+        if not _PASSPORT.fullmatch(text):
+            raise _refuse("invalid_id_number", "护照号码应为 5–17 位字母或数字，请核对。", field)
+        return text
+    if id_type == "hk_macao_permit":
+        if not _HK_MACAO_PERMIT.fullmatch(text):
+            raise _refuse(
+                "invalid_id_number",
+                "港澳居民来往内地通行证号码应为字母 H 或 M 加 8 位（或 10 位）数字，请核对。",
+                field,
+            )
+        return text
+    if id_type == "taiwan_permit":
+        if not _TAIWAN_PERMIT.fullmatch(text):
+            raise _refuse(
+                "invalid_id_number", "台湾居民来往大陆通行证号码应为 8 位（或 10 位）数字，请核对。", field
+            )
+        return text
+    raise _refuse(
+        "validation_error",
+        "证件类型不正确，可选：" + "、".join(f"{k}（{v}）" for k, v in ID_TYPES.items()) + "。",
+        type_field,
+    )

@@ -154,7 +154,9 @@ class RequestBodyLimitMiddleware:
     """No request body above settings.MAX_REQUEST_BODY_BYTES is read at all: Django's multipart parser
     would otherwise stream any upload, however large, to a temporary file before a view could look at
     it. The declared Content-Length decides; a body without one (chunked) is refused when it has a
-    body to send. Each view then applies its own, smaller limit (a photo 8 MB, a PDF 10 MB)."""
+    body to send. Each view then applies its own, smaller limit (a photo 8 MB, a PDF 10 MB). A path with
+    a larger contract of its own (the internal signing service) has its ceiling in
+    settings.REQUEST_BODY_LIMITS."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -163,6 +165,10 @@ class RequestBodyLimitMiddleware:
         from .errors import ApplicationError
 
         limit = int(settings.MAX_REQUEST_BODY_BYTES)
+        for prefix, own in getattr(settings, "REQUEST_BODY_LIMITS", {}).items():
+            if request.path.startswith(prefix):
+                limit = int(own)
+                break
         raw = request.META.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         try:

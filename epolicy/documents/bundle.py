@@ -23,6 +23,8 @@ BUNDLE_CODES: tuple[str, ...] = (
     "privacy_policy",
     "pi_processing_authorization",
 )
+# Product texts read only by applications that buy the product (products/data/motor_products.yaml).
+PRODUCT_TEXT_CODES: tuple[str, ...] = ("commercial_terms", "nev_commercial_terms")
 APPLICATION_FORM_CODE = "application_form"
 
 _FRONT_MATTER = re.compile(r"\A---\n(?P<head>.*?)\n---\n", re.DOTALL)
@@ -83,11 +85,19 @@ def text_document(package: str, code: str) -> BundleDocument:
 
 
 def bundle_document(code: str) -> BundleDocument:
-    """One bundle document by code; KeyError for an unknown code (including ``application_form``)."""
+    """One document by code (the six, or a product's clauses); KeyError for an unknown code (including
+    ``application_form``)."""
     for document in bundle_documents():
         if document.code == code:
             return document
+    if code in PRODUCT_TEXT_CODES:
+        return _product_text(code)
     raise KeyError(code)
+
+
+@lru_cache(maxsize=len(PRODUCT_TEXT_CODES))
+def _product_text(code: str) -> BundleDocument:
+    return text_document("epolicy.documents", code)
 
 
 # --- a tiny Markdown subset to HTML ------------------------------------------------------------------

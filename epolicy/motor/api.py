@@ -50,13 +50,16 @@ def _app(request: HttpRequest, number: str) -> Application:
     return app
 
 
-@router.post("/quotes", response=QuoteOut, summary="交强险及车船税报价", auth=WRITE)
+@router.post("/quotes", response=QuoteOut, summary="交强险（含车船税）及商业险报价", auth=WRITE)
 def quote(request: HttpRequest, payload: QuoteIn) -> dict:
     q = motor_quote(
         vehicle=payload.vehicle.to_input(),
         region_code=payload.region_code,
         floating_code=payload.floating_code,
         period_start=payload.period_start,
+        products=payload.product_choices(),
+        pricing_coefficient=payload.pricing_coefficient,
+        traffic_coefficient=payload.traffic_coefficient,
     )
     return q.as_api()
 

@@ -7,15 +7,19 @@ shows always equals what the PDF says (motor standard 4.3.1: 查询信息与下�
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
+from importlib import resources
 
 from django.conf import settings
 
 from epolicy.common import clock
+from epolicy.common.identifiers import ID_TYPES
 from epolicy.common.masking import mask_address, mask_id_number, mask_phone
 from epolicy.common.money import cny_upper, fmt_cny
 from epolicy.documents.model import ApplicationFormData, EPolicyData, Field, InsurerInfo, Section, Table
 from epolicy.parties.models import Customer
+from epolicy.products.motor_products import motor_catalogue
 
 from .models import Application
 
@@ -57,7 +61,7 @@ def dispute_text(app: Application) -> str:
 def person_fields(role: str, person: Customer, *, with_contact: bool = True) -> tuple[Field, ...]:
     fields = [
         Field(f"{role}名称", person.name),
-        Field("证件类型", "居民身份证"),
+        Field("证件类型", ID_TYPES.get(person.id_type, person.id_type)),
         Field("证件号码", mask_id_number(person.id_number)),
     ]
     if with_contact:
@@ -68,17 +72,42 @@ def person_fields(role: str, person: Customer, *, with_contact: bool = True) -> 
 
 
 def vehicle_fields(app: Application) -> tuple[Field, ...]:
-    return (
-        Field("号牌号码", app.plate),
+    fields = [
+        Field("号牌号码", app.plate or "新车未上牌"),
         Field("厂牌型号", app.brand_model),
         Field("车辆识别代号（VIN）", app.vin),
         Field("发动机号", app.engine_number),
-        Field("使用性质", USE_CATEGORY_ZH.get(app.use_category, app.use_category)),
+        Field("使用性质", use_category_zh(app.use_category)),
         Field("核定载客", f"{app.seats} 人"),
         Field("能源种类", ENERGY_ZH.get(app.energy_type, app.energy_type)),
-        Field("排气量", f"{app.displacement_l} L"),
-        Field("初次登记日期", f"{app.registered_on:%Y-%m-%d}"),
-    )
+    ]
+    if app.displacement_cc:
+        fields.append(Field("排量", f"{app.displacement_cc} mL"))
+    elif app.displacement_l:
+        fields.append(Field("排气量", f"{app.displacement_l} L"))
+    if app.tonnage is not None:
+        fields.append(Field("核定载质量", f"{app.tonnage} 吨" + ("（挂车）" if app.is_trailer else "")))
+    if app.curb_weight_t is not None:
+        fields.append(Field("整备质量", f"{app.curb_weight_t} 吨"))
+    if app.new_car_price is not None:
+        fields.append(Field("新车购置价", money(app.new_car_price)))
+    label = "购车发票日期" if app.unregistered else "初次登记日期"
+    fields.append(Field(label, f"{app.registered_on:%Y-%m-%d}"))
+    return tuple(fields)
+
+
+def use_category_zh(code: str) -> str:
+    """The 交强险 class name of a use category (ctpl_base_premium.yaml), e.g. 家庭自用汽车."""
+    return USE_CATEGORY_ZH.get(code) or _ctpl_class_names().get(code, code)
+
+
+@functools.cache
+def _ctpl_class_names() -> dict[str, str]:
+    import yaml
+
+    text = resources.files("epolicy.products").joinpath("data/ctpl_base_premium.yaml").read_text("utf-8")
+    classes = yaml.safe_load(text)["versions"][-1]["classes"]
+    return {code: entry["name_zh"] for code, entry in classes.items()}
 
 
 def limits_table(app: Application) -> Table:
@@ -92,12 +121,75 @@ def limits_table(app: Application) -> Table:
 
 
 def premium_fields(app: Application) -> tuple[Field, ...]:
+    """交强险's premium (its own policy prints only these)."""
     rate = app.floating_rate * 100
+    premium = product_premium(app, "ctpl")
     return (
         Field("基础保险费", money(app.base_premium)),
         Field("费率浮动比率", f"{rate:+.0f}%" if rate else "0%"),
-        Field("保险费合计", f"{money(app.premium)}（{cny_upper(app.premium)}）"),
+        Field("保险费合计", f"{money(premium)}（{cny_upper(premium)}）"),
     )
+
+
+def product_premium(app: Application, code: str) -> Decimal:
+    """The premium of one product of the application (交强险 from its quote, 商业险 the coverages' sum)."""
+    products = app.products or [app.product]
+    if len(products) == 1:
+        return app.premium
+    if code == "ctpl":
+        return Decimal(app.quote.get("ctpl_premium", "0.00"))
+    return Decimal((app.quote.get("commercial") or {}).get("total", "0.00"))
+
+
+def _ratio(value: str | None) -> str:
+    return "—" if value is None else f"{Decimal(value):.2f}".rstrip("0").rstrip(".")
+
+
+def coverage_table(app: Application) -> Table:
+    """商业险: each coverage and rider as the policy shows it (sum insured or limit, deductible, premium)."""
+    commercial = app.quote.get("commercial") or {}
+    rows = []
+    for line in commercial.get("lines", []):
+        if line.get("seats"):
+            amount = f"{money(Decimal(line['amount']))}/座 × {line['seats']} 座"
+        elif line.get("amount") is not None:
+            amount = money(Decimal(line["amount"]))
+        else:
+            amount = "—"
+        name = ("　" if line.get("rider") else "") + line["name"]
+        deductible = f"{Decimal(line['deductible_rate']) * 100:.0f}%" if line.get("deductible_rate") else "—"
+        rows.append((name, amount, deductible, money(Decimal(line["premium"]))))
+    total = Decimal(commercial.get("total", "0.00"))
+    rows.append(("合计", "", "", money(total)))
+    return Table(header=("承保险别", "保险金额/责任限额", "绝对免赔率", "保险费"), rows=tuple(rows))
+
+
+def commercial_pricing_fields(app: Application) -> tuple[Field, ...]:
+    """How the 商业险 premium was reached: 保费 = 基准保费 × NCD × 自主定价系数 (× 交通违法系数)."""
+    c = app.quote.get("commercial") or {}
+    total = Decimal(c.get("total", "0.00"))
+    fields = [Field("条款", c.get("clause_set_name", ""))]
+    value = c.get("actual_value")
+    if value:
+        fields.append(
+            Field(
+                "车辆实际价值",
+                f"{money(Decimal(value['value']))}（新车购置价 {money(Decimal(value['purchase_price']))}，"
+                f"已使用 {value['months']} 个月，月折旧率 {Decimal(value['monthly_rate']) * 100:.2f}%"
+                + ("，折旧已达上限" if value.get("capped") else "")
+                + "）",
+            )
+        )
+    fields += [
+        Field("无赔款优待系数（NCD）", f"{_ratio(c.get('ncd_coefficient'))}（等级 {c.get('ncd_level')}）"),
+        Field("自主定价系数", _ratio(c.get("pricing_coefficient"))),
+    ]
+    if c.get("traffic_coefficient") is not None:
+        fields.append(Field("交通违法系数", _ratio(c.get("traffic_coefficient"))))
+    if c.get("unconfirmed"):
+        fields.append(Field("费率说明", "本报价使用的部分费率数据为演示或未经确认的数据。"))
+    fields.append(Field("商业险保险费合计", f"{money(total)}（{cny_upper(total)}）"))
+    return tuple(fields)
 
 
 def tax_fields(app: Application) -> tuple[Field, ...]:
@@ -118,24 +210,54 @@ def special_agreement_paragraphs(app: Application) -> tuple[str, ...]:
     return tuple(lines) or ("无。",)
 
 
+def _product_sections(app: Application) -> tuple[Section, ...]:
+    """What the form shows of each product bought (交强险: limits, premium; 商业险: coverages, pricing)."""
+    sections: list[Section] = []
+    products = app.products or [app.product]
+    if "ctpl" in products:
+        sections.append(Section("交强险责任限额及保险费", premium_fields(app), table=limits_table(app)))
+    if "commercial" in products:
+        sections.append(
+            Section("商业险承保险别及保险费", commercial_pricing_fields(app), table=coverage_table(app))
+        )
+    return tuple(sections)
+
+
+def _totals(app: Application) -> tuple[Field, ...]:
+    fields = list(tax_fields(app)) if "vehicle_tax" in app.quote else []
+    if not fields:
+        fields.append(Field("应缴合计", f"{money(app.total_due)}（{cny_upper(app.total_due)}）"))
+    return tuple(fields)
+
+
+def form_title(app: Application) -> str:
+    """The title of the application's form version (motor standard §4.2.3 b)."""
+    return motor_catalogue().form_version_by_code(app.form_version).title_zh
+
+
 def application_form_data(app: Application, bundle: tuple[Field, ...]) -> ApplicationFormData:
-    """The e-application form (motor standard 4.2.3 b)."""
+    """The e-application form (motor standard 4.2.3 b), in the version its vehicle and products call for."""
     insurer = InsurerInfo.from_settings()
+    catalogue = motor_catalogue()
+    bought = "、".join(catalogue.product(code).name_zh for code in (app.products or [app.product]))
     sections = (
         Section("投保人", person_fields("投保人", app.applicant)),
         Section("被保险人", person_fields("被保险人", app.insured, with_contact=False)),
         Section("机动车行驶证车主", person_fields("车主", app.owner, with_contact=False)),
         Section("保险标的（被保险机动车）", vehicle_fields(app)),
-        Section("保险期间", (Field("保险期间", period_text(app.period_start, app.period_end)),)),
-        Section("责任限额", table=limits_table(app)),
-        Section("保险费及代收车船税", premium_fields(app) + tax_fields(app)),
+        Section(
+            "投保险种及保险期间",
+            (Field("投保险种", bought), Field("保险期间", period_text(app.period_start, app.period_end))),
+        ),
+        *_product_sections(app),
+        Section("保险费及代收车船税合计", _totals(app)),
         Section("特别约定", paragraphs=special_agreement_paragraphs(app)),
         Section("保险合同争议解决方式", (Field("争议处理", dispute_text(app)),)),
         Section("业务来源", (Field("业务来源", app.business_source), Field("保险人", insurer.name))),
     )
     return ApplicationFormData(
         application_number=app.number,
-        product_title=f"{CTPL_TITLE}投保单",
+        product_title=form_title(app),
         insurer=insurer,
         prompt=(
             "请您仔细阅读保险条款，特别是责任免除、投保人及被保险人义务、赔偿处理等内容，"
@@ -155,10 +277,14 @@ def application_form_data(app: Application, bundle: tuple[Field, ...]) -> Applic
     )
 
 
-def policy_sections(app: Application, policy_number: str) -> tuple[Section, ...]:
-    """The body of the e-policy (motor standard 4.3.3 b), also shown by the query page."""
+def policy_sections(app: Application, policy_number: str, product: str = "ctpl") -> tuple[Section, ...]:
+    """The body of the e-policy of one product (motor standard 4.3.3 b), also shown by the query page."""
     insurer = InsurerInfo.from_settings()
-    return (
+    if motor_catalogue().product(product).kind == "ctpl":
+        cover = Section("保险责任信息", premium_fields(app), table=limits_table(app))
+    else:
+        cover = Section("承保险别及保险费", commercial_pricing_fields(app), table=coverage_table(app))
+    sections = [
         Section(
             "投保人信息",
             (
@@ -168,11 +294,14 @@ def policy_sections(app: Application, policy_number: str) -> tuple[Section, ...]
             ),
         ),
         Section("标的信息", vehicle_fields(app)),
-        Section("保险责任信息", premium_fields(app), table=limits_table(app)),
+        cover,
         Section("特别约定", paragraphs=special_agreement_paragraphs(app)),
         Section("保险期间", (Field("保险期间", period_text(app.period_start, app.period_end)),)),
         Section("保险合同争议处理方式", (Field("争议处理", dispute_text(app)),)),
-        Section("代收车船税信息", tax_fields(app)),
+    ]
+    if motor_catalogue().product(product).collects_vehicle_tax and "vehicle_tax" in app.quote:
+        sections.append(Section("代收车船税信息", tax_fields(app)))
+    sections.append(
         Section(
             "保险人信息",
             (
@@ -182,8 +311,9 @@ def policy_sections(app: Application, policy_number: str) -> tuple[Section, ...]
                 Field("客服电话", insurer.hotline),
                 Field("网址", insurer.website),
             ),
-        ),
+        )
     )
+    return tuple(sections)
 
 
 IMPORTANT_NOTICES = (
@@ -201,20 +331,26 @@ def verify_url(policy_number: str, verify_code: str = "") -> str:
 
 
 def epolicy_data(
-    app: Application, policy_number: str, confirmed_at: dt.datetime, verify_code: str = ""
+    app: Application,
+    policy_number: str,
+    confirmed_at: dt.datetime,
+    verify_code: str = "",
+    *,
+    product: str = "ctpl",
 ) -> EPolicyData:
     insurer = InsurerInfo.from_settings()
+    premium = product_premium(app, product)
     return EPolicyData(
         policy_number=policy_number,
-        product_title=f"{CTPL_TITLE}单（电子保单）",
+        product_title=motor_catalogue().product(product).policy_title_zh,
         confirmed_at=clock.fmt_local(confirmed_at),
         prompt="投保人已于确认时间完成投保确认及实名缴费。请核对保险单内容，如有疑问请致电客服。",
         insurer=insurer,
-        sections=policy_sections(app, policy_number),
+        sections=policy_sections(app, policy_number, product),
         important_notices=IMPORTANT_NOTICES,
         verify_url=verify_url(policy_number, verify_code),
-        premium_total=money(app.premium),
-        premium_upper=cny_upper(app.premium),
+        premium_total=money(premium),
+        premium_upper=cny_upper(premium),
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -14,6 +15,7 @@ class PersonInput:
     phone: str
     email: str = ""
     address: str = ""
+    id_type: str = "resident_id"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,34 @@ class VehicleInput:
     registered_on: dt.date
     use_category: str = "family_private"
     energy_type: str = "fuel"
+    # Trucks: 核定载质量 (t) prices 交强险, 整备质量 (t) the 车船税; motorcycles: displacement in cc.
+    tonnage: Decimal | None = None
+    curb_weight_t: Decimal | None = None
+    displacement_cc: int | None = None
+    is_trailer: bool = False
+    new_car_price: Decimal | None = None  # 新车购置价: needed for commercial own-damage cover
+    # A new car without a plate yet: `plate` is empty and `registered_on` is the invoice date.
+    unregistered: bool = False
+
+
+@dataclass(frozen=True)
+class CoverageChoice:
+    """A coverage or rider of a commercial product (docs/commercial-cover.md: the fields each takes)."""
+
+    code: str
+    parent: str | None = None
+    amount: Decimal | None = None
+    seats: int | None = None
+    rate: Decimal | None = None
+    days: int | None = None
+    daily_amount: Decimal | None = None
+    services: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class ProductChoice:
+    code: str
+    coverages: tuple[CoverageChoice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,3 +72,6 @@ class ApplicationInput:
     dispute_resolution: str = "litigation"
     arbitration_body: str = ""
     business_source: str = "直销"
+    products: tuple[ProductChoice, ...] = field(default_factory=lambda: (ProductChoice("ctpl"),))
+    pricing_coefficient: Decimal | None = None  # 自主定价系数 (commercial): 1 when not given
+    traffic_coefficient: Decimal | None = None  # 交通违法系数, where the region uses one

@@ -43,7 +43,7 @@ def drawn_signature_png(width: int = 600, height: int = 200) -> str:
 
 
 def read_all_documents(app: Application) -> None:
-    for code, _title in services.required_documents():
+    for code, _title in services.required_documents(app):
         services.application_document_served(app=app, code=code, client=DEMO_CLIENT)
 
 

@@ -62,7 +62,11 @@ class Application(models.Model):
         WITHDRAWN = "withdrawn", "已撤回"
 
     number = models.CharField(max_length=32, unique=True)
-    product = models.CharField(max_length=16, default="ctpl")
+    # The products bought together (codes of products/data/motor_products.yaml), in the catalogue's
+    # order; `product` is kept as their "+"-joined summary for lists and filters.
+    product = models.CharField(max_length=40, default="ctpl")
+    products = models.JSONField(default=list)
+    form_version = models.CharField(max_length=24, default="standard")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
 
     applicant = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
@@ -80,6 +84,17 @@ class Application(models.Model):
     seats = models.PositiveSmallIntegerField()
     energy_type = models.CharField(max_length=16, default="fuel")
     displacement_l = models.DecimalField(max_digits=4, decimal_places=2)
+    # What some vehicle classes are priced and taxed by (trucks and special vehicles: tonnage and curb
+    # weight; motorcycles: cc); null where the class does not use it.
+    tonnage = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    curb_weight_t = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    displacement_cc = models.PositiveIntegerField(null=True, blank=True)
+    is_trailer = models.BooleanField(default=False)
+    # 新车购置价 (commercial own-damage cover is priced on its depreciated value).
+    new_car_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # A new car not yet registered: no plate yet (added later by endorsement); `registered_on` holds the
+    # invoice date then.
+    unregistered = models.BooleanField(default=False)
     registered_on = models.DateField()
     region_code = models.CharField(max_length=6)
     floating_code = models.CharField(max_length=2, blank=True, default="")
@@ -143,6 +158,11 @@ class Application(models.Model):
                 kwargs["update_fields"], {"plate": "plate_index", "vin": "vin_index"}
             )
         super().save(*args, **kwargs)
+
+    @property
+    def policy(self) -> Any:
+        """The first policy issued for it (the only one when it bought one product); None before issuance."""
+        return min(self.policies.all(), key=lambda p: p.pk, default=None) if self.pk else None
 
 
 class DocumentRead(models.Model):

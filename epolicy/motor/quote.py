@@ -1,4 +1,5 @@
-"""A 交强险 quote with the 车船税 collected with it, from the effective-dated tables of the catalogue."""
+"""A motor quote: the products an application buys (交强险 with the 车船税 it collects, 商业险 with its
+coverages), each priced from the effective-dated tables of the catalogue on the date its cover starts."""
 
 from __future__ import annotations
 
@@ -7,49 +8,80 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
+from django.conf import settings
+
 from epolicy.common.errors import ApplicationError
 from epolicy.common.money import to_fen
+from epolicy.common.providers import get_provider
+from epolicy.products.commercial_tables import load_commercial_tables
+from epolicy.products.motor_products import MotorCatalogue, motor_catalogue
 from epolicy.products.tables import load_ctpl_tables, load_vehicle_tax_table
+from epolicy.rules.motor.commercial import (
+    CommercialInput,
+    CommercialQuote,
+    CoverageRequest,
+    Vehicle,
+    commercial_quote,
+    ncd_level,
+)
 from epolicy.rules.motor.ctpl import CtplInput, CtplQuote, ctpl_quote
 from epolicy.rules.motor.vehicle_tax import VehicleTaxInput, VehicleTaxQuote, vehicle_tax
 
-from .inputs import VehicleInput
+from .inputs import ProductChoice, VehicleInput
+from .providers.base import ClaimHistory, ClaimsHistoryUnavailable
 
 FLOATING_CODES = {"A1", "A2", "A3", "A4", "A5", "A6"}
+ENERGY_TYPES = {"fuel", "bev", "fcev", "phev", "energy_saving"}
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
 class MotorQuote:
-    ctpl: CtplQuote
-    tax: VehicleTaxQuote
+    products: tuple[str, ...]
+    ctpl: CtplQuote | None
+    tax: VehicleTaxQuote | None  # collected with 交强险 only
+    commercial: CommercialQuote | None
+    claim_history: ClaimHistory | None
     period_start: dt.date
     period_end: dt.date
 
     @property
     def base_premium(self) -> Decimal:
-        return self.ctpl.base_premium
+        return self.ctpl.base_premium if self.ctpl else ZERO
 
     @property
     def floating_code(self) -> str | None:
-        return self.ctpl.floating_code
+        return self.ctpl.floating_code if self.ctpl else None
 
     @property
     def floating_rate(self) -> Decimal:
-        return self.ctpl.floating_rate
+        return self.ctpl.floating_rate if self.ctpl else Decimal(0)
+
+    def premium_of(self, product: str) -> Decimal:
+        kind = motor_catalogue().product(product).kind
+        if kind == "ctpl":
+            return self.ctpl.premium if self.ctpl else ZERO
+        return self.commercial.total if self.commercial else ZERO
 
     @property
     def premium(self) -> Decimal:
-        return self.ctpl.premium
+        return to_fen(sum((self.premium_of(code) for code in self.products), ZERO))
 
     @property
     def vehicle_tax(self) -> Decimal:
-        return self.tax.amount
+        return self.tax.amount if self.tax else ZERO
 
     @property
     def total_due(self) -> Decimal:
-        return to_fen(self.ctpl.premium + self.tax.amount)
+        return to_fen(self.premium + self.vehicle_tax)
+
+    @property
+    def unconfirmed(self) -> tuple[str, ...]:
+        return self.commercial.unconfirmed if self.commercial else ()
 
     def limits_json(self) -> dict[str, dict[str, str]]:
+        if self.ctpl is None:
+            return {}
         lim = self.ctpl.limits
         return {
             "at_fault": {
@@ -66,38 +98,103 @@ class MotorQuote:
             },
         }
 
+    def commercial_json(self) -> dict[str, Any] | None:
+        c = self.commercial
+        if c is None:
+            return None
+        value = c.actual_value
+        history = self.claim_history
+        return {
+            "clause_set": c.clause_set,
+            "clause_set_name": c.clause_set_name_zh,
+            "region": c.region_name_zh,
+            "actual_value": None
+            if value is None
+            else {
+                "purchase_price": str(value.purchase_price),
+                "months": value.months,
+                "monthly_rate": str(value.monthly_rate),
+                "depreciation": str(value.depreciation),
+                "capped": value.capped,
+                "value": str(value.value),
+            },
+            "lines": [
+                {
+                    "code": line.code,
+                    "name": line.name_zh,
+                    "rider": line.is_rider,
+                    "parent": line.parent,
+                    "amount": None if line.amount is None else str(line.amount),
+                    "seats": line.seats,
+                    "deductible_rate": None if line.deductible_rate is None else str(line.deductible_rate),
+                    "base_premium": str(line.base_premium),
+                    "premium": str(line.premium),
+                }
+                for line in c.lines
+            ],
+            "expense_loading": str(c.expense_loading),
+            "ncd_level": c.ncd_level,
+            "ncd_coefficient": str(c.ncd_coefficient),
+            "pricing_coefficient": str(c.pricing_coefficient),
+            "traffic_coefficient": None if c.traffic_coefficient is None else str(c.traffic_coefficient),
+            "claim_history_reference": history.reference if history else "",
+            "total": str(c.total),
+            "unconfirmed": list(c.unconfirmed),
+        }
+
     def as_json(self) -> dict[str, Any]:
         """What the application keeps of its quote (the table versions make it reproducible)."""
-        return {
-            "plan": self.ctpl.plan_code,
-            "region": self.ctpl.region_name_zh,
-            "class": self.ctpl.class_name_zh,
-            "band": self.ctpl.band_label_zh,
-            "limits": self.limits_json(),
-            "vehicle_tax": {
+        data: dict[str, Any] = {"products": list(self.products), "tables": self.table_versions()}
+        if self.ctpl is not None:
+            data.update(
+                plan=self.ctpl.plan_code,
+                region=self.ctpl.region_name_zh,
+                **{"class": self.ctpl.class_name_zh},
+                band=self.ctpl.band_label_zh,
+                limits=self.limits_json(),
+                ctpl_premium=str(self.ctpl.premium),
+            )
+        if self.tax is not None:
+            data["vehicle_tax"] = {
                 "band": self.tax.band_label_zh,
                 "annual_amount": str(self.tax.annual_amount),
                 "months": self.tax.months,
                 "exemption": self.tax.exemption,
                 "reason": self.tax.reason_zh,
                 "period_text": f"{self.period_start.year} 年度（{self.tax.months} 个月）",
-            },
-            "tables": [*self.ctpl.table_versions, self.tax.table_version],
-        }
+            }
+        commercial = self.commercial_json()
+        if commercial is not None:
+            data["commercial"] = commercial
+        return data
+
+    def table_versions(self) -> list[str]:
+        versions: list[str] = []
+        if self.ctpl is not None:
+            versions.extend(self.ctpl.table_versions)
+        if self.tax is not None:
+            versions.append(self.tax.table_version)
+        if self.commercial is not None:
+            versions.extend(self.commercial.table_versions)
+        return versions
 
     def as_api(self) -> dict[str, Any]:
         return {
+            "products": list(self.products),
             "base_premium": str(self.base_premium),
             "floating_code": self.floating_code,
             "floating_rate": str(self.floating_rate),
+            "ctpl_premium": str(self.ctpl.premium) if self.ctpl else None,
+            "commercial": self.commercial_json(),
             "premium": str(self.premium),
             "vehicle_tax": str(self.vehicle_tax),
-            "vehicle_tax_reason": self.tax.reason_zh,
+            "vehicle_tax_reason": self.tax.reason_zh if self.tax else None,
             "total_due": str(self.total_due),
             "period_start": self.period_start,
             "period_end": self.period_end,
             "limits": self.limits_json(),
-            "tables": self.as_json()["tables"],
+            "tables": self.table_versions(),
+            "unconfirmed": list(self.unconfirmed),
         }
 
 
@@ -117,32 +214,189 @@ def tax_months(registered_on: dt.date, period_start: dt.date) -> int:
     return 12
 
 
+def checked_products(
+    choices: tuple[ProductChoice, ...], catalogue: MotorCatalogue
+) -> tuple[tuple[str, ...], ProductChoice | None]:
+    """The product codes in the catalogue's order, and the commercial choice if any; coded refusals."""
+    seen: dict[str, ProductChoice] = {}
+    for i, choice in enumerate(choices):
+        product = catalogue.product(choice.code, field=f"products[{i}].code")
+        if choice.code in seen:
+            raise ApplicationError(
+                "validation_error", f"险种“{product.short_name_zh}”重复。", {"field": f"products[{i}].code"}
+            )
+        if product.kind == "ctpl" and choice.coverages:
+            raise ApplicationError(
+                "validation_error",
+                "交强险的责任限额由法规统一规定，不能选择险别；商业险的险别请放在商业险下。",
+                {"field": f"products[{i}].coverages"},
+            )
+        if product.kind == "commercial" and not choice.coverages:
+            raise ApplicationError(
+                "validation_error",
+                "请至少选择一个商业险主险（机动车损失保险、第三者责任保险或车上人员责任保险）。",
+                {"field": f"products[{i}].coverages"},
+            )
+        seen[choice.code] = choice
+    if not seen:
+        raise ApplicationError("validation_error", "请选择要投保的险种。", {"field": "products"})
+    ordered = tuple(code for code in catalogue.products if code in seen)
+    commercial = next((c for c in seen.values() if catalogue.products[c.code].kind == "commercial"), None)
+    return ordered, commercial
+
+
+def claim_history(*, vin: str, region_code: str, on: dt.date) -> ClaimHistory:
+    try:
+        return cast(Any, get_provider("claims_history")).history(vin=vin, region_code=region_code, on=on)
+    except ClaimsHistoryUnavailable:
+        raise ApplicationError("claims_history_unavailable") from None
+
+
 def motor_quote(
-    *, vehicle: VehicleInput, region_code: str, floating_code: str | None, period_start: dt.date
+    *,
+    vehicle: VehicleInput,
+    region_code: str,
+    floating_code: str | None,
+    period_start: dt.date,
+    products: tuple[ProductChoice, ...] = (ProductChoice("ctpl"),),
+    pricing_coefficient: Decimal | None = None,
+    traffic_coefficient: Decimal | None = None,
 ) -> MotorQuote:
-    """Quote 交强险 (domain reference §1) and 车船税 (§2) on the date the cover starts."""
+    """Quote the chosen products on the date the cover starts: 交强险 (domain reference §1) with 车船税
+    (§2, Part II.5), and 商业险 (§3, Part II.1–II.3; NCD from the claim-history provider)."""
+    catalogue = motor_catalogue()
+    codes, commercial_choice = checked_products(products, catalogue)
     if floating_code is not None and floating_code not in FLOATING_CODES:
         raise ApplicationError("validation_error", "费率浮动因子只能是 A1–A6。", {"field": "floating_code"})
-    if vehicle.energy_type not in {"fuel", "bev", "fcev", "phev", "energy_saving"}:
+    if vehicle.energy_type not in ENERGY_TYPES:
         raise ApplicationError("validation_error", "能源种类不正确。", {"field": "vehicle.energy_type"})
-    ctpl = ctpl_quote(
-        CtplInput(
-            use_category=vehicle.use_category,
-            seats=vehicle.seats,
+    group = catalogue.group_of(vehicle.use_category)
+    ctpl = tax = None
+    if any(catalogue.products[c].kind == "ctpl" for c in codes):
+        ctpl = ctpl_quote(
+            CtplInput(
+                use_category=vehicle.use_category,
+                seats=vehicle.seats,
+                region_code=region_code,
+                on=period_start,
+                tonnage=vehicle.tonnage,
+                displacement_cc=vehicle.displacement_cc,
+                is_trailer=vehicle.is_trailer,
+                floating_code=cast(Any, floating_code),
+            ),
+            load_ctpl_tables(period_start),
+        )
+        tax = vehicle_tax(
+            VehicleTaxInput(
+                region_code=region_code,
+                energy_type=cast(Any, vehicle.energy_type),
+                displacement_l=vehicle.displacement_l,
+                seats=vehicle.seats,
+                months=tax_months(vehicle.registered_on, period_start),
+                **_tax_class(group, vehicle),
+            ),
+            load_vehicle_tax_table(period_start),
+        )
+    commercial = history = None
+    if commercial_choice is not None:
+        commercial, history = _commercial(
+            catalogue,
+            vehicle=vehicle,
             region_code=region_code,
-            on=period_start,
-            floating_code=cast(Any, floating_code),
-        ),
-        load_ctpl_tables(period_start),
+            period_start=period_start,
+            choice=commercial_choice,
+            pricing_coefficient=pricing_coefficient,
+            traffic_coefficient=traffic_coefficient,
+        )
+    return MotorQuote(
+        products=codes,
+        ctpl=ctpl,
+        tax=tax,
+        commercial=commercial,
+        claim_history=history,
+        period_start=period_start,
+        period_end=period_end_for(period_start),
     )
-    tax = vehicle_tax(
-        VehicleTaxInput(
+
+
+def _tax_class(group: str, vehicle: VehicleInput) -> dict[str, Any]:
+    """The 车船税 class of the vehicle (车船税法 税目): passenger cars up to 9 seats by displacement, buses
+    by seats, trucks and special vehicles by curb weight, motorcycles, tractors outside the tax."""
+    if group in ("car", "bus"):
+        kind = "passenger" if vehicle.seats <= 9 else "bus"
+    elif group == "truck":
+        kind = "trailer" if vehicle.is_trailer else "truck"
+    else:
+        kind = group
+    return {"vehicle_class": kind, "curb_weight_t": vehicle.curb_weight_t}
+
+
+def _commercial(
+    catalogue: MotorCatalogue,
+    *,
+    vehicle: VehicleInput,
+    region_code: str,
+    period_start: dt.date,
+    choice: ProductChoice,
+    pricing_coefficient: Decimal | None,
+    traffic_coefficient: Decimal | None,
+) -> tuple[CommercialQuote, ClaimHistory]:
+    if vehicle.new_car_price is None:
+        raise ApplicationError(
+            "validation_error",
+            "投保商业险请填写新车购置价（车辆损失险的保险金额据此按折旧计算）。",
+            {"field": "vehicle.new_car_price"},
+        )
+    tables = load_commercial_tables(period_start)
+    kind, use = catalogue.commercial_class(
+        vehicle.use_category, seats=vehicle.seats, is_trailer=vehicle.is_trailer
+    )
+    history = claim_history(vin=vehicle.vin, region_code=region_code, on=period_start)
+    scheme = tables.rates.ncd_schemes[tables.rates.region_for(region_code).ncd_scheme]
+    levels = sorted(scheme.coefficients)
+    level = ncd_level(
+        history.claim_free_years,
+        history.claims_last_year,
+        history.lapse_months,
+        new_or_transferred=history.new_vehicle,
+        lowest=levels[0],
+        highest=levels[-1],
+    )
+    quote = commercial_quote(
+        CommercialInput(
+            vehicle=Vehicle(
+                kind=kind,
+                use=use,
+                energy=vehicle.energy_type,
+                seats=vehicle.seats,
+                purchase_price=vehicle.new_car_price,
+                first_registered=None if vehicle.unregistered else vehicle.registered_on,
+                invoice_date=vehicle.registered_on if vehicle.unregistered else None,
+            ),
+            start=period_start,
             region_code=region_code,
-            energy_type=cast(Any, vehicle.energy_type),
-            displacement_l=vehicle.displacement_l,
-            seats=vehicle.seats,
-            months=tax_months(vehicle.registered_on, period_start),
+            coverages=tuple(
+                CoverageRequest(
+                    code=c.code,
+                    parent=c.parent,
+                    amount=c.amount,
+                    seats=c.seats,
+                    rate=c.rate,
+                    days=c.days,
+                    daily_amount=c.daily_amount,
+                    services=c.services,
+                )
+                for c in choice.coverages
+            ),
+            ncd_level=level,
+            pricing_coefficient=pricing_coefficient if pricing_coefficient is not None else Decimal("1.0"),
+            traffic_coefficient=traffic_coefficient,
         ),
-        load_vehicle_tax_table(period_start),
+        tables,
     )
-    return MotorQuote(ctpl=ctpl, tax=tax, period_start=period_start, period_end=period_end_for(period_start))
+    if quote.unconfirmed and not settings.MOTOR_ALLOW_UNCONFIRMED_RATES:
+        raise ApplicationError(
+            "rate_table_unconfirmed",
+            details={"unconfirmed": list(quote.unconfirmed)},
+        )
+    return quote, history

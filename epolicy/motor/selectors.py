@@ -6,6 +6,8 @@ from typing import Any
 
 from django.conf import settings
 
+from epolicy.products.motor_products import motor_catalogue
+
 from .models import Application
 from .services import required_documents, unread_documents
 
@@ -27,6 +29,15 @@ def application_json(app: Application) -> dict[str, Any]:
         "period_start": app.period_start,
         "period_end": app.period_end,
         "policy_number": policy_number_of(app),
+        "products": list(app.products or [app.product]),
+        "form_version": app.form_version,
+        "form_title": motor_catalogue().form_version_by_code(app.form_version).title_zh,
+        "policies": [
+            {"product": p.product, "number": p.number, "premium": str(p.premium)}
+            for p in sorted(app.policies.all(), key=lambda p: p.pk)
+        ]
+        if app.status == Application.Status.ISSUED
+        else [],
     }
 
 
@@ -50,5 +61,5 @@ def next_step(app: Application) -> str:
 def documents_status(app: Application) -> list[dict[str, Any]]:
     unread = set(unread_documents(app)) if app.status == Application.Status.APPROVED else set()
     return [
-        {"code": code, "title": title, "read": code not in unread} for code, title in required_documents()
+        {"code": code, "title": title, "read": code not in unread} for code, title in required_documents(app)
     ]

@@ -21,7 +21,7 @@ from epolicy.common.numbering import document_number
 from epolicy.common.request_meta import ClientInfo
 from epolicy.common.types import SignatureBox
 from epolicy.documents.application_form import render_application_form
-from epolicy.documents.bundle import BundleDocument, bundle_document, bundle_documents
+from epolicy.documents.bundle import BundleDocument, bundle_document
 from epolicy.documents.model import Field
 from epolicy.documents.signature_image import check_signature_png
 from epolicy.identity import otp
@@ -29,111 +29,56 @@ from epolicy.identity.ratelimit import rate_limit_hit
 from epolicy.notifications.services import Recipient, notification_deliver_now, notify
 from epolicy.ops.outbox import ISSUE_POLICY, outbox_enqueue
 from epolicy.parties.models import Customer
+from epolicy.products.motor_products import motor_catalogue
 from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import sign_application
 
 from . import display
-from .inputs import ApplicationInput, PersonInput
+from .checks import check_application
+from .inputs import ApplicationInput
 from .models import Application, DocumentRead, EvidenceRecord
-from .quote import motor_quote
 
 APPLICATION_FORM = "application_form"
 OTP_PURPOSE = "motor_payment"
 OTP_VALID_FOR_PAYMENT = dt.timedelta(minutes=30)
-MAX_DAYS_AHEAD = 90
 
 
 # --- creation and approval ----------------------------------------------------------------------------
-def _person(data: PersonInput, role: str) -> Customer:
-    name = (data.name or "").strip()
-    if not (2 <= len(name) <= 30):
-        raise ApplicationError(
-            "validation_error", f"请填写{role}的真实姓名（2–30 个字）。", {"field": f"{role}.name"}
-        )
-    customer = Customer(
-        name=name,
-        id_number=identifiers.validate_id_number(
-            data.id_number, field=f"{role}.id_number", today=clock.today()
-        ),
-        phone=identifiers.validate_phone(data.phone, field=f"{role}.phone"),
-        email=identifiers.validate_email(data.email, field=f"{role}.email") if data.email else "",
-        address=(data.address or "").strip()[:200],
-    )
-    return customer
-
-
 def application_create(*, data: ApplicationInput, actor: str, client_id: int | None = None) -> Application:
-    """Open an e-application from validated data and a 交强险 quote (motor standard 4.2.2); `client_id`
-    is the API client submitting it (it alone sees it, unless another holds motor:all)."""
-    applicant = _person(data.applicant, "applicant")
-    if not applicant.email:
-        raise ApplicationError(
-            "validation_error",
-            "请填写投保人的电子邮箱，电子保单将发送到该邮箱。",
-            {"field": "applicant.email"},
-        )
-    insured = _person(data.insured, "insured") if data.insured else None
-    owner = _person(data.owner, "owner") if data.owner else None
+    """Open an e-application for the chosen products from checked data and a quote (motor standard
+    4.2.2); `client_id` is the API client submitting it (it alone sees it, unless another holds
+    motor:all). Every bad field is refused at once (epolicy.motor.checks)."""
+    checked = check_application(data)
+    quote = checked.quote
     v = data.vehicle
-    plate = identifiers.validate_plate(v.plate, field="vehicle.plate")
-    vin = identifiers.validate_vin(v.vin, field="vehicle.vin")
-    engine = (v.engine_number or "").strip().upper()
-    if not (4 <= len(engine) <= 32 and engine.isalnum()):
-        raise ApplicationError(
-            "validation_error", "请填写发动机号（4–32 位字母或数字）。", {"field": "vehicle.engine_number"}
-        )
-    brand = (v.brand_model or "").strip()
-    if not (2 <= len(brand) <= 100):
-        raise ApplicationError("validation_error", "请填写厂牌型号。", {"field": "vehicle.brand_model"})
-    if v.registered_on > clock.today():
-        raise ApplicationError(
-            "validation_error", "初次登记日期不能晚于今天。", {"field": "vehicle.registered_on"}
-        )
-    if data.dispute_resolution not in display.DISPUTE_ZH:
-        raise ApplicationError(
-            "validation_error", "争议处理方式只能是诉讼或仲裁。", {"field": "dispute_resolution"}
-        )
-    if data.dispute_resolution == "arbitration" and not data.arbitration_body.strip():
-        raise ApplicationError(
-            "validation_error", "选择仲裁时请填写仲裁委员会名称。", {"field": "arbitration_body"}
-        )
-    if len(data.special_agreements) > 4000:
-        raise ApplicationError(
-            "validation_error", "特别约定不超过 4000 字。", {"field": "special_agreements"}
-        )
-    today = clock.today()
-    if not (today < data.period_start <= today + dt.timedelta(days=MAX_DAYS_AHEAD)):
-        raise ApplicationError(
-            "invalid_period",
-            f"起保日期须在明天至 {MAX_DAYS_AHEAD} 天内（{today + dt.timedelta(days=1)} 至 "
-            f"{today + dt.timedelta(days=MAX_DAYS_AHEAD)}）。",
-            {"field": "period_start"},
-        )
-    quote = motor_quote(
-        vehicle=v,
-        region_code=data.region_code,
-        floating_code=data.floating_code,
-        period_start=data.period_start,
-    )
-
+    applicant = checked.applicant
     with transaction.atomic():
         applicant.save()
-        insured_row = _save_or_same(insured, applicant)
-        owner_row = _save_or_same(owner, insured_row)
+        insured_row = _save_or_same(checked.insured, applicant)
+        owner_row = _save_or_same(checked.owner, insured_row)
         app = Application.objects.create(
             number=document_number("TDZA", f"{clock.local(clock.now()):%Y%m%d}"),
+            product="+".join(quote.products),
+            products=list(quote.products),
+            form_version=checked.form_version,
             applicant=applicant,
             insured=insured_row,
             owner=owner_row,
-            plate=plate.plate,
-            plate_kind=plate.kind,
-            vin=vin,
-            engine_number=engine,
-            brand_model=brand,
+            plate=checked.plate,
+            plate_kind=checked.plate_kind,
+            vin=checked.vin,
+            engine_number=checked.engine_number,
+            brand_model=checked.brand_model,
             use_category=v.use_category,
             seats=v.seats,
             energy_type=v.energy_type,
             displacement_l=v.displacement_l,
+            tonnage=v.tonnage,
+            curb_weight_t=v.curb_weight_t,
+            displacement_cc=v.displacement_cc,
+            is_trailer=v.is_trailer,
+            new_car_price=v.new_car_price,
+            unregistered=v.unregistered,
             registered_on=v.registered_on,
             region_code=data.region_code,
             floating_code=quote.floating_code or "",
@@ -158,7 +103,11 @@ def application_create(*, data: ApplicationInput, actor: str, client_id: int | N
             actor=actor,
             subject_type="application",
             subject_id=app.number,
-            data={"premium": str(app.premium), "vehicle_tax": str(app.vehicle_tax)},
+            data={
+                "products": list(quote.products),
+                "premium": str(app.premium),
+                "vehicle_tax": str(app.vehicle_tax),
+            },
         )
     return app
 
@@ -175,14 +124,13 @@ def _save_or_same(person: Customer | None, fallback: Customer) -> Customer:
 def _approval_problems(app: Application) -> list[str]:
     """The automatic underwriting rules of the walking skeleton (motor standard 4.2.2)."""
     problems = []
-    birth = identifiers.id_birth_date(app.applicant.id_number)
-    age = (app.period_start - birth).days // 365
-    if age < 18:
-        problems.append("投保人须年满 18 周岁。")
+    if app.applicant.id_type == "resident_id":  # other documents carry no birth date to check
+        birth = identifiers.id_birth_date(app.applicant.id_number)
+        if (app.period_start - birth).days // 365 < 18:
+            problems.append("投保人须年满 18 周岁。")
     if app.period_start <= clock.today():
         problems.append("起保日期已过，请重新提交投保申请。")
-    if app.use_category != "family_private":
-        problems.append("线上电子投保目前只受理家庭自用汽车。")
+    # Every vehicle class the quote accepted is accepted here: its rate tables decided what is sold online.
     return problems
 
 
@@ -203,7 +151,7 @@ def application_approve(*, application_id: int, actor: str) -> tuple[Application
         app.status = Application.Status.APPROVED
         app.approved_at = clock.now()
         app.approved_by = actor
-        rendered = render_application_form(display.application_form_data(app, _bundle_fields()))
+        rendered = render_application_form(display.application_form_data(app, _bundle_fields(app)))
         box = rendered.signature_box
         app.form_signature_box = {"page": box.page, "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2}
         app.form_document = archive_put(
@@ -221,11 +169,42 @@ def application_approve(*, application_id: int, actor: str) -> tuple[Application
             subject_id=app.number,
             data={"form_sha256": app.form_document.sha256},
         )
+        _send_link(app, token)
     return app, token
 
 
-def _bundle_fields() -> tuple[Field, ...]:
-    return tuple(Field(d.title, f"版本 {d.version} · SHA-256 {d.sha256[:16]}") for d in bundle_documents())
+def _send_link(app: Application, token: str) -> None:
+    """Text the applicant their link (motor standard 4.2.4 a), owed in the approval's transaction."""
+    expires = link_expires_at(app)
+    notify(
+        event="motor.application_link",
+        recipient=Recipient(phone=app.applicant.phone),
+        context={
+            "application_number": app.number,
+            "product_short_name": products_short_name(app),
+            "url": f"{settings.SITE_URL}/m/a/{token}/",
+            "valid_until": f"{clock.local(expires):%m月%d日 %H:%M}" if expires else "",
+        },
+        dedupe_key=app.number,
+        actor="system",
+    )
+
+
+def products_short_name(app: Application) -> str:
+    """ "交强险", "商业险" or "交强险和商业险": what an SMS calls what the application buys."""
+    catalogue = motor_catalogue()
+    return "和".join(catalogue.product(code).short_name_zh for code in (app.products or ["ctpl"]))
+
+
+def bundle_of(app: Application) -> tuple[BundleDocument, ...]:
+    """The documents this application's applicant reads besides the form: its products' clauses, then
+    the common ones (products/data/motor_products.yaml)."""
+    codes = motor_catalogue().documents(app.products or ["ctpl"], app.energy_type)
+    return tuple(bundle_document(code) for code in codes)
+
+
+def _bundle_fields(app: Application) -> tuple[Field, ...]:
+    return tuple(Field(d.title, f"版本 {d.version} · SHA-256 {d.sha256[:16]}") for d in bundle_of(app))
 
 
 def application_regenerate(*, application_id: int, actor: str) -> tuple[Application, str]:
@@ -317,9 +296,9 @@ def link_expires_at(app: Application) -> dt.datetime | None:
     return min(start, app.approved_at + dt.timedelta(days=settings.APPLICANT_LINK_DAYS))
 
 
-def required_documents() -> list[tuple[str, str]]:
+def required_documents(app: Application) -> list[tuple[str, str]]:
     """Every document the applicant must open before signing (motor standard 4.2.4 b), in order."""
-    return [(APPLICATION_FORM, "电子投保单"), *[(d.code, d.title) for d in bundle_documents()]]
+    return [(APPLICATION_FORM, "电子投保单"), *[(d.code, d.title) for d in bundle_of(app)]]
 
 
 def document_digest(app: Application, code: str) -> tuple[str, str, str]:
@@ -328,10 +307,9 @@ def document_digest(app: Application, code: str) -> tuple[str, str, str]:
         if app.form_document is None:
             raise ApplicationError("application_state", "投保单尚未审批，暂不能查看。")
         return "电子投保单", app.number, app.form_document.sha256
-    try:
-        doc = bundle_document(code)
-    except KeyError:
-        raise ApplicationError("not_found", "没有这个投保文件。") from None
+    doc = next((d for d in bundle_of(app) if d.code == code), None)
+    if doc is None:  # unknown, or a text this application's products do not include
+        raise ApplicationError("not_found", "没有这个投保文件。")
     return doc.title, doc.version, doc.sha256
 
 
@@ -381,7 +359,7 @@ def application_document_served(*, app: Application, code: str, client: ClientIn
 def unread_documents(app: Application) -> list[str]:
     served = {r.code: r.sha256 for r in app.reads.all()}
     missing = []
-    for code, _title in required_documents():
+    for code, _title in required_documents(app):
         if served.get(code) != document_digest(app, code)[2]:
             missing.append(code)
     return missing
@@ -408,7 +386,7 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
             raise ApplicationError("application_state")
         missing = unread_documents(app)
         if missing:
-            titles = dict(required_documents())
+            titles = dict(required_documents(app))
             raise ApplicationError(
                 "documents_not_read",
                 "请先阅读以下文件后再签名：" + "、".join(titles[c] for c in missing),
@@ -525,7 +503,7 @@ def application_otp_send(*, app: Application, client: ClientInfo) -> str:
             context={
                 "code": code,
                 "application_number": app.number,
-                "product_short_name": "交强险",  # until a product definition names its products
+                "product_short_name": products_short_name(app),
                 "valid_minutes": settings.OTP["ttl_seconds"] // 60,
             },
             dedupe_key=f"{app.number}.{challenge.pk}",

@@ -22,7 +22,9 @@ class Policy(models.Model):
     number = models.CharField(max_length=32, unique=True)
     product = models.CharField(max_length=16)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_FORCE)
-    application = models.OneToOneField("motor.Application", on_delete=models.PROTECT, related_name="policy")
+    # One policy per product of the application (a 交强险 and a 商业险 bought together are two policies,
+    # as insurers issue them): `Application.policy` is the first, `Application.policies` all of them.
+    application = models.ForeignKey("motor.Application", on_delete=models.PROTECT, related_name="policies")
     applicant = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
     plate = EncryptedTextField(context="policies.policy.plate")
     # Keyed blind index of the plate (same context as Application.plate_index): the public query
@@ -41,6 +43,9 @@ class Policy(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name_plural = "policies"
+        constraints = [
+            models.UniqueConstraint(fields=["application", "product"], name="one_policy_per_product")
+        ]
 
     def __str__(self) -> str:
         return self.number

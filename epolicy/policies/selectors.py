@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core import signing
 
 from epolicy.common.errors import ApplicationError
-from epolicy.motor.models import plate_index_of
+from epolicy.motor.models import plate_index_of, vin_index_of
 from epolicy.parties.models import Customer
 
 from .models import Policy
@@ -15,17 +15,30 @@ DOWNLOAD_MAX_AGE_SECONDS = 15 * 60
 
 
 def policy_find(*, policy_number: str, id_number: str, plate: str) -> Policy:
-    """A policy matching all three facts (number, applicant's ID number, plate), else one vague refusal."""
-    # The plate is encrypted: it is matched through its blind index (normalised the same way).
+    """A policy matching all three facts, else one vague refusal: its number, the ID number of its
+    applicant or of its insured (both may query and download it), and its plate — or, for a new car
+    not yet registered, its VIN."""
     policy = (
-        Policy.objects.select_related("applicant", "document")
-        .filter(number=(policy_number or "").strip().upper(), plate_index=plate_index_of(plate))
+        Policy.objects.select_related("applicant", "document", "application", "application__insured")
+        .filter(number=(policy_number or "").strip().upper())
         .first()
     )
-    if policy is None or policy.applicant.id_number_index != Customer.id_index((id_number or "").strip()):
+    if policy is None or not _vehicle_matches(policy, plate) or not _person_matches(policy, id_number):
         # One answer for every mismatch, so the form cannot be used to probe which fact was wrong.
         raise ApplicationError("policy_query_no_match")
     return policy
+
+
+def _vehicle_matches(policy: Policy, plate_or_vin: str) -> bool:
+    # Plate and VIN are encrypted: matched through their blind indexes (normalised the same way).
+    if policy.plate:
+        return policy.plate_index == plate_index_of(plate_or_vin)
+    return bool(plate_or_vin) and policy.application.vin_index == vin_index_of(plate_or_vin)
+
+
+def _person_matches(policy: Policy, id_number: str) -> bool:
+    wanted = Customer.id_index((id_number or "").strip())
+    return wanted in (policy.applicant.id_number_index, policy.application.insured.id_number_index)
 
 
 def download_token(policy: Policy) -> str:

@@ -94,8 +94,8 @@ def document(request: HttpRequest, token: str, code: str) -> HttpResponse:
         content = services.application_document_served(app=app, code=code, client=ClientInfo.of(request))
     except ApplicationError as exc:
         return _not_found(request, exc)
-    codes = [c for c, _ in services.required_documents()]
-    titles = dict(services.required_documents())
+    codes = [c for c, _ in services.required_documents(app)]
+    titles = dict(services.required_documents(app))
     position = codes.index(code) + 1
     context: dict[str, Any] = {
         "app": app,

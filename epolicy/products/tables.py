@@ -9,6 +9,7 @@ caches hold immutable data read from files shipped with the code, so every proce
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -37,14 +38,19 @@ from epolicy.rules.motor.ctpl import (
     PremiumClass,
     TableVersion,
 )
+from epolicy.rules.motor.vehicle_tax import BASES as TAX_BASES
 from epolicy.rules.motor.vehicle_tax import (
-    TREATMENTS,
-    EnergyTreatment,
+    EXEMPTIONS,
+    ClassAmounts,
+    Exemption,
     RegionalSchedule,
+    Relief,
     TaxBand,
-    Treatment,
+    TonnageRule,
+    VehicleClassRule,
     VehicleTaxTable,
 )
+from epolicy.rules.motor.vehicle_tax import Basis as TaxBasis
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 REGIONS_FILE = "regions.yaml"
@@ -373,75 +379,158 @@ def _floating_table(path: Path, index: int, regions_path: Path) -> FloatingTable
         raise _fail(where, str(exc)) from None
 
 
+def _int(value: Any, where: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(where, f"expected an integer ≥ {minimum}")
+    return value
+
+
+def _opt_int(value: Any, where: str, *, minimum: int = 0) -> int | None:
+    return None if value is None else _int(value, where, minimum=minimum)
+
+
+def _opt_date(value: Any, where: str) -> date | None:
+    return None if value is None else _date(value, where)
+
+
+def _tax_band(raw: Any, where: str, basis: str) -> TaxBand:
+    bounds = {
+        "displacement": {"lower_l", "upper_l"},
+        "seats": {"min_seats", "max_seats"},
+    }.get(basis, set())
+    band = _keys(raw, where, required={"code", "min", "max", "label_zh", *bounds})
+    return TaxBand(
+        code=_str(band["code"], f"{where}.code"),
+        label_zh=_str(band["label_zh"], f"{where}.label_zh"),
+        national_min=_decimal(band["min"], f"{where}.min"),
+        national_max=_decimal(band["max"], f"{where}.max"),
+        lower_l=_opt_decimal(band.get("lower_l"), f"{where}.lower_l"),
+        upper_l=_opt_decimal(band.get("upper_l"), f"{where}.upper_l"),
+        min_seats=_opt_int(band.get("min_seats"), f"{where}.min_seats", minimum=1),
+        max_seats=_opt_int(band.get("max_seats"), f"{where}.max_seats", minimum=1),
+    )
+
+
+def _vehicle_class(code: str, raw: Any, where: str) -> VehicleClassRule:
+    data = _keys(
+        raw,
+        where,
+        required={"name_zh", "basis"},
+        optional={"bands", "derived_from", "factor", "reason_zh", "min_seats", "max_seats"},
+    )
+    basis = data["basis"]
+    if basis not in TAX_BASES:
+        raise _fail(where, f"basis must be one of {list(TAX_BASES)}")
+    bands = tuple(
+        _tax_band(raw_band, f"{where}.bands[{i}]", basis)
+        for i, raw_band in enumerate(_list(data.get("bands", []), f"{where}.bands"))
+    )
+    derived = data.get("derived_from")
+    reason = data.get("reason_zh")
+    return VehicleClassRule(
+        code=code,
+        name_zh=_str(data["name_zh"], f"{where}.name_zh"),
+        basis=cast(TaxBasis, basis),
+        bands=bands,
+        derived_from=None if derived is None else _str(derived, f"{where}.derived_from"),
+        factor=_decimal(data.get("factor", 1), f"{where}.factor"),
+        reason_zh=None if reason is None else _str(reason, f"{where}.reason_zh"),
+        min_seats=_opt_int(data.get("min_seats"), f"{where}.min_seats", minimum=1),
+        max_seats=_opt_int(data.get("max_seats"), f"{where}.max_seats", minimum=1),
+    )
+
+
+def _relief(raw: Any, where: str) -> Relief:
+    data = _keys(
+        raw,
+        where,
+        required={"code", "treatment", "classes", "energy_types", "reason_zh", "effective_from", "source"},
+        optional={"effective_to", "confirmed", "reported_end_on"},
+    )
+    if data["treatment"] not in EXEMPTIONS:
+        raise _fail(f"{where}.treatment", f"must be one of {list(EXEMPTIONS)}")
+    return Relief(
+        code=_str(data["code"], f"{where}.code"),
+        treatment=cast(Exemption, data["treatment"]),
+        classes=frozenset(_str(c, f"{where}.classes") for c in _list(data["classes"], f"{where}.classes")),
+        energy_types=frozenset(
+            _str(e, f"{where}.energy_types") for e in _list(data["energy_types"], f"{where}.energy_types")
+        ),
+        reason_zh=_str(data["reason_zh"], f"{where}.reason_zh"),
+        effective_from=_date(data["effective_from"], f"{where}.effective_from"),
+        effective_to=_opt_date(data.get("effective_to"), f"{where}.effective_to"),
+        source=_str(data["source"], f"{where}.source"),
+        confirmed=_bool(data.get("confirmed", False), f"{where}.confirmed"),
+        reported_end_on=_opt_date(data.get("reported_end_on"), f"{where}.reported_end_on"),
+    )
+
+
+def _class_amounts(raw: Any, where: str) -> ClassAmounts:
+    item = _keys(raw, where, required={"source", "confirmed", "demo", "amounts"})
+    demo = _bool(item["demo"], f"{where}.demo")
+    confirmed = _bool(item["confirmed"], f"{where}.confirmed")
+    if demo and confirmed:
+        raise _fail(where, "a demo schedule cannot be confirmed")
+    return ClassAmounts(
+        amounts={
+            str(b): _decimal(a, f"{where}.amounts.{b}")
+            for b, a in _mapping(item["amounts"], f"{where}.amounts").items()
+        },
+        source=_str(item["source"], f"{where}.source"),
+        confirmed=confirmed,
+        demo=demo,
+    )
+
+
 @functools.lru_cache(maxsize=16)
 def _vehicle_tax_table(path: Path, index: int, regions_path: Path) -> VehicleTaxTable:
     version, data, where = _version(path, index)
     _keys(
         data,
         where,
-        required={"effective_from", "source", "confirmed", "max_seats", "bands", "energy_types", "schedules"},
+        required={"effective_from", "source", "confirmed", "tonnage", "classes", "reliefs", "schedules"},
         optional=_VERSION_KEYS,
     )
     known = _regions(regions_path)
     try:
-        bands = []
-        for i, raw in enumerate(_list(data["bands"], f"{where}.bands")):
-            bwhere = f"{where}.bands[{i}]"
-            band = _keys(raw, bwhere, required={"code", "lower_l", "upper_l", "min", "max", "label_zh"})
-            bands.append(
-                TaxBand(
-                    code=_str(band["code"], f"{bwhere}.code"),
-                    label_zh=_str(band["label_zh"], f"{bwhere}.label_zh"),
-                    national_min=_decimal(band["min"], f"{bwhere}.min"),
-                    national_max=_decimal(band["max"], f"{bwhere}.max"),
-                    lower_l=_opt_decimal(band["lower_l"], f"{bwhere}.lower_l"),
-                    upper_l=_opt_decimal(band["upper_l"], f"{bwhere}.upper_l"),
-                )
-            )
-        treatments = {}
-        for energy, raw in _mapping(data["energy_types"], f"{where}.energy_types").items():
-            twhere = f"{where}.energy_types.{energy}"
-            item = _keys(raw, twhere, required={"treatment", "factor"}, optional={"reason_zh"})
-            if item["treatment"] not in TREATMENTS:
-                raise _fail(twhere, f"treatment must be one of {list(TREATMENTS)}")
-            reason = item.get("reason_zh")
-            treatments[str(energy)] = EnergyTreatment(
-                energy_type=str(energy),
-                treatment=cast(Treatment, item["treatment"]),
-                factor=_decimal(item["factor"], f"{twhere}.factor"),
-                reason_zh=None if reason is None else _str(reason, f"{twhere}.reason_zh"),
-            )
+        tonnage = _keys(data["tonnage"], f"{where}.tonnage", required={"places", "confirmed", "source"})
+        classes = {
+            str(code): _vehicle_class(str(code), raw, f"{where}.classes.{code}")
+            for code, raw in _mapping(data["classes"], f"{where}.classes").items()
+        }
+        reliefs = tuple(
+            _relief(raw, f"{where}.reliefs[{i}]")
+            for i, raw in enumerate(_list(data["reliefs"], f"{where}.reliefs"))
+        )
         schedules = {}
         for region, raw in _mapping(data["schedules"], f"{where}.schedules").items():
             swhere = f"{where}.schedules.{region}"
             region = _region_code(region, swhere, known)
-            item = _keys(raw, swhere, required={"region_name", "source", "confirmed", "demo", "amounts"})
-            if item["region_name"] != known[region]:
-                raise _fail(swhere, f"region_name {item['region_name']!r} differs from {known[region]!r}")
-            demo = _bool(item["demo"], f"{swhere}.demo")
-            confirmed = _bool(item["confirmed"], f"{swhere}.confirmed")
-            if demo and confirmed:
-                raise _fail(swhere, "a demo schedule cannot be confirmed")
+            item = _mapping(raw, swhere)
+            if item.get("region_name") != known[region]:
+                raise _fail(swhere, f"region_name {item.get('region_name')!r} differs from {known[region]!r}")
+            unknown = set(item) - {"region_name"} - set(classes)
+            if unknown:
+                raise _fail(swhere, f"unknown keys {sorted(unknown)} (a typo? classes are {sorted(classes)})")
             schedules[region] = RegionalSchedule(
                 region_code=region,
                 region_name=known[region],
-                amounts={
-                    str(b): _decimal(a, f"{swhere}.amounts.{b}")
-                    for b, a in _mapping(item["amounts"], f"{swhere}.amounts").items()
+                classes={
+                    str(c): _class_amounts(part, f"{swhere}.{c}")
+                    for c, part in item.items()
+                    if c != "region_name"
                 },
-                source=_str(item["source"], f"{swhere}.source"),
-                confirmed=confirmed,
-                demo=demo,
             )
-        max_seats = data["max_seats"]
-        if isinstance(max_seats, bool) or not isinstance(max_seats, int) or max_seats < 1:
-            raise _fail(f"{where}.max_seats", "expected a positive integer")
         return VehicleTaxTable(
             version=version,
-            bands=tuple(bands),
+            classes=classes,
             schedules=schedules,
-            treatments=treatments,
-            max_seats=max_seats,
+            reliefs=reliefs,
+            tonnage=TonnageRule(
+                places=_opt_int(tonnage["places"], f"{where}.tonnage.places"),
+                source=_str(tonnage["source"], f"{where}.tonnage.source"),
+                confirmed=_bool(tonnage["confirmed"], f"{where}.tonnage.confirmed"),
+            ),
             region_names=known,
         )
     except ValueError as exc:
@@ -472,7 +561,9 @@ def _ctpl_tables(directory: Path, on: date) -> CtplTables:
 @functools.lru_cache(maxsize=256)
 def _vehicle_tax(directory: Path, on: date) -> VehicleTaxTable:
     path = directory / VEHICLE_TAX_FILE
-    return _vehicle_tax_table(path, _select(path, on), directory / REGIONS_FILE)
+    table = _vehicle_tax_table(path, _select(path, on), directory / REGIONS_FILE)
+    # The version's reliefs are effective-dated on their own: the table says the date they are read on.
+    return dataclasses.replace(table, as_of=on)
 
 
 def load_ctpl_tables(on: date, *, data_dir: Path | str | None = None) -> CtplTables:
@@ -481,7 +572,7 @@ def load_ctpl_tables(on: date, *, data_dir: Path | str | None = None) -> CtplTab
 
 
 def load_vehicle_tax_table(on: date, *, data_dir: Path | str | None = None) -> VehicleTaxTable:
-    """The 车船税 table effective on a date (rate_table_missing if none)."""
+    """The 车船税 table effective on a date, its reliefs as in force that day (rate_table_missing if none)."""
     return _vehicle_tax(_dir(data_dir), on)
 
 

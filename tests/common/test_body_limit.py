@@ -55,3 +55,26 @@ def test_a_body_under_the_ceiling_reaches_the_view(db, settings, pki):
     response = Client().post("/api/v1/public/verify", {"file": io.BytesIO(b"%PDF" + b"0" * 2000)})
     # The view's own, smaller limit answers: the body got through the ceiling.
     assert response.status_code == 413 and response.json()["code"] == "verify_file_too_large"
+
+
+def test_a_path_with_its_own_larger_contract_has_its_own_ceiling(db, settings):
+    """The signing service answers bodies over its 20 MB itself; the global ceiling stands above it."""
+    over_global = settings.MAX_REQUEST_BODY_BYTES + 1
+    response = Client().generic(
+        "POST",
+        "/internal/signing/v1/seal",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH=str(over_global),
+        **{"wsgi.input": io.BytesIO(b"")},
+    )
+    assert response.status_code != 413 or response.json().get("code") != "request_too_large"
+    response = Client().generic(
+        "POST",
+        "/internal/signing/v1/seal",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH=str(settings.REQUEST_BODY_LIMITS["/internal/signing/"] + 1),
+        **{"wsgi.input": Untouchable()},
+    )
+    assert response.status_code == 413

@@ -24,6 +24,7 @@ def rendered(event: str) -> dict[str, dict]:
 def test_the_registry_has_the_events_the_domain_emits():
     assert set(ALL) >= {
         "motor.otp",
+        "motor.application_link",
         "motor.policy_issued",
         "life.otp",
         "life.change_applied",

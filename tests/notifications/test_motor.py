@@ -30,8 +30,16 @@ def test_the_otp_goes_through_the_service_and_is_not_kept(policy):
     assert otp.dedupe_key.startswith(policy.application.number + ".")
     sms = otp.deliveries.get()
     assert sms.status == "sent" and sms.payload == {}  # the code is erased once sent
-    text = SmsMessage.objects.get().text
-    assert f"您正在为投保单{policy.application.number}缴纳交强险保费，验证码 " in text
+    texts = [m.text for m in SmsMessage.objects.all()]
+    assert len(texts) == 2  # the link after approval, and the code
+    assert any(f"投保单{policy.application.number}已审核通过" in t and "/m/a/" in t for t in texts)
+    assert any(f"您正在为投保单{policy.application.number}缴纳交强险保费，验证码 " in t for t in texts)
+
+
+def test_the_link_sms_is_erased_once_sent(policy):
+    link = Notification.objects.get(event="motor.application_link")
+    assert link.dedupe_key == policy.application.number
+    assert link.deliveries.get().payload == {}  # it opens the application
 
 
 def test_the_issued_policy_is_mailed_once_with_its_pdf_and_message_id(policy, settings):

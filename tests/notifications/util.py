@@ -39,6 +39,12 @@ def context(event: str) -> dict[str, Any]:
             "product_short_name": "交强险",
             "valid_minutes": 5,
         },
+        "motor.application_link": {
+            "application_number": "TDZA2026120100001",
+            "product_short_name": "交强险和商业险",
+            "url": "https://insurer.example/m/a/XCBgRqpMmd6XpSs5OsVvJFb-E3AfBvqv/",
+            "valid_until": "12月08日 24:00",
+        },
         "motor.policy_issued": {
             "applicant_name": NAME,
             "policy_number": "PDZA20261201000001",

@@ -90,14 +90,17 @@ def test_region_codes_and_names(code, name, plan):
 def test_vehicle_tax_schedules_are_labelled():
     table = load_vehicle_tax_table(ON)
     assert set(table.schedules) == {"110000", "310000", "440000"}
-    bj = table.schedules["110000"]
+    bj = table.schedules["110000"].classes["passenger"]
     assert (bj.confirmed, bj.demo) == (True, False)
     assert [bj.amounts[b.code] for b in table.bands] == [
         Decimal(a) for a in (300, 420, 480, 900, 1920, 3480, 5280)
     ]
-    for code in ("310000", "440000"):
-        assert (table.schedules[code].confirmed, table.schedules[code].demo) == (False, True)
-        assert "DEMO" in table.schedules[code].source
+    # 北京 has confirmed amounts for 乘用车 only; every other class and region is a marked demo figure.
+    for code, schedule in table.schedules.items():
+        for vehicle_class, part in schedule.classes.items():
+            if (code, vehicle_class) != ("110000", "passenger"):
+                assert (part.confirmed, part.demo) == (False, True), (code, vehicle_class)
+                assert "DEMO" in part.source
     assert [(b.national_min, b.national_max) for b in table.bands] == [
         (Decimal(lo), Decimal(hi))
         for lo, hi in [
@@ -167,20 +170,29 @@ def test_a_faithful_copy_loads(data_dir):
     # The control for the tests below: the copy itself is fine, so their failures come from the edit.
     edit(data_dir, "vehicle_tax.yaml", lambda doc: None)
     edit(data_dir, "ctpl_floating.yaml", lambda doc: None)
-    assert load_vehicle_tax_table(ON, data_dir=data_dir).schedules["110000"].amounts["1.0-1.6"] == Decimal(
-        420
-    )
+    bj = load_vehicle_tax_table(ON, data_dir=data_dir).schedules["110000"]
+    assert bj.classes["passenger"].amounts["1.0-1.6"] == Decimal(420)
     assert validate_all(data_dir=data_dir)
     assert tables_version(ON, data_dir=data_dir) == tables_version(ON)  # digests are of content, not layout
 
 
 @pytest.mark.parametrize(
-    ("region", "band", "amount"),
-    [("110000", "1.0-1.6", 541), ("310000", "le1.0", 59), ("440000", "gt4.0", 5401)],
+    ("region", "vehicle_class", "band", "amount"),
+    [
+        ("110000", "passenger", "1.0-1.6", 541),
+        ("310000", "passenger", "le1.0", 59),
+        ("440000", "passenger", "gt4.0", 5401),
+        ("110000", "bus", "ge20", 1441),  # 客车 480–1440 per vehicle
+        ("310000", "truck", "per_t", 15),  # 货车 16–120 per ton
+        ("440000", "special", "per_t", 121),  # 专用作业车 16–120 per ton
+        ("110000", "motorcycle", "per_vehicle", 181),  # 摩托车 36–180
+    ],
 )
-def test_loader_refuses_a_regional_amount_outside_the_national_range(data_dir, region, band, amount):
+def test_loader_refuses_a_regional_amount_outside_the_national_range(
+    data_dir, region, vehicle_class, band, amount
+):
     def change(doc):
-        doc["versions"][0]["schedules"][region]["amounts"][band] = amount
+        doc["versions"][0]["schedules"][region][vehicle_class]["amounts"][band] = amount
 
     edit(data_dir, "vehicle_tax.yaml", change)
     with pytest.raises(RateTableError, match="national range"):
@@ -231,9 +243,17 @@ def _set(path: list[Any], value: Any) -> Callable[[Any], None]:
         # versions overlapping in time
         ("ctpl_limits.yaml", _set(["versions", 1, "effective_to"], date(2020, 9, 19)), "overlap"),
         # a demo schedule cannot claim to be confirmed
-        ("vehicle_tax.yaml", _set(["versions", 0, "schedules", "310000", "confirmed"], True), "demo"),
-        # an energy type without a treatment
-        ("vehicle_tax.yaml", lambda doc: doc["versions"][0]["energy_types"].pop("phev"), "phev"),
+        (
+            "vehicle_tax.yaml",
+            _set(["versions", 0, "schedules", "310000", "passenger", "confirmed"], True),
+            "demo",
+        ),
+        # a relief naming an energy type that does not exist
+        (
+            "vehicle_tax.yaml",
+            _set(["versions", 0, "reliefs", 2, "energy_types"], ["phev", "steam"]),
+            "steam",
+        ),
     ],
 )
 def test_loader_refuses_bad_tables(data_dir, filename, change, match):

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from epolicy.common.errors import ApplicationError
 from epolicy.products.tables import load_vehicle_tax_table
-from epolicy.rules.motor.vehicle_tax import RegionalSchedule, VehicleTaxInput, VehicleTaxTable, vehicle_tax
+from epolicy.rules.motor.vehicle_tax import (
+    ClassAmounts,
+    RegionalSchedule,
+    VehicleTaxInput,
+    VehicleTaxTable,
+    vehicle_tax,
+)
 
 ON = date(2026, 3, 1)
 BEV_REASON = "新能源纯电动/燃料电池乘用车不属于车船税征税范围"
@@ -123,7 +129,7 @@ def test_region_without_schedule_is_refused_naming_it():
 @pytest.mark.parametrize(
     ("kwargs", "code"),
     [
-        (dict(seats=10), "quote_not_available"),  # more than 9 seats: not a 乘用车 of this table
+        (dict(seats=10), "validation_error"),  # more than 9 seats: a 客车, not a 乘用车 (details.field)
         (dict(months=0), "validation_error"),
         (dict(months=13), "validation_error"),
         (dict(seats=0), "validation_error"),
@@ -142,8 +148,10 @@ def test_refusals(kwargs, code):
 def _with_beijing_amount(band: str, amount: str) -> VehicleTaxTable:
     table = load_vehicle_tax_table(ON)
     bj = table.schedules["110000"]
+    cars = bj.classes["passenger"]
+    cars = dataclasses.replace(cars, amounts={**cars.amounts, band: Decimal(amount)})
     schedules = dict(table.schedules)
-    schedules["110000"] = dataclasses.replace(bj, amounts={**bj.amounts, band: Decimal(amount)})
+    schedules["110000"] = dataclasses.replace(bj, classes={**bj.classes, "passenger": cars})
     return dataclasses.replace(table, schedules=schedules)
 
 
@@ -170,12 +178,17 @@ def test_table_refuses_a_regional_amount_outside_the_national_range():
         _with_beijing_amount("1.0-1.6", "541")  # 1.0–1.6 L: 300–540
     with pytest.raises(ValueError, match="national range"):
         _with_beijing_amount("le1.0", "59")  # ≤1.0 L: 60–360
-    _with_beijing_amount("1.0-1.6", "540")  # the bounds themselves are lawful
+    _with_beijing_amount("le1.0", "60")  # the bounds themselves are lawful
+    _with_beijing_amount("le1.0", "360")
 
 
 def test_table_refuses_an_incomplete_schedule():
     table = load_vehicle_tax_table(ON)
-    partial = RegionalSchedule(region_code="110000", region_name="北京", amounts={"le1.0": Decimal("300")})
+    bj = table.schedules["110000"]
+    cars = ClassAmounts(amounts={"le1.0": Decimal("300")})
+    partial = RegionalSchedule(
+        region_code="110000", region_name="北京", classes={**bj.classes, "passenger": cars}
+    )
     with pytest.raises(ValueError, match="missing"):
         dataclasses.replace(table, schedules={"110000": partial})
 
@@ -188,7 +201,8 @@ _TABLE = load_vehicle_tax_table(ON)
 def test_every_configured_amount_is_inside_the_national_range():
     for schedule in _TABLE.schedules.values():
         for band in _TABLE.bands:
-            assert band.national_min <= schedule.amounts[band.code] <= band.national_max, (schedule, band)
+            amount = schedule.classes["passenger"].amounts[band.code]
+            assert band.national_min <= amount <= band.national_max, (schedule, band)
 
 
 @settings(max_examples=400, deadline=None)

@@ -71,6 +71,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EPOLICY_FACE_PROVIDER": "insurer.providers.Face",
         "EPOLICY_VIDEO_PROVIDER": "insurer.providers.Video",
         "EPOLICY_WECHAT_PROVIDER": "insurer.providers.WeChat",
+        "EPOLICY_CLAIMS_HISTORY_PROVIDER": "insurer.providers.ClaimsHistory",
     }
     return child_env(**{**base, **strong(), **overrides})
 
