@@ -81,6 +81,7 @@ def _register() -> None:
     from epolicy.motor.api import customer_router
     from epolicy.motor.api import router as motor_router
     from epolicy.payments.api import router as payments_router
+    from epolicy.policies.api import router as policy_archive_router
     from epolicy.selfservice.api import router as selfservice_router
     from epolicy.servicing.api import router as servicing_router
     from epolicy.verification.api import router as public_router
@@ -90,6 +91,7 @@ def _register() -> None:
     api.add_router("/payments", payments_router)
     api.add_router("/public", public_router)
     api.add_router("/archive", archive_router)
+    api.add_router("/archive", policy_archive_router)
     api.add_router("/servicing", servicing_router)
     api.add_router("/selfservice", selfservice_router)
 

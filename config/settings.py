@@ -410,6 +410,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 # No body larger than the largest upload any view accepts (plus the multipart envelope) is read at all
 # (epolicy.common.middleware.RequestBodyLimitMiddleware).
+# Who lists and checks the audit chain's anchors (epolicy.audit.selectors asks it; docs/audit.md).
+AUDIT_ANCHOR_SCANNER = "epolicy.anchoring.verify.audit_anchors_scan"
 MAX_REQUEST_BODY_BYTES = VERIFY_MAX_UPLOAD_BYTES + 1024 * 1024
 # The signing service takes PDFs up to 20 MB (base64 in JSON) and answers larger ones itself, coded.
 REQUEST_BODY_LIMITS = {"/internal/signing/": 64 * 1024 * 1024}

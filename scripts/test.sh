@@ -11,6 +11,8 @@ ruff check .
 ruff format --check .
 echo "==> mypy"
 mypy epolicy config
+echo "==> import contracts"
+lint-imports
 
 echo "==> tests on SQLite"
 EPOLICY_DATABASE_URL= pytest "$@"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
@@ -19,7 +18,7 @@ from epolicy.common.errors import CODES, ApplicationError
 from epolicy.common.schemas import request_api_client, system_auth
 
 from .models import ArchivedObject
-from .selectors import archive_documents_for_policy, archive_object_get, archive_policy_find
+from .selectors import archive_object_get
 from .services import TOMBSTONE_MESSAGE, archive_latest, archive_read
 
 logger = logging.getLogger("epolicy.archive")
@@ -81,42 +80,6 @@ def _version(obj: ArchivedObject, number: int, public_ids: dict[int, str]) -> di
         "superseded_by": public_ids.get(obj.superseded_by_id) if obj.superseded_by_id else None,
         "replicated": obj.replicated_at is not None,
         "deleted_at": obj.deleted_at,
-    }
-
-
-@router.get(
-    "/policies/{number}",
-    response=PolicyArchiveOut,
-    summary="按保单号列出影像资料（类型、哈希、大小、保存期限、版本）",
-)
-def policy_archive(request: HttpRequest, number: str) -> dict:
-    policy = archive_policy_find(number=number, client=_scoped_client(request))
-    chains = archive_documents_for_policy(policy=policy)
-    public_ids = {v.pk: v.public_id for doc in chains for v in doc.versions}
-    documents = []
-    for doc in chains:
-        latest = doc.latest
-        documents.append(
-            {
-                "id": latest.public_id,
-                "kind": latest.kind,
-                "kind_label": latest.get_kind_display(),
-                "content_type": latest.content_type,
-                "sha256": latest.sha256,
-                "size": latest.size,
-                "created_at": latest.created_at,
-                "retention_until": latest.retention_until,
-                "deleted": latest.deleted_at is not None,
-                "download_url": f"{settings.SITE_URL}/api/v1/archive/objects/{latest.public_id}/download",
-                "versions": [_version(v, n, public_ids) for n, v in enumerate(doc.versions, start=1)],
-            }
-        )
-    return {
-        "policy_number": policy.number,
-        "status": policy.get_status_display(),
-        "period_start": policy.period_start,
-        "period_end": policy.period_end,
-        "documents": documents,
     }
 
 

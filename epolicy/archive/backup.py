@@ -174,7 +174,7 @@ def backup_create(*, out_dir: Path, using: str = DEFAULT_DB_ALIAS) -> BackupResu
 def _copy_anchors(out_dir: Path, audit_head: int) -> list[dict[str, Any]]:
     """Copy the audit anchors of events the backed-up database holds (an anchor written after the
     snapshot would name an event the restored database lacks, and read as a truncation)."""
-    from epolicy.audit.anchor import ANCHOR_PREFIX
+    from .storage import AUDIT_ANCHOR_PREFIX as ANCHOR_PREFIX
 
     names: set[str] = set()
     for location in LOCATION_LABELS:

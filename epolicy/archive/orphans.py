@@ -112,7 +112,7 @@ def find_orphans(
     location: str, *, now: dt.datetime | None = None, grace: dt.timedelta = ORPHAN_GRACE
 ) -> Iterator[OrphanFinding]:
     """Objects present in `location` that no ArchivedObject row registers (never deletes anything)."""
-    from epolicy.audit.anchor import ANCHOR_PREFIX  # written there by the audit log, not registered here
+    from .storage import AUDIT_ANCHOR_PREFIX as ANCHOR_PREFIX  # written by epolicy.anchoring, not registered
 
     storage = location_storage(location)
     now = now or clock.now()

@@ -8,7 +8,6 @@ from django.db.models import Q
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.models import ApiClient
-from epolicy.policies.models import Policy
 
 from .models import ArchivedObject
 
@@ -24,28 +23,8 @@ class ArchivedDocument:
         return self.versions[-1]
 
 
-def archive_policy_find(*, number: str, client: ApiClient | None = None) -> Policy:
-    """A policy by number; with `client`, only one whose application that client submitted."""
-    policies = Policy.objects.select_related("application").filter(number=number.strip().upper())
-    if client is not None:
-        policies = policies.filter(application__created_by_client=client)
-    policy = policies.first()
-    if policy is None:
-        raise ApplicationError("not_found", "没有这个保单号的保单，请核对保单号。")
-    return policy
-
-
-def archive_documents_for_policy(*, policy: Policy) -> list[ArchivedDocument]:
-    """Every archived object of the policy and of its application, grouped into version chains."""
-    objects = list(
-        ArchivedObject.objects.filter(Q(policy=policy) | Q(application_id=policy.application_id)).order_by(
-            "id"
-        )
-    )
-    return _chains(objects)
-
-
-def _chains(objects: list[ArchivedObject]) -> list[ArchivedDocument]:
+def document_chains(objects: list[ArchivedObject]) -> list[ArchivedDocument]:
+    """Archived objects grouped into version chains (each first version with its later ones), in order."""
     by_id = {o.pk: o for o in objects}
     later_versions = {o.superseded_by_id for o in objects if o.superseded_by_id in by_id}
     documents = []

@@ -9,14 +9,12 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 
 from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
 from epolicy.common.failpoints import failpoint
 from epolicy.ops.outbox import PURGE_ARCHIVE, REPLICATE_ARCHIVE, outbox_enqueue
-from epolicy.policies.models import Policy
 
 from .models import ArchiveDeletionRequest, ArchivedObject
 from .storage import (
@@ -38,70 +36,20 @@ APPROVE_PERMISSION = "archive.approve_deletion"
 # --- retention ------------------------------------------------------------------------------------------
 def retention_until(period_start: dt.date, period_end: dt.date) -> dt.date:
     """Motor standard §5 c / insurance law art. 87: end + 5 years for terms ≤ 1 year, + 10 years otherwise."""
-    return _add_years(period_end, _retention_years(period_start, period_end))
+    return add_years(period_end, retention_years(period_start, period_end))
 
 
-def _retention_years(period_start: dt.date, contracted_end: dt.date) -> int:
-    return 5 if contracted_end <= _add_years(period_start, 1) else 10
+def retention_years(period_start: dt.date, contracted_end: dt.date) -> int:
+    return 5 if contracted_end <= add_years(period_start, 1) else 10
 
 
-def _add_years(day: dt.date, years: int) -> dt.date:
+def add_years(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
 
 
-def archive_recompute_retention(*, policy: Policy, actor: str, terminated_on: dt.date | None = None) -> int:
-    """Insurance law art. 87: keep a policy's documents from its termination for 5 years (term ≤ 1 year)
-    or 10 years (longer terms); recomputed when the policy ends early or is endorsed.
-
-    The term is the contracted one (the longer of the applied-for and the current period), so ending a
-    multi-year policy early does not make it a short-term one; the years run from the actual
-    termination (`terminated_on`, else the policy's end date), so ending early moves the date earlier.
-    Returns how many archived objects got a new date.
-    """
-    with transaction.atomic():
-        locked = (
-            Policy.objects.select_for_update(of=("self",)).select_related("application").get(pk=policy.pk)
-        )
-        contracted_end = max(locked.period_end, locked.application.period_end)
-        termination = terminated_on or locked.period_end
-        if termination > contracted_end:
-            raise ApplicationError(
-                "validation_error",
-                f"终止日期 {termination:%Y-%m-%d} 晚于保险期间届满日 {contracted_end:%Y-%m-%d}。",
-                {"field": "terminated_on"},
-            )
-        years = _retention_years(locked.period_start, contracted_end)
-        new_date = _add_years(termination, years)
-        objects = list(
-            ArchivedObject.objects.select_for_update()
-            .filter(Q(policy=locked) | Q(application_id=locked.application_id), deleted_at__isnull=True)
-            .order_by("id")
-        )
-        changed = [o for o in objects if o.retention_until != new_date]
-        previous = sorted({o.retention_until.isoformat() for o in changed if o.retention_until})
-        ArchivedObject.objects.filter(pk__in=[o.pk for o in changed]).update(retention_until=new_date)
-        audit_record(
-            action="archive.retention_recomputed",
-            actor=actor,
-            subject_type="policy",
-            subject_id=locked.number,
-            data={
-                "terminated_on": termination.isoformat(),
-                "contracted_end": contracted_end.isoformat(),
-                "years": years,
-                "retention_until": new_date.isoformat(),
-                "previous": previous,
-                "objects_changed": len(changed),
-                "objects": len(objects),
-            },
-        )
-    return len(changed)
-
-
-# --- storing and reading --------------------------------------------------------------------------------
 def archive_put(
     *,
     data: bytes,

@@ -30,6 +30,8 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger("epolicy.archive")
 
+# Where the audit log's anchors live in both locations (written by epolicy.anchoring).
+AUDIT_ANCHOR_PREFIX = "audit-anchors"
 PRIMARY = "archive"
 BACKUP = "archive_backup"
 LOCATION_LABELS = {PRIMARY: "主存储", BACKUP: "备份存储"}

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from django.db.models import Max, QuerySet
 
-from .anchor_verify import Anchor, audit_anchors_scan
+from .anchor_scan import Anchor, AnchorScan
 from .keys import ChainKey, UnknownChainKey, verification_key
 from .models import (
     GENESIS_HASH,
@@ -254,7 +254,7 @@ def audit_verify_chain(batch_size: int = 1000, *, anchors: bool = True) -> Chain
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
 
-    scan = audit_anchors_scan() if anchors else None
+    scan = _anchor_scan() if anchors else None
     head = _head_snapshot()
     walk, chain_finding = _walk_chain(head, batch_size)
     findings = [chain_finding] if chain_finding else _head_findings(head, walk)
@@ -290,3 +290,12 @@ def audit_verify_chain(batch_size: int = 1000, *, anchors: bool = True) -> Chain
         anchors_checked=anchors_checked,
         newest_anchor=newest,
     )
+
+
+def _anchor_scan() -> AnchorScan:
+    """The anchors as the configured scanner finds them (epolicy.anchoring.verify.audit_anchors_scan)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    scan: AnchorScan = import_string(settings.AUDIT_ANCHOR_SCANNER)()
+    return scan

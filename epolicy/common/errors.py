@@ -136,10 +136,11 @@ class ApplicationError(Exception):
         return {"code": self.code, "message": self.message_zh, "details": self.details}
 
 
-# The life-servicing engine keeps its codes beside its rules. Imported last: that package's modules
-# import ApplicationError from here.
-from epolicy.rules.life.errors import LIFE_CODES  # noqa: E402
-
-if set(CODES) & set(LIFE_CODES):  # a code means one thing everywhere
-    raise RuntimeError(f"error codes defined twice: {sorted(set(CODES) & set(LIFE_CODES))}")
-CODES.update(LIFE_CODES)
+def register_codes(codes: dict[str, tuple[int, str]]) -> None:
+    """Add the codes a lower-level package keeps beside its rules (epolicy.rules.life.errors registers
+    its own when imported; the products app imports it when Django starts). A code means one thing
+    everywhere: defining one twice is an error."""
+    twice = set(CODES) & set(codes)
+    if any(CODES[c] != codes[c] for c in twice):
+        raise RuntimeError(f"error codes defined twice: {sorted(twice)}")
+    CODES.update(codes)

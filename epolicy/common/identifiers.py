@@ -18,9 +18,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
-
 if TYPE_CHECKING:
     from .errors import ApplicationError
 
@@ -95,15 +92,10 @@ AMOUNT_RE = re.compile(r"[0-9]+(?:\.([0-9]+))?")
 # Whole numbers (days, years, counts): ASCII digits, at most this many.
 WHOLE_NUMBER_MAX_DIGITS = 6
 
-# --- email ------------------------------------------------------------------------------------------
-EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit less the angle brackets
-EMAIL_LOCAL_MAX_LENGTH = 64
-
 # Full-width ASCII (U+FF01-U+FF5E) to half-width, ideographic space to space.
 _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Invisible characters that come along when numbers are copied from web pages and chat apps.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
-_EMAIL_VALIDATOR = EmailValidator(allowlist=[])
 
 
 def _refuse(code: str, message_zh: str, field: str) -> ApplicationError:
@@ -471,36 +463,6 @@ def validate_uscc(value: str, *, field: str = "uscc") -> str:
     if uscc_check_char(uscc[:17]) != uscc[17]:
         raise _refuse(code, "统一社会信用代码校验位不正确，请对照营业执照逐位核对，特别是最后一位。", field)
     return uscc
-
-
-# --- email --------------------------------------------------------------------------------------------
-
-
-def validate_email(value: str, *, field: str = "email") -> str:
-    """Email address: RFC 5322 dot-atom local part, DNS domain (Django EmailValidator); domain lower-cased."""
-    code = "invalid_email"
-    email = _half_width(value or "").strip()
-    if not email:
-        raise _refuse(code, "请填写电子邮箱地址。", field)
-    if "@" not in email:
-        raise _refuse(code, "电子邮箱地址缺少“@”，请填写如 name@example.com 的地址。", field)
-    if any(c.isspace() for c in email):
-        raise _refuse(code, "电子邮箱地址中不能有空格，请核对。", field)
-    if len(email) > EMAIL_MAX_LENGTH:
-        raise _refuse(code, f"电子邮箱地址不能超过 {EMAIL_MAX_LENGTH} 个字符，请核对。", field)
-    local, domain = email.rsplit("@", 1)
-    if not local or len(local) > EMAIL_LOCAL_MAX_LENGTH or not _EMAIL_VALIDATOR.user_regex.match(local):
-        raise _refuse(
-            code, "电子邮箱“@”之前的用户名不正确（只能使用英文字母、数字和 . _ - 等符号），请核对。", field
-        )
-    if not _EMAIL_VALIDATOR.validate_domain_part(domain):
-        raise _refuse(code, "电子邮箱“@”之后的域名不正确，请填写如 example.com 的域名。", field)
-    normalised = f"{local}@{domain.lower()}"
-    try:
-        _EMAIL_VALIDATOR(normalised)
-    except ValidationError:
-        raise _refuse(code, "电子邮箱地址格式不正确，请填写如 name@example.com 的地址。", field) from None
-    return normalised
 
 
 # --- identity documents of applicants, insureds and owners ---------------------------------------------

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from epolicy.common import clock, identifiers
+from epolicy.common.email_address import validate_email
 from epolicy.common.errors import ApplicationError
 from epolicy.parties.models import Customer
 from epolicy.products.motor_products import motor_catalogue
@@ -96,7 +97,7 @@ def person(data: PersonInput, role: str, problems: Problems, *, contact: bool = 
     phone = problems.check(identifiers.validate_phone, data.phone, field=f"{role}.phone")
     email = ""
     if data.email:
-        email = problems.check(identifiers.validate_email, data.email, field=f"{role}.email") or ""
+        email = problems.check(validate_email, data.email, field=f"{role}.email") or ""
     elif role == "applicant" and contact:
         problems.refuse(
             "validation_error", "请填写投保人的电子邮箱，电子保单将发送到该邮箱。", "applicant.email"

@@ -11,14 +11,13 @@ import functools
 from decimal import Decimal
 from importlib import resources
 
-from django.conf import settings
-
 from epolicy.common import clock
 from epolicy.common.identifiers import ID_TYPES
 from epolicy.common.masking import mask_address, mask_id_number, mask_phone
 from epolicy.common.money import cny_upper, fmt_cny
 from epolicy.documents.model import ApplicationFormData, EPolicyData, Field, InsurerInfo, Section, Table
 from epolicy.parties.models import Customer
+from epolicy.policies.links import verify_url
 from epolicy.products.motor_products import motor_catalogue
 
 from .models import Application
@@ -323,11 +322,6 @@ IMPORTANT_NOTICES = (
     "被保险机动车发生保险事故，请及时拨打客服电话报案。",
     "被保险机动车转让、改装、加装或改变使用性质等导致危险程度显著增加的，应及时通知保险人。",
 )
-
-
-def verify_url(policy_number: str, verify_code: str = "") -> str:
-    """The QR code's address: the number, and the random code without which it says nothing."""
-    return f"{settings.SITE_URL}/v/{policy_number}" + (f"?c={verify_code}" if verify_code else "")
 
 
 def epolicy_data(

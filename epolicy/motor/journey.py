@@ -17,11 +17,11 @@ from PIL import Image, ImageDraw
 from epolicy.common.errors import ApplicationError
 from epolicy.common.providers import get_provider
 from epolicy.common.request_meta import ClientInfo
+from epolicy.motor.issuance import policy_issue
 from epolicy.notifications.models import SmsMessage
 from epolicy.payments.models import SandboxTransaction
 from epolicy.payments.services import payment_start, payment_sync
 from epolicy.policies.models import Policy
-from epolicy.policies.services import policy_issue
 
 from . import services
 from .inputs import ApplicationInput

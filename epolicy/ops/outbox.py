@@ -60,10 +60,10 @@ NOTIFY_WECHAT = "notification.wechat"
 
 KINDS: dict[str, Kind] = {
     ISSUE_POLICY: Kind(
-        "epolicy.policies.jobs.issue_policy",
+        "epolicy.motor.jobs.issue_policy",
         "缴费后出具电子保单",
         "重新出单",
-        rearm="epolicy.policies.jobs.rearm_unissued",
+        rearm="epolicy.motor.jobs.rearm_unissued",
     ),
     EMAIL_POLICY: Kind(
         "epolicy.policies.jobs.email_policy",

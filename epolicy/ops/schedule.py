@@ -33,11 +33,11 @@ JOBS = (
     # Self-service changes whose new amounts (after review) were not confirmed in time lapse.
     Job("life_reconfirm_lapse", "epolicy.selfservice.tasks.reconfirm_lapse_task", dt.timedelta(hours=1)),
     # Archive timestamps renewed well before the TSA certificate or its algorithms expire (motor §5 c).
-    Job("lta_renew", "epolicy.signing.tasks.lta_renew_task", dt.timedelta(days=1)),
+    Job("lta_renew", "epolicy.archive.tasks.lta_renew_task", dt.timedelta(days=1)),
     # CRLs reissued before their nextUpdate, so verification always has fresh revocation data.
     Job("crl_refresh", "epolicy.signing.tasks.crl_refresh_task", dt.timedelta(hours=6)),
     # The audit chain's head anchored outside the database (RFC 3161 token, both archive locations).
-    Job("audit_anchor", "epolicy.audit.tasks.audit_anchor_task", dt.timedelta(hours=1)),
+    Job("audit_anchor", "epolicy.anchoring.tasks.audit_anchor_task", dt.timedelta(hours=1)),
     # Both archive copies re-hashed; a bad copy repaired from the good one.
     Job(
         "archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)

@@ -16,14 +16,13 @@ from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
 from epolicy.common.failpoints import failpoint
-from epolicy.common.money import fen_int
 from epolicy.common.numbering import document_number
 from epolicy.common.providers import get_provider
-from epolicy.motor.models import Application
-from epolicy.ops.outbox import ISSUE_POLICY, REFUND_PAYMENT, outbox_enqueue
+from epolicy.ops.outbox import REFUND_PAYMENT, outbox_enqueue
 from epolicy.parties.models import Customer
 
 from .models import PaymentNotification, PaymentOrder
+from .payables import payable_owner
 from .providers.base import GatewayNotification
 
 log = logging.getLogger(__name__)
@@ -32,23 +31,21 @@ FINAL = {PaymentOrder.Status.PAID, PaymentOrder.Status.PAYER_MISMATCH, PaymentOr
 
 def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str]:
     """Open (or reopen) the payment of a signed, SMS-verified application; return the gateway URL."""
-    from epolicy.motor.services import require_ready_to_pay
-
     gateway = get_provider("payment")
+    owner = payable_owner()
     with transaction.atomic():
-        app = Application.objects.select_for_update().get(pk=application_id)
-        require_ready_to_pay(app)
-        if app.payments.filter(status=PaymentOrder.Status.PAID).exists():
+        payable = owner.payable(application_id, lock=True)
+        owner.require_ready(application_id)
+        orders = PaymentOrder.objects.filter(application_id=application_id)
+        if orders.filter(status=PaymentOrder.Status.PAID).exists():
             raise ApplicationError("payment_state", "该投保单已缴费，无需重复支付。")
         # One open order at a time: a second click reuses it, so the applicant cannot pay twice.
-        order = app.payments.filter(
-            status__in=[PaymentOrder.Status.PENDING, PaymentOrder.Status.FAILED]
-        ).first()
-        if order is None or order.amount_fen != fen_int(app.total_due):
+        order = orders.filter(status__in=[PaymentOrder.Status.PENDING, PaymentOrder.Status.FAILED]).first()
+        if order is None or order.amount_fen != payable.amount_fen:
             order = PaymentOrder.objects.create(
                 order_no=document_number("PAY", f"{clock.local(clock.now()):%Y%m%d}"),
-                application=app,
-                amount_fen=fen_int(app.total_due),
+                application_id=application_id,
+                amount_fen=payable.amount_fen,
                 provider=gateway.name,
                 created_at=clock.now(),
             )
@@ -56,13 +53,13 @@ def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str
                 action="payment.started",
                 actor=actor,
                 subject_type="application",
-                subject_id=app.number,
+                subject_id=payable.reference,
                 data={"order_no": order.order_no, "amount_fen": order.amount_fen},
             )
         url = gateway.create_payment(
             order_no=order.order_no,
             amount_fen=order.amount_fen,
-            subject=f"交强险保费及代收车船税 {app.number}",
+            subject=payable.description,
             notify_url=f"{settings.SITE_URL}/api/v1/payments/notify/{gateway.name}",
             # The order number only: the link's secret is never handed to the gateway.
             return_url=f"{settings.SITE_URL}/m/return/{order.order_no}/",
@@ -103,8 +100,7 @@ def payment_sync(*, order_no: str, actor: str) -> str:
 
 
 def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, actor: str) -> str:
-    from epolicy.motor.services import application_mark_paid
-
+    owner = payable_owner()
     with transaction.atomic():
         order = PaymentOrder.objects.select_for_update().filter(order_no=note.order_no).first()
         if order is None:
@@ -121,11 +117,10 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             order.save(update_fields=["status", "failure_reason"])
             outcome = "failed"
         else:
-            app = Application.objects.select_for_update().get(pk=order.application_id)
-            applicant: Customer = app.applicant
+            payable = owner.payable(order.application_id, lock=True)
             payer_index = Customer.id_index(note.payer_id_number.strip())
             same_person = (
-                note.payer_name.strip() == applicant.name and payer_index == applicant.id_number_index
+                note.payer_name.strip() == payable.payer_name and payer_index == payable.payer_id_index
             )
             order.gateway_txn = note.txn_id
             order.payer_name = note.payer_name.strip()
@@ -141,7 +136,7 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
                     note.amount_fen,
                     "支付金额与应缴金额不一致，款项原路退回",
                 )
-            elif app.status != Application.Status.SIGNED:
+            elif not payable.accepting:
                 outcome = "refunded_not_payable"
                 _refuse(
                     order,
@@ -162,14 +157,14 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             else:
                 order.status = PaymentOrder.Status.PAID
                 order.save()
-                application_mark_paid(application=app, order=order, actor=actor)
+                owner.paid(order.application_id, order, actor)
                 outcome = "paid"
             if outcome != "paid":
                 audit_record(
                     action=f"payment.{outcome}",
                     actor=actor,
                     subject_type="application",
-                    subject_id=app.number,
+                    subject_id=payable.reference,
                     data={
                         "order_no": order.order_no,
                         "amount_fen": order.amount_fen,
@@ -201,9 +196,7 @@ def _refuse(order: PaymentOrder, status: str, reason_code: str, received_fen: in
 
 
 def _rearm_issuance(order: PaymentOrder) -> None:
-    app = Application.objects.filter(pk=order.application_id).values_list("status", "number").first()
-    if app is not None and app[0] == Application.Status.PAID:
-        outbox_enqueue(kind=ISSUE_POLICY, subject=order.application_id, reference=app[1], reopen=True)
+    payable_owner().rearm(order.application_id)
 
 
 def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentOrder:
@@ -222,14 +215,12 @@ def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentO
         )
         order.refunded_at = clock.now()
         order.save(update_fields=["refunded_at"])
-        app_number = (
-            Application.objects.filter(pk=order.application_id).values_list("number", flat=True).first()
-        )
+        reference = payable_owner().payable(order.application_id, lock=False).reference
         audit_record(
             action="payment.refunded",
             actor=actor,
             subject_type="application",
-            subject_id=app_number or str(order.application_id),
+            subject_id=reference,
             data={"order_no": order.order_no, "refund_fen": order.refund_fen, "reason": order.refund_reason},
         )
     return order

@@ -1,8 +1,8 @@
-"""Outbox handlers of policies (see epolicy.ops.outbox): issuance after payment, and the safety net of
-its e-mail.
+"""Outbox handlers of policies (see epolicy.ops.outbox): the safety net of a policy's e-mail (issuance
+after payment is the product's: epolicy.motor.jobs).
 
-Both are idempotent: issuing a paid application that has its policy returns that policy; a policy whose
-e-mail is owed already (a `motor.policy_issued` notification) is not asked for again. The e-mail itself
+Idempotent: a policy whose e-mail is owed already (a `motor.policy_issued` notification) is not asked for
+again. The e-mail itself
 is a notification delivery (epolicy.notifications), sent and retried by its own outbox job.
 """
 
@@ -11,28 +11,17 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef
-from django.db.models.functions import Cast
+from django.db.models import Exists, OuterRef
 
-from epolicy.motor.models import Application
 from epolicy.notifications.models import EmailMessageLog, Notification
-from epolicy.ops.models import OutboxJob
-from epolicy.ops.outbox import ISSUE_POLICY, outbox_enqueue
 
 from .models import Policy
-from .services import policy_email_request, policy_issue
+from .services import policy_email_request
 
-# A paid application is normally issued within a second; one still without a policy after this long
-# (and without an open job) was left behind, e.g. paid before the outbox existed.
-ISSUE_GRACE = dt.timedelta(minutes=1)
 MAIL_GRACE = dt.timedelta(minutes=5)
 # The safety net looks this far back (older rows are the console alert's business).
 LOOKBACK = dt.timedelta(days=30)
 MAIL_EVENT = "motor.policy_issued"
-
-
-def issue_policy(subject: str) -> None:
-    policy_issue(application_id=int(subject))
 
 
 def email_policy(subject: str) -> None:
@@ -43,28 +32,6 @@ def email_policy(subject: str) -> None:
         return
     with transaction.atomic():
         policy_email_request(policy=policy, actor="system:outbox")
-
-
-def _open_job(kind: str) -> Exists:
-    return Exists(
-        OutboxJob.objects.filter(kind=kind, subject=Cast(OuterRef("pk"), CharField())).exclude(
-            status=OutboxJob.Status.DONE
-        )
-    )
-
-
-def rearm_unissued(*, now: dt.datetime) -> int:
-    """Paid applications without a policy and without an open issuance job: ask again."""
-    rows = list(
-        Application.objects.filter(
-            status=Application.Status.PAID, paid_at__lt=now - ISSUE_GRACE, paid_at__gte=now - LOOKBACK
-        )
-        .exclude(_open_job(ISSUE_POLICY))
-        .values_list("pk", "number")[:500]
-    )
-    for pk, number in rows:
-        outbox_enqueue(kind=ISSUE_POLICY, subject=pk, reference=number, reopen=True)
-    return len(rows)
 
 
 def rearm_unmailed(*, now: dt.datetime) -> int:

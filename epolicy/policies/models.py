@@ -11,7 +11,7 @@ from typing import Any
 from django.db import models
 
 from epolicy.common.fields import EncryptedJSONField, EncryptedTextField
-from epolicy.motor.models import plate_index_of, with_derived
+from epolicy.common.vehicle_keys import plate_index_of, with_derived
 
 
 class Policy(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core import signing
 
 from epolicy.common.errors import ApplicationError
-from epolicy.motor.models import plate_index_of, vin_index_of
+from epolicy.common.vehicle_keys import plate_index_of, vin_index_of
 from epolicy.parties.models import Customer
 
 from .models import Policy

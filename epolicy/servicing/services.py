@@ -458,7 +458,8 @@ def life_policy_create(
 ) -> LifePolicy:
     """Register a policy at version 1 (issue, migration from the core system, demo data), with the
     applicant's contact points for codes and notifications (validated here)."""
-    from epolicy.common.identifiers import validate_email, validate_phone
+    from epolicy.common.email_address import validate_email
+    from epolicy.common.identifiers import validate_phone
     from epolicy.parties.models import Customer
 
     from .models import LifePolicyVersion

@@ -9,8 +9,8 @@ then on the document can be checked offline as of that timestamp's time.
 The document timestamp itself is only as good as its TSA's certificate: `needs_renewal` says when that
 certificate expires within N days (settings.LTA_RENEW_BEFORE_DAYS), and `lta_renew_document` adds the
 validation data of the last document timestamp and a new document timestamp over it (with a newer TSA
-certificate: rotate the TSA first, `epolicy pki_rotate tsa`). `renew_archived` does that for every
-archived e-policy and signed e-application (`epolicy lta_renew`, `tasks.lta_renew_task`).
+certificate: rotate the TSA first, `epolicy pki_rotate tsa`). The archive renews every
+archived e-policy and signed e-application with it (epolicy.archive.lta_renewal: `epolicy lta_renew`).
 
 Each step only appends to the file: the insurer's certifying seal (DocMDP P=2) permits DSS updates and
 document timestamps, and the verifier accepts nothing else after the last signature.
@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from asn1crypto import cms
@@ -30,7 +30,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from django.conf import settings
-from django.db import transaction
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
@@ -46,7 +45,6 @@ from .models import SigningCredential
 logger = logging.getLogger(__name__)
 
 ARCHIVE_TIMESTAMP_FIELD = "archive_timestamp"
-RENEWABLE_KINDS = ("policy", "application_signed")
 # /Contents reserve for a document timestamp: token (TSTInfo, signed attributes, signature) plus the
 # TSA certificate; an external TSA may embed a chain.
 _PLATFORM_TS_RESERVE = 2 * 4096
@@ -307,30 +305,6 @@ def needs_renewal(pdf: bytes, *, within_days: int, now: dt.datetime | None = Non
     return _expiry(last) <= (now or clock.now()) + dt.timedelta(days=within_days)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The archive loop
-
-
-@dataclass
-class RenewalSummary:
-    checked: int = 0
-    due: int = 0
-    renewed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "checked": self.checked,
-            "due": self.due,
-            "renewed": self.renewed,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "errors": list(self.errors),
-        }
-
-
 def tsa_expires_within(days: int) -> dt.datetime | None:
     """The platform TSA certificate's expiry if it falls within `days` (renewing with it would not last)."""
     if not tsa.uses_platform_tsa():
@@ -338,71 +312,3 @@ def tsa_expires_within(days: int) -> dt.datetime | None:
     cert = pki.load_credential(SigningCredential.Role.TSA).certificate
     expiry = cert.not_valid_after_utc
     return expiry if expiry <= clock.now() + dt.timedelta(days=days) else None
-
-
-def renew_archived(
-    *,
-    within_days: int | None = None,
-    dry_run: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> RenewalSummary:
-    """Renew the archive timestamp of every archived e-policy / signed e-application that needs it.
-
-    Looks at the latest version of each archived document; one that `needs_renewal` gets
-    `lta_renew_document` and is stored as a new version (reason "lta"), one transaction per document.
-    """
-    from epolicy.archive.models import ArchivedObject
-    from epolicy.archive.services import archive_add_version, archive_latest, archive_read
-
-    days = settings.LTA_RENEW_BEFORE_DAYS if within_days is None else within_days
-    say = progress or (lambda _line: None)
-    summary = RenewalSummary()
-    tsa_expiry = tsa_expires_within(days)
-    if tsa_expiry is not None and not dry_run:
-        message = (
-            f"the TSA certificate expires {tsa_expiry:%Y-%m-%d}, within {days} days: "
-            "rotate it first (epolicy pki_rotate tsa --root-key FILE)"
-        )
-        summary.errors.append(message)
-        say(message)
-    heads = (
-        ArchivedObject.objects.filter(kind__in=RENEWABLE_KINDS, superseded_by__isnull=True)
-        .order_by("id")
-        .values_list("pk", flat=True)
-    )
-    for pk in heads.iterator():
-        obj = archive_latest(ArchivedObject.objects.get(pk=pk))
-        summary.checked += 1
-        try:
-            data = archive_read(obj)
-            due = needs_renewal(data, within_days=days)
-        except Exception as exc:
-            summary.failed += 1
-            summary.errors.append(f"{obj.key}: {exc}")
-            say(f"FAILED {obj.key}: {exc}")
-            continue
-        if not due:
-            continue
-        summary.due += 1
-        if dry_run:
-            say(f"due {obj.key}")
-            continue
-        if tsa_expiry is not None:
-            summary.skipped += 1
-            continue
-        try:
-            with transaction.atomic():
-                locked = ArchivedObject.objects.select_for_update().get(pk=obj.pk)
-                if locked.superseded_by_id is not None:
-                    summary.skipped += 1  # renewed (or replaced) by someone else meanwhile
-                    continue
-                renewed = lta_renew_document(data)
-                new = archive_add_version(previous=locked, data=renewed, reason="lta")
-            summary.renewed += 1
-            say(f"renewed {obj.key} -> {new.key}")
-        except Exception as exc:
-            logger.exception("lta renewal of %s failed", obj.key)
-            summary.failed += 1
-            summary.errors.append(f"{obj.key}: {exc}")
-            say(f"FAILED {obj.key}: {exc}")
-    return summary

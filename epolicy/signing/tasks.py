@@ -1,16 +1,8 @@
-"""Scheduled signing work: archive timestamp renewal (PAdES B-LTA) and CRL publication."""
+"""Scheduled signing work: CRL publication (archive timestamp renewal is the archive's: lta_renewal)."""
 
 from __future__ import annotations
 
 from django_tasks import task
-
-
-@task()
-def lta_renew_task() -> dict[str, object]:
-    """Renew the archive timestamps that expire within settings.LTA_RENEW_BEFORE_DAYS (idempotent)."""
-    from .lta import renew_archived
-
-    return renew_archived().as_dict()
 
 
 @task()

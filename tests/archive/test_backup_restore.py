@@ -63,7 +63,7 @@ def make_archive(make_policy, staff, committed) -> dict:
     request = archive_deletion_request(obj=expired, actor=staff["alice"], reason="期满")
     with committed(execute=True):
         archive_deletion_approve(request_id=request.pk, actor=staff["bob"])
-    from epolicy.audit.anchor import audit_anchor
+    from epolicy.anchoring.anchor import audit_anchor
 
     assert audit_anchor().status == "anchored"  # the audit log's head, anchored outside the database
     return {

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from epolicy.archive.models import ArchivedObject
-from epolicy.archive.services import archive_recompute_retention
 from epolicy.audit.models import AuditEvent
 from epolicy.common.errors import ApplicationError
+from epolicy.policies.archive_documents import policy_retention_recompute as archive_recompute_retention
 from epolicy.policies.models import Policy
 
 pytestmark = pytest.mark.django_db

@@ -246,7 +246,7 @@ def test_a_location_that_cannot_be_listed_is_a_problem(primary_dir, monkeypatch)
 
 def test_audit_anchors_are_not_orphans(pki, primary_dir, backup_dir):
     """The audit log's anchors live beside the archive's objects, unregistered by design."""
-    from epolicy.audit.anchor import audit_anchor
+    from epolicy.anchoring.anchor import audit_anchor
     from epolicy.audit.services import audit_record
 
     audit_record(action="test.event", actor="test", subject_type="t", subject_id="1")

@@ -18,14 +18,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from epolicy.anchoring import anchor as anchor_module
+from epolicy.anchoring.anchor import ANCHOR_FORMAT, anchor_key, audit_anchor, record_digest
+from epolicy.anchoring.tasks import audit_anchor_task
+from epolicy.anchoring.verify import verify_token
 from epolicy.archive.storage import archive_storage, backup_storage
-from epolicy.audit import anchor as anchor_module
-from epolicy.audit.anchor import ANCHOR_FORMAT, anchor_key, audit_anchor, record_digest
-from epolicy.audit.anchor_verify import verify_token
 from epolicy.audit.keys import signing_key
 from epolicy.audit.models import AuditAnchor, AuditChainHead, AuditEvent, canonical_json
 from epolicy.audit.selectors import audit_verify_chain
-from epolicy.audit.tasks import audit_anchor_task
 from epolicy.signing import pki as p
 from epolicy.signing import tsa as tsa_module
 from epolicy.signing.verify import load_trust

@@ -11,6 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from epolicy.common import identifiers as ids
+from epolicy.common.email_address import validate_email
 from epolicy.common.errors import ApplicationError
 from epolicy.common.identifiers import (
     PlateInfo,
@@ -20,7 +21,6 @@ from epolicy.common.identifiers import (
     luhn_check_digit,
     uscc_check_char,
     validate_bank_card,
-    validate_email,
     validate_id_number,
     validate_phone,
     validate_plate,

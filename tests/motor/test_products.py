@@ -12,11 +12,11 @@ import pytest
 
 from epolicy.archive.services import archive_read
 from epolicy.common.identifiers import id_number_check_char, uscc_check_char, vin_check_digit
+from epolicy.motor.issuance import policy_issue
 from epolicy.motor.models import Application
 from epolicy.notifications.models import SmsMessage
 from epolicy.policies.models import Policy
 from epolicy.policies.selectors import policy_find
-from epolicy.policies.services import policy_issue
 from epolicy.signing.verify.document import verify_pdf
 from tests.conftest import application_payload
 from tests.motor.test_api_journey import API, otp_ok, pay, read_all, sign

@@ -243,7 +243,7 @@ def test_a_link_expires_after_the_journey_with_a_grace_period_to_download(client
     gateway.payer_submits(
         txn, payer_name=app.applicant.name, payer_id_number=app.applicant.id_number, succeed=True
     )
-    from epolicy.policies.services import policy_issue
+    from epolicy.motor.issuance import policy_issue
 
     gateway.deliver(txn)
     policy = policy_issue(application_id=app.pk)

@@ -17,11 +17,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from epolicy.archive.services import archive_latest, archive_put, archive_read
+from epolicy.archive.tasks import lta_renew_task
 from epolicy.common import clock
 from epolicy.signing import lifecycle, lta, signers
 from epolicy.signing import pki as pki_mod
 from epolicy.signing.models import SigningCredential
-from epolicy.signing.tasks import lta_renew_task
 from epolicy.signing.verify import CHECK_NAMES, verify_pdf
 
 from .conftest import APPLICANT_BOX, SEAL_BOX, have, make_pdf, pdfsig, run, swap_page_content

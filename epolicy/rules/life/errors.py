@@ -1,8 +1,9 @@
 """Error and refusal codes of the life engine: code -> (HTTP status, default Chinese message).
 
-To be merged into epolicy.common.errors.CODES (and docs/errors.md). Every `Refusal.code` the engine
-returns is either here or already in CODES (validation_error, invalid_postcode, invalid_bank_card), so
-the API can raise any single refusal as an ApplicationError. A refusal's own message is specific
+Registered into epolicy.common.errors.CODES when this module is imported (and listed in
+docs/errors.md). Every `Refusal.code` the engine returns is either here or already in CODES
+(validation_error, invalid_postcode, invalid_bank_card), so the API can raise any single refusal as an
+ApplicationError. A refusal's own message is specific
 (amounts, dates, what to do); the default message here is the generic fallback.
 """
 
@@ -64,3 +65,12 @@ LIFE_CODES: dict[str, tuple[int, str]] = {
     "nothing_to_withdraw": (409, "目前没有可领取的金额。"),
     "amount_exceeds_balance": (422, "领取金额超过可领取余额，请降低领取金额。"),
 }
+
+
+def _register() -> None:
+    from epolicy.common.errors import register_codes
+
+    register_codes(LIFE_CODES)
+
+
+_register()

@@ -1,21 +1,23 @@
 """Checking anchors: each object in both archive locations, its timestamp token against the trusted TSAs.
 
-`audit_anchors_scan()` lists the anchors (see `anchor.py` for what they are), and `selectors` compares the
-valid ones with the events. The upward imports (epolicy.signing, epolicy.archive) are made inside the
-functions, for the reason given in `anchor.py`.
+`audit_anchors_scan()` lists the anchors (see `anchor.py` for what they are), and
+epolicy.audit.selectors compares the valid ones with the events (it finds this function through
+settings.AUDIT_ANCHOR_SCANNER: the audit log does not import what sits above it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from asn1crypto import cms, tsp
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.sign.validation.status import TimestampSignatureStatus
+
+from epolicy.audit.anchor_scan import Anchor, AnchorProblem, AnchorScan
+from epolicy.audit.models import AuditAnchor
 
 from .anchor import (
     ANCHOR_PREFIX,
@@ -27,7 +29,6 @@ from .anchor import (
     read_anchor,
     record_digest,
 )
-from .models import AuditAnchor
 
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
@@ -75,33 +76,6 @@ def verify_token(token_der: bytes, digest: bytes, trust: Trust) -> tuple[dt.date
     if revocation is not None:
         return gen_time, f"the timestamp authority's certificate was revoked at {revocation.revoked_at}"
     return gen_time, None
-
-
-@dataclasses.dataclass(frozen=True)
-class Anchor:
-    """An anchor with a valid token (in at least one location)."""
-
-    object_key: str
-    seq: int
-    hash: str
-    key_id: str
-    anchored_at: str
-    timestamped_at: dt.datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class AnchorProblem:
-    problem: Literal["anchor_invalid", "anchor_missing"]
-    object_key: str
-    seq: int | None
-    location: str | None
-    message: str
-
-
-@dataclasses.dataclass(frozen=True)
-class AnchorScan:
-    anchors: tuple[Anchor, ...]  # by seq
-    problems: tuple[AnchorProblem, ...]
 
 
 def _list_names(storage: Storage) -> list[str]:

@@ -5,7 +5,7 @@ the chain alone cannot show that. An anchor fixes, outside the database, which e
 time a timestamp authority vouches for: the record `{seq, hash, key_id, anchored_at}` (canonical JSON),
 a timestamp token over its SHA-256, stored as `audit-anchors/<seq:012d>-<hash[:16]>.json` in the
 archive's primary location and in its second copy, both write-once. Verification lists those objects,
-checks each token against the trusted TSA certificates (`anchor_verify`), and then the chain against
+checks each token against the trusted TSA certificates (`verify`), and then the chain against
 every anchor (`selectors`): a chain that ends before an anchor's event was truncated; an anchored event
 whose hash differs was rewritten. Events after the newest anchor are protected by the key only.
 
@@ -29,20 +29,19 @@ from asn1crypto import cms
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from epolicy.archive.storage import AUDIT_ANCHOR_PREFIX
+from epolicy.audit.models import HEAD_PK, AuditAnchor, AuditChainHead, AuditEvent, canonical_json
 from epolicy.common import clock
-
-from .models import HEAD_PK, AuditAnchor, AuditChainHead, AuditEvent, canonical_json
 
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
 
-# The upward imports (epolicy.signing, epolicy.archive) are made inside the functions below: both apps
-# import `epolicy.audit.services` to record their own events, so importing them here would make the audit
-# app, the lowest layer, depend on them at import time (and import in a loop).
+# Anchoring sits above the audit log, the archive and signing (it uses all three); the audit log reaches
+# back only through settings.AUDIT_ANCHOR_SCANNER, the archive only through AUDIT_ANCHOR_PREFIX.
 
 logger = logging.getLogger("epolicy.audit")
 
-ANCHOR_PREFIX = "audit-anchors"
+ANCHOR_PREFIX = AUDIT_ANCHOR_PREFIX
 ANCHOR_FORMAT = "epolicy-audit-anchor/1"
 MAX_ANCHOR_BYTES = 64 * 1024  # a token with its TSA certificate is a few kB
 NAME_PATTERN = re.compile(r"^(\d{12})-([0-9a-f]{16})\.json$")

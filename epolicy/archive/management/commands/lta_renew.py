@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from epolicy.signing import lta
+from epolicy.archive import lta_renewal as lta
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Scheduled audit work: anchoring the chain's head outside the database."""
+"""Scheduled anchoring of the audit chain's head outside the database."""
 
 from __future__ import annotations
 

@@ -1,0 +1,117 @@
+"""Issuing the e-policies by themselves once the real-name payment is in (motor standard 4.3.4): one
+per product of the application, numbered, rendered, sealed, extended to PAdES B-LTA, archived and
+recorded in one transaction, with the e-mail of each owed in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from django.db import transaction
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.archive.services import archive_put, retention_until
+from epolicy.audit.services import audit_record
+from epolicy.common import clock
+from epolicy.common.failpoints import failpoint
+from epolicy.common.numbering import document_number
+from epolicy.documents.epolicy_form import render_epolicy
+from epolicy.policies.models import Policy, PolicyVersion
+from epolicy.policies.services import policy_email_request
+from epolicy.products.motor_products import motor_catalogue
+from epolicy.signing.lta import lta_extend
+from epolicy.signing.signers import seal_document
+
+from . import display
+from .models import Application
+
+
+def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
+    """Number, render, seal (insurer's reliable e-signature), archive and record one policy per product
+    of the application (a 交强险 and a 商业险 bought together are two policies), in one transaction;
+    idempotent. Returns the first policy (the only one for a single product)."""
+    with transaction.atomic():
+        app = (
+            Application.objects.select_for_update()
+            .select_related("applicant", "insured", "owner")
+            .get(pk=application_id)
+        )
+        existing = {p.product: p for p in Policy.objects.filter(application=app)}
+        products = list(app.products or [app.product])
+        if existing and all(code in existing for code in products):
+            return min(existing.values(), key=lambda p: p.pk)
+        if app.status != Application.Status.PAID:
+            from epolicy.common.errors import ApplicationError
+
+            raise ApplicationError("application_state", "投保单尚未完成实名缴费，不能出单。")
+        confirmed_at = clock.now()
+        issued = [
+            _issue_one(app, code, confirmed_at=confirmed_at, actor=actor)
+            for code in products
+            if code not in existing
+        ]
+        app.status = Application.Status.ISSUED
+        app.save(update_fields=["status"])
+        failpoint("policy.issue.before_commit")
+    return min([*existing.values(), *issued], key=lambda p: p.pk)
+
+
+def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor: str) -> Policy:
+    product = motor_catalogue().product(code)
+    number = document_number(product.policy_prefix, f"{clock.local(confirmed_at):%Y%m%d}")
+    verify_code = secrets.token_urlsafe(16)
+    data = display.epolicy_data(app, number, confirmed_at, verify_code, product=code)
+    rendered = render_epolicy(data)
+    sealed = seal_document(rendered.pdf, box=rendered.signature_box)
+    # PAdES B-LTA before archiving: validation data and a document timestamp (motor standard §5 c).
+    archived_pdf = lta_extend(sealed.pdf)
+    retention = retention_until(app.period_start, app.period_end)
+    document = archive_put(
+        data=archived_pdf,
+        kind=ArchivedObject.Kind.POLICY,
+        name=number,
+        application_id=app.pk,
+        retention=retention,
+    )
+    policy = Policy.objects.create(
+        number=number,
+        product=code,
+        application=app,
+        applicant=app.applicant,
+        plate=app.plate,
+        period_start=app.period_start,
+        period_end=app.period_end,
+        premium=display.product_premium(app, code),
+        vehicle_tax=app.vehicle_tax if product.collects_vehicle_tax else Decimal("0.00"),
+        confirmed_at=confirmed_at,
+        verify_code=verify_code,
+        document=document,
+    )
+    # The application's own documents (form, signed form, evidence) belong to its first policy.
+    ArchivedObject.objects.filter(application=app, policy__isnull=True).exclude(
+        kind=ArchivedObject.Kind.POLICY
+    ).update(policy=policy)
+    ArchivedObject.objects.filter(pk=document.pk).update(policy=policy)
+    PolicyVersion.objects.create(
+        policy=policy,
+        version=1,
+        data=display.sections_json(data.sections),
+        document=document,
+        created_at=confirmed_at,
+    )
+    audit_record(
+        action="policy.issued",
+        actor=actor,
+        subject_type="policy",
+        subject_id=number,
+        data={
+            "application": app.number,
+            "product": code,
+            "document_sha256": document.sha256,
+            "seal_certificate": sealed.certificate_serial,
+        },
+    )
+    # In the same transaction: the policy is never issued without its e-mail being owed.
+    policy_email_request(policy=policy, actor=actor)
+    return policy
