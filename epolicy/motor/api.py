@@ -60,6 +60,7 @@ def quote(request: HttpRequest, payload: QuoteIn) -> dict:
         products=payload.product_choices(),
         pricing_coefficient=payload.pricing_coefficient,
         traffic_coefficient=payload.traffic_coefficient,
+        trip_days=payload.single_trip.days if payload.single_trip else None,
     )
     return q.as_api()
 

@@ -79,6 +79,7 @@ class CheckedApplication:
     brand_model: str
     form_version: str
     quote: MotorQuote
+    trip_route: str = ""
 
 
 def person(data: PersonInput, role: str, problems: Problems, *, contact: bool = True) -> Customer | None:
@@ -163,6 +164,12 @@ def check_application(data: ApplicationInput) -> CheckedApplication:
         problems.refuse("validation_error", "争议处理方式只能是诉讼或仲裁。", "dispute_resolution")
     elif data.dispute_resolution == "arbitration" and not data.arbitration_body.strip():
         problems.refuse("validation_error", "选择仲裁时请填写仲裁委员会名称。", "arbitration_body")
+    trip = data.single_trip
+    route = (trip.route or "").strip() if trip else ""
+    if trip is not None and not 4 <= len(route) <= 200:
+        problems.refuse(
+            "validation_error", "请填写单程提车的起讫地点及行驶路线（4–200 个字）。", "single_trip.route"
+        )
     if len(data.special_agreements) > 4000:
         problems.refuse("validation_error", "特别约定不超过 4000 字。", "special_agreements")
     today = clock.today()
@@ -176,7 +183,7 @@ def check_application(data: ApplicationInput) -> CheckedApplication:
             )
         )
     quote = None
-    priced_on = ("vehicle.", "period_start")
+    priced_on = ("vehicle.", "period_start", "single_trip.")
     if not any(str(i["field"]).startswith(priced_on) for i in problems.items()):
         # Pricing needs a sound vehicle and period; its own refusals join the others.
         quote = problems.check(
@@ -188,10 +195,13 @@ def check_application(data: ApplicationInput) -> CheckedApplication:
             products=data.products,
             pricing_coefficient=data.pricing_coefficient,
             traffic_coefficient=data.traffic_coefficient,
+            trip_days=trip.days if trip else None,
         )
     problems.raise_if_any()
     assert applicant is not None and quote is not None
-    form = catalogue.form_version(use_category=v.use_category, energy_type=v.energy_type)
+    form = catalogue.form_version(
+        use_category=v.use_category, energy_type=v.energy_type, single_trip=trip is not None
+    )
     return CheckedApplication(
         applicant=applicant,
         insured=insured,
@@ -203,4 +213,5 @@ def check_application(data: ApplicationInput) -> CheckedApplication:
         brand_model=brand,
         form_version=form.code,
         quote=quote,
+        trip_route=route,
     )

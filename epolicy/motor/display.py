@@ -137,7 +137,8 @@ def product_premium(app: Application, code: str) -> Decimal:
         return app.premium
     if code == "ctpl":
         return Decimal(app.quote.get("ctpl_premium", "0.00"))
-    return Decimal((app.quote.get("commercial") or {}).get("total", "0.00"))
+    commercial = app.quote.get("commercial") or {}
+    return Decimal(commercial.get("premium", commercial.get("total", "0.00")))
 
 
 def _ratio(value: str | None) -> str:
@@ -159,14 +160,22 @@ def coverage_table(app: Application) -> Table:
         deductible = f"{Decimal(line['deductible_rate']) * 100:.0f}%" if line.get("deductible_rate") else "—"
         rows.append((name, amount, deductible, money(Decimal(line["premium"]))))
     total = Decimal(commercial.get("total", "0.00"))
-    rows.append(("合计", "", "", money(total)))
+    trip = app.quote.get("single_trip")
+    if trip:
+        rows.append(("年保险费合计", "", "", money(total)))
+        short = Decimal(commercial.get("premium", commercial.get("total", "0.00")))
+        rows.append(
+            (f"单程提车 {trip['days']} 天（年保险费 × {trip['commercial_factor']}）", "", "", money(short))
+        )
+    else:
+        rows.append(("合计", "", "", money(total)))
     return Table(header=("承保险别", "保险金额/责任限额", "绝对免赔率", "保险费"), rows=tuple(rows))
 
 
 def commercial_pricing_fields(app: Application) -> tuple[Field, ...]:
     """How the 商业险 premium was reached: 保费 = 基准保费 × NCD × 自主定价系数 (× 交通违法系数)."""
     c = app.quote.get("commercial") or {}
-    total = Decimal(c.get("total", "0.00"))
+    total = Decimal(c.get("premium", c.get("total", "0.00")))
     fields = [Field("条款", c.get("clause_set_name", ""))]
     value = c.get("actual_value")
     if value:
@@ -229,6 +238,20 @@ def _totals(app: Application) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def _trip_fields(app: Application) -> tuple[Field, ...]:
+    """单程提车: its days, route and how its short term was priced."""
+    trip = app.quote.get("single_trip")
+    if not app.trip_days or not trip:
+        return ()
+    ctpl = f"交强险按年保费 × {Decimal(trip['ctpl_rate']) * 100:.0f}%"
+    note = f"{ctpl}，商业险按日（年保费 × {trip['commercial_factor']}）"
+    return (
+        Field("单程提车", f"{app.trip_days} 天"),
+        Field("起讫地点及行驶路线", app.trip_route),
+        Field("短期保费计算", note),
+    )
+
+
 def form_title(app: Application) -> str:
     """The title of the application's form version (motor standard §4.2.3 b)."""
     return motor_catalogue().form_version_by_code(app.form_version).title_zh
@@ -246,7 +269,11 @@ def application_form_data(app: Application, bundle: tuple[Field, ...]) -> Applic
         Section("保险标的（被保险机动车）", vehicle_fields(app)),
         Section(
             "投保险种及保险期间",
-            (Field("投保险种", bought), Field("保险期间", period_text(app.period_start, app.period_end))),
+            (
+                Field("投保险种", bought),
+                Field("保险期间", period_text(app.period_start, app.period_end)),
+                *_trip_fields(app),
+            ),
         ),
         *_product_sections(app),
         Section("保险费及代收车船税合计", _totals(app)),
@@ -295,7 +322,10 @@ def policy_sections(app: Application, policy_number: str, product: str = "ctpl")
         Section("标的信息", vehicle_fields(app)),
         cover,
         Section("特别约定", paragraphs=special_agreement_paragraphs(app)),
-        Section("保险期间", (Field("保险期间", period_text(app.period_start, app.period_end)),)),
+        Section(
+            "保险期间",
+            (Field("保险期间", period_text(app.period_start, app.period_end)), *_trip_fields(app)),
+        ),
         Section("保险合同争议处理方式", (Field("争议处理", dispute_text(app)),)),
     ]
     if motor_catalogue().product(product).collects_vehicle_tax and "vehicle_tax" in app.quote:

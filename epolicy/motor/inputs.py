@@ -54,6 +54,14 @@ class CoverageChoice:
 
 
 @dataclass(frozen=True)
+class SingleTripChoice:
+    """单程提车: a new car driven once on a temporary plate, for `days` days along `route`."""
+
+    days: int
+    route: str
+
+
+@dataclass(frozen=True)
 class ProductChoice:
     code: str
     coverages: tuple[CoverageChoice, ...] = ()
@@ -75,3 +83,4 @@ class ApplicationInput:
     products: tuple[ProductChoice, ...] = field(default_factory=lambda: (ProductChoice("ctpl"),))
     pricing_coefficient: Decimal | None = None  # 自主定价系数 (commercial): 1 when not given
     traffic_coefficient: Decimal | None = None  # 交通违法系数, where the region uses one
+    single_trip: SingleTripChoice | None = None

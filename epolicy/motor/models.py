@@ -63,6 +63,9 @@ class Application(models.Model):
     # A new car not yet registered: no plate yet (added later by endorsement); `registered_on` holds the
     # invoice date then.
     unregistered = models.BooleanField(default=False)
+    # 单程提车: cover for this many days along this route (the form version "pickup"); null otherwise.
+    trip_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    trip_route = models.CharField(max_length=200, blank=True, default="")
     registered_on = models.DateField()
     region_code = models.CharField(max_length=6)
     floating_code = models.CharField(max_length=2, blank=True, default="")

@@ -44,6 +44,7 @@ class MotorQuote:
     claim_history: ClaimHistory | None
     period_start: dt.date
     period_end: dt.date
+    trip_days: int | None = None  # 单程提车: a short term priced from the annual premiums
 
     @property
     def base_premium(self) -> Decimal:
@@ -58,10 +59,15 @@ class MotorQuote:
         return self.ctpl.floating_rate if self.ctpl else Decimal(0)
 
     def premium_of(self, product: str) -> Decimal:
-        kind = motor_catalogue().product(product).kind
-        if kind == "ctpl":
-            return self.ctpl.premium if self.ctpl else ZERO
-        return self.commercial.total if self.commercial else ZERO
+        """The product's premium for the term: the annual one, or for a 单程提车 its short-term share."""
+        catalogue = motor_catalogue()
+        if catalogue.product(product).kind == "ctpl":
+            annual = self.ctpl.premium if self.ctpl else ZERO
+            factor = catalogue.single_trip.ctpl_rate(self.trip_days) if self.trip_days else Decimal(1)
+        else:
+            annual = self.commercial.total if self.commercial else ZERO
+            factor = catalogue.single_trip.commercial_factor(self.trip_days) if self.trip_days else Decimal(1)
+        return to_fen(annual * factor)
 
     @property
     def premium(self) -> Decimal:
@@ -77,7 +83,11 @@ class MotorQuote:
 
     @property
     def unconfirmed(self) -> tuple[str, ...]:
-        return self.commercial.unconfirmed if self.commercial else ()
+        flags = self.commercial.unconfirmed if self.commercial else ()
+        trip = motor_catalogue().single_trip
+        if self.trip_days and not trip.confirmed:
+            flags = (*flags, "single trip (单程提车) term and short-term pricing: unconfirmed")
+        return flags
 
     def limits_json(self) -> dict[str, dict[str, str]]:
         if self.ctpl is None:
@@ -139,12 +149,21 @@ class MotorQuote:
             "traffic_coefficient": None if c.traffic_coefficient is None else str(c.traffic_coefficient),
             "claim_history_reference": history.reference if history else "",
             "total": str(c.total),
+            "premium": str(self.premium_of("commercial")),
             "unconfirmed": list(c.unconfirmed),
         }
 
     def as_json(self) -> dict[str, Any]:
         """What the application keeps of its quote (the table versions make it reproducible)."""
         data: dict[str, Any] = {"products": list(self.products), "tables": self.table_versions()}
+        if self.trip_days:
+            trip = motor_catalogue().single_trip
+            data["single_trip"] = {
+                "days": self.trip_days,
+                "ctpl_rate": str(trip.ctpl_rate(self.trip_days)),
+                "commercial_factor": f"{self.trip_days}/365",
+                "confirmed": trip.confirmed,
+            }
         if self.ctpl is not None:
             data.update(
                 plan=self.ctpl.plan_code,
@@ -152,7 +171,7 @@ class MotorQuote:
                 **{"class": self.ctpl.class_name_zh},
                 band=self.ctpl.band_label_zh,
                 limits=self.limits_json(),
-                ctpl_premium=str(self.ctpl.premium),
+                ctpl_premium=str(self.premium_of("ctpl")),
             )
         if self.tax is not None:
             data["vehicle_tax"] = {
@@ -184,7 +203,7 @@ class MotorQuote:
             "base_premium": str(self.base_premium),
             "floating_code": self.floating_code,
             "floating_rate": str(self.floating_rate),
-            "ctpl_premium": str(self.ctpl.premium) if self.ctpl else None,
+            "ctpl_premium": str(self.premium_of("ctpl")) if self.ctpl else None,
             "commercial": self.commercial_json(),
             "premium": str(self.premium),
             "vehicle_tax": str(self.vehicle_tax),
@@ -195,6 +214,7 @@ class MotorQuote:
             "limits": self.limits_json(),
             "tables": self.table_versions(),
             "unconfirmed": list(self.unconfirmed),
+            "single_trip_days": self.trip_days,
         }
 
 
@@ -261,11 +281,14 @@ def motor_quote(
     products: tuple[ProductChoice, ...] = (ProductChoice("ctpl"),),
     pricing_coefficient: Decimal | None = None,
     traffic_coefficient: Decimal | None = None,
+    trip_days: int | None = None,
 ) -> MotorQuote:
     """Quote the chosen products on the date the cover starts: 交强险 (domain reference §1) with 车船税
     (§2, Part II.5), and 商业险 (§3, Part II.1–II.3; NCD from the claim-history provider)."""
     catalogue = motor_catalogue()
     codes, commercial_choice = checked_products(products, catalogue)
+    if trip_days is not None:
+        _check_trip(trip_days, vehicle, catalogue)
     if floating_code is not None and floating_code not in FLOATING_CODES:
         raise ApplicationError("validation_error", "费率浮动因子只能是 A1–A6。", {"field": "floating_code"})
     if vehicle.energy_type not in ENERGY_TYPES:
@@ -315,8 +338,29 @@ def motor_quote(
         commercial=commercial,
         claim_history=history,
         period_start=period_start,
-        period_end=period_end_for(period_start),
+        period_end=period_start + dt.timedelta(days=trip_days - 1)
+        if trip_days
+        else period_end_for(period_start),
+        trip_days=trip_days,
     )
+
+
+def _check_trip(days: int, vehicle: VehicleInput, catalogue: MotorCatalogue) -> None:
+    trip = catalogue.single_trip
+    if not vehicle.unregistered:
+        raise ApplicationError(
+            "validation_error",
+            "单程提车只适用于尚未上牌的新车（临时行驶车号牌），请勾选“新车未上牌”。",
+            {"field": "vehicle.unregistered"},
+        )
+    if not 1 <= days <= trip.max_days:
+        raise ApplicationError(
+            "validation_error", f"单程提车的保险期间为 1–{trip.max_days} 天。", {"field": "single_trip.days"}
+        )
+    if not (trip.confirmed or settings.MOTOR_ALLOW_UNCONFIRMED_RATES):
+        raise ApplicationError(
+            "rate_table_unconfirmed", details={"unconfirmed": ["single trip (单程提车) short-term pricing"]}
+        )
 
 
 def _tax_class(group: str, vehicle: VehicleInput) -> dict[str, Any]:

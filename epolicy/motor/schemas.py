@@ -6,7 +6,14 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from .inputs import ApplicationInput, CoverageChoice, PersonInput, ProductChoice, VehicleInput
+from .inputs import (
+    ApplicationInput,
+    CoverageChoice,
+    PersonInput,
+    ProductChoice,
+    SingleTripChoice,
+    VehicleInput,
+)
 
 # Every input schema refuses keys it does not know (a coded 422): a misspelt or unsupported field is
 # never silently dropped (a request for {"product": "commercial"} must not become a 交强险-only one).
@@ -76,6 +83,15 @@ class ProductIn(Schema):
         return ProductChoice(code=self.code, coverages=tuple(c.to_input() for c in self.coverages))
 
 
+class SingleTripIn(Schema):
+    model_config = STRICT
+    days: int = Field(ge=1, le=366, description="单程提车: days of cover (the catalogue sets the longest)")
+    route: str = Field(max_length=200, description="起讫地点及行驶路线")
+
+    def to_input(self) -> SingleTripChoice:
+        return SingleTripChoice(days=self.days, route=self.route)
+
+
 def _products(items: list[ProductIn] | None) -> tuple[ProductChoice, ...]:
     """Not given: 交强险 alone (what the API sold before products existed); given empty: nothing."""
     return (ProductChoice("ctpl"),) if items is None else tuple(p.to_input() for p in items)
@@ -92,6 +108,7 @@ class ApplicationIn(Schema):
     floating_code: str | None = Field(None, max_length=2)
     pricing_coefficient: Decimal | None = Field(None, gt=0, le=10, decimal_places=4)
     traffic_coefficient: Decimal | None = Field(None, gt=0, le=10, decimal_places=4)
+    single_trip: SingleTripIn | None = Field(None, description="单程提车 (a new car, unregistered)")
     period_start: dt.date
     special_agreements: str = Field("", max_length=4000)
     dispute_resolution: str = Field("litigation", max_length=16)
@@ -99,13 +116,14 @@ class ApplicationIn(Schema):
     business_source: str = Field("直销", max_length=100)
 
     def to_input(self) -> ApplicationInput:
-        data = self.dict(exclude={"applicant", "insured", "owner", "vehicle", "products"})
+        data = self.dict(exclude={"applicant", "insured", "owner", "vehicle", "products", "single_trip"})
         return ApplicationInput(
             applicant=self.applicant.to_input(),
             insured=self.insured.to_input() if self.insured else None,
             owner=self.owner.to_input() if self.owner else None,
             vehicle=self.vehicle.to_input(),
             products=_products(self.products),
+            single_trip=self.single_trip.to_input() if self.single_trip else None,
             **data,
         )
 
@@ -118,6 +136,7 @@ class QuoteIn(Schema):
     floating_code: str | None = Field(None, max_length=2)
     pricing_coefficient: Decimal | None = Field(None, gt=0, le=10, decimal_places=4)
     traffic_coefficient: Decimal | None = Field(None, gt=0, le=10, decimal_places=4)
+    single_trip: SingleTripIn | None = None
     period_start: dt.date
 
     def product_choices(self) -> tuple[ProductChoice, ...]:
@@ -140,6 +159,7 @@ class QuoteOut(Schema):
     limits: dict
     tables: list[str]
     unconfirmed: list[str]
+    single_trip_days: int | None = None
 
 
 class ApplicationOut(Schema):

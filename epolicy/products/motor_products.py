@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -69,12 +70,32 @@ class FormVersion:
 
 
 @dataclass(frozen=True)
+class SingleTrip:
+    """单程提车: the longest term, and how its short term is priced (data, flagged unless confirmed)."""
+
+    max_days: int
+    ctpl_short_rates: Mapping[int, Decimal]  # months begun -> share of the annual 交强险 premium
+    confirmed: bool
+    source: str
+
+    def months(self, days: int) -> int:
+        return (days + 29) // 30
+
+    def ctpl_rate(self, days: int) -> Decimal:
+        return self.ctpl_short_rates[self.months(days)]
+
+    def commercial_factor(self, days: int) -> Decimal:
+        return Decimal(days) / Decimal(365)
+
+
+@dataclass(frozen=True)
 class MotorCatalogue:
     products: Mapping[str, MotorProduct]
     common_documents: tuple[str, ...]
     vehicle_groups: Mapping[str, str]  # use category -> group
     form_versions: tuple[FormVersion, ...]
     commercial_classes: Mapping[str, tuple[str, str]]  # use category -> (kind, use) of the rate tables
+    single_trip: SingleTrip
 
     def commercial_class(self, use_category: str, *, seats: int, is_trailer: bool) -> tuple[str, str]:
         """The (kind, use) the commercial rate tables know this vehicle by."""
@@ -135,7 +156,14 @@ def _strict(mapping: Any, allowed: set[str], where: str) -> dict[str, Any]:
 def parse_catalogue(raw: Mapping[str, Any]) -> MotorCatalogue:
     top = _strict(
         dict(raw),
-        {"products", "common_documents", "vehicle_groups", "form_versions", "commercial_classes"},
+        {
+            "products",
+            "common_documents",
+            "vehicle_groups",
+            "form_versions",
+            "commercial_classes",
+            "single_trip",
+        },
         "catalogue",
     )
     products: dict[str, MotorProduct] = {}
@@ -189,7 +217,26 @@ def parse_catalogue(raw: Mapping[str, Any]) -> MotorCatalogue:
         classes[category] = (entry["kind"], entry["use"])
     if set(classes) != set(groups):
         raise ValueError("commercial_classes must name exactly the use categories of vehicle_groups")
+    trip = _strict(
+        top["single_trip"],
+        {"max_days", "confirmed", "source", "ctpl_short_rates", "commercial"},
+        "single_trip",
+    )
+    if trip["commercial"] != "pro_rata_days":
+        raise ValueError("single_trip.commercial: only pro_rata_days is known")
+    rates = {int(k): Decimal(str(v)) for k, v in trip["ctpl_short_rates"].items()}
+    if any(isinstance(v, float) for v in trip["ctpl_short_rates"].values()):
+        raise ValueError("single_trip.ctpl_short_rates: write rates as quoted strings, not YAML floats")
+    if not set(range(1, (int(trip["max_days"]) + 29) // 30 + 1)) <= set(rates):
+        raise ValueError("single_trip.ctpl_short_rates must give every month the longest term begins")
+    single_trip = SingleTrip(
+        max_days=int(trip["max_days"]),
+        ctpl_short_rates=rates,
+        confirmed=bool(trip["confirmed"]),
+        source=str(trip["source"]),
+    )
     return MotorCatalogue(
+        single_trip=single_trip,
         commercial_classes=classes,
         products=products,
         common_documents=tuple(top["common_documents"]),

@@ -169,7 +169,7 @@ def test_production_refuses_to_quote_on_unconfirmed_tables(system, settings, tom
 
 
 def quote(system, body):
-    keys = ("vehicle", "region_code", "floating_code", "period_start", "products")
+    keys = ("vehicle", "region_code", "floating_code", "period_start", "products", "single_trip")
     return system.post(f"{API}/motor/quotes", {k: body[k] for k in keys if k in body})
 
 
@@ -343,3 +343,68 @@ def test_applicant_insured_and_owner_all_differ_and_the_insured_can_query(client
     assert len({app.applicant_id, app.insured_id, app.owner_id}) == 3
     for policy in (ctpl, commercial):
         assert policy_find(policy_number=policy.number, id_number=insured_id, plate=policy.plate) == policy
+
+
+# --- 单程提车 -----------------------------------------------------------------------------------------
+
+
+def trip_body(days=10):
+    invoice = dt.date.today() - dt.timedelta(days=1)
+    body = payload(
+        products=[
+            {"code": "ctpl"},
+            {"code": "commercial", "coverages": [{"code": "third_party", "amount": "500000"}]},
+        ],
+        vehicle={"plate": "", "unregistered": True, "registered_on": invoice.isoformat()},
+    )
+    body["single_trip"] = {"days": days, "route": "北京市朝阳区经销店至河北省廊坊市车管所"}
+    return body
+
+
+def test_a_single_trip_is_short_and_priced_from_the_annual_premiums(system):
+    body = trip_body(days=10)
+    q = quote(system, body).json()
+    annual = quote(system, {k: v for k, v in body.items() if k != "single_trip"}).json()
+    assert q["single_trip_days"] == 10
+    assert dt.date.fromisoformat(q["period_end"]) - dt.date.fromisoformat(q["period_start"]) == dt.timedelta(
+        days=9
+    )
+    # 交强险: the first month's 10 % of the annual premium; 商业险: pro rata by day.
+    assert Decimal(q["ctpl_premium"]) == (Decimal(annual["ctpl_premium"]) * Decimal("0.10")).quantize(
+        Decimal("0.01")
+    )
+    commercial = Decimal(annual["commercial"]["total"]) * 10 / 365
+    assert Decimal(q["commercial"]["premium"]) == commercial.quantize(Decimal("0.01"))
+    assert any("单程提车" in item for item in q["unconfirmed"])
+
+
+def test_a_single_trip_issues_on_its_own_form_version(client, system, pki, tmp_path):
+    policies = journey(client, system, trip_body())
+    app = policies[0].application
+    assert app.form_version == "pickup" and app.trip_days == 10
+    form = pdf_text(archive_read(app.form_document), tmp_path).replace(" ", "")
+    assert "机动车单程提车保险/机动车交通事故责任强制保险投保单" in form and "廊坊市车管所" in form
+    for policy in policies:
+        assert policy.period_end - policy.period_start == dt.timedelta(days=9)
+        assert verify_pdf(archive_read(policy.document)).genuine
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"days": 31}, "single_trip.days"),
+        ({"route": "近"}, "single_trip.route"),
+    ],
+)
+def test_a_single_trip_out_of_bounds_is_refused(system, change, field):
+    body = trip_body()
+    body["single_trip"].update(change)
+    resp = create(system, body)
+    assert resp.status_code == 422 and resp.json()["details"]["field"] == field, resp.content
+
+
+def test_a_single_trip_needs_an_unregistered_car(system):
+    body = payload()
+    body["single_trip"] = {"days": 5, "route": "北京市至天津市"}
+    resp = create(system, body)
+    assert resp.status_code == 422 and resp.json()["details"]["field"] == "vehicle.unregistered"
