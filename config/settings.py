@@ -390,9 +390,10 @@ OUTBOX = {
     "alert_after_attempts": int(os.environ.get("EPOLICY_OUTBOX_ALERT_ATTEMPTS", "3")),
     "alert_after_seconds": float(os.environ.get("EPOLICY_OUTBOX_ALERT_SECONDS", "600")),
 }
-# Quotes priced with rate tables or figures marked unconfirmed or demo (docs/commercial-cover.md): shown as
-# such everywhere; production refuses them unless the insurer sets this after confirming its tables.
-MOTOR_ALLOW_UNCONFIRMED_RATES = _env_bool("EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES", not PRODUCTION)
+# Quotes priced with rate tables or figures marked unconfirmed or demo (docs/motor-products.md): allowed,
+# and flagged everywhere, outside production only. Production quotes only with what the insurer marked
+# confirmed in the data (and refuses to start with this set).
+MOTOR_ALLOW_UNCONFIRMED_RATES = not PRODUCTION and _env_bool("EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES", True)
 QUERY_MAX_PER_IP_PER_HOUR = int(os.environ.get("EPOLICY_QUERY_MAX_PER_IP_PER_HOUR", "30"))
 POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR = int(
     os.environ.get("EPOLICY_POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR", "60")
@@ -496,6 +497,10 @@ if PRODUCTION:
             raise ImproperlyConfigured(f"production refuses the sandbox {kind} provider ({path})")
     if DEBUG:
         raise ImproperlyConfigured("production refuses EPOLICY_DEBUG: tracebacks would reach clients")
+    if _env_bool("EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES", False):
+        raise ImproperlyConfigured(
+            "production refuses EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES (confirm the rate tables in data)"
+        )
     if os.environ.get("EPOLICY_FAILPOINTS"):
         raise ImproperlyConfigured("production refuses EPOLICY_FAILPOINTS (crash injection for tests)")
     if not SITE_URL.startswith("https://"):

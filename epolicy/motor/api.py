@@ -210,4 +210,5 @@ def payment_status_json(app: Application, order_no: str) -> dict:
         "status_text": order.get_status_display(),
         "message": messages[PaymentOrder.Status(order.status)],
         "policy_number": selectors.policy_number_of(app),
+        "policy_numbers": [p["number"] for p in selectors.application_json(app)["policies"]],
     }

@@ -97,11 +97,11 @@ def vehicle_fields(app: Application) -> tuple[Field, ...]:
 
 def use_category_zh(code: str) -> str:
     """The 交强险 class name of a use category (ctpl_base_premium.yaml), e.g. 家庭自用汽车."""
-    return USE_CATEGORY_ZH.get(code) or _ctpl_class_names().get(code, code)
+    return USE_CATEGORY_ZH.get(code) or ctpl_class_names().get(code, code)
 
 
 @functools.cache
-def _ctpl_class_names() -> dict[str, str]:
+def ctpl_class_names() -> dict[str, str]:
     import yaml
 
     text = resources.files("epolicy.products").joinpath("data/ctpl_base_premium.yaml").read_text("utf-8")

@@ -324,6 +324,7 @@ def motor_quote(
     if commercial_choice is not None:
         commercial, history = _commercial(
             catalogue,
+            choices=products,
             vehicle=vehicle,
             region_code=region_code,
             period_start=period_start,
@@ -378,6 +379,7 @@ def _tax_class(group: str, vehicle: VehicleInput) -> dict[str, Any]:
 def _commercial(
     catalogue: MotorCatalogue,
     *,
+    choices: tuple[ProductChoice, ...],
     vehicle: VehicleInput,
     region_code: str,
     period_start: dt.date,
@@ -406,41 +408,73 @@ def _commercial(
         lowest=levels[0],
         highest=levels[-1],
     )
-    quote = commercial_quote(
-        CommercialInput(
-            vehicle=Vehicle(
-                kind=kind,
-                use=use,
-                energy=vehicle.energy_type,
-                seats=vehicle.seats,
-                purchase_price=vehicle.new_car_price,
-                first_registered=None if vehicle.unregistered else vehicle.registered_on,
-                invoice_date=vehicle.registered_on if vehicle.unregistered else None,
-            ),
-            start=period_start,
-            region_code=region_code,
-            coverages=tuple(
-                CoverageRequest(
-                    code=c.code,
-                    parent=c.parent,
-                    amount=c.amount,
-                    seats=c.seats,
-                    rate=c.rate,
-                    days=c.days,
-                    daily_amount=c.daily_amount,
-                    services=c.services,
-                )
-                for c in choice.coverages
-            ),
-            ncd_level=level,
-            pricing_coefficient=pricing_coefficient if pricing_coefficient is not None else Decimal("1.0"),
-            traffic_coefficient=traffic_coefficient,
+    commercial_index = next(i for i, p in enumerate(choices) if p is choice)
+    commercial_input = CommercialInput(
+        vehicle=Vehicle(
+            kind=kind,
+            use=use,
+            energy=vehicle.energy_type,
+            seats=vehicle.seats,
+            purchase_price=vehicle.new_car_price,
+            first_registered=None if vehicle.unregistered else vehicle.registered_on,
+            invoice_date=vehicle.registered_on if vehicle.unregistered else None,
         ),
-        tables,
+        start=period_start,
+        region_code=region_code,
+        coverages=tuple(
+            CoverageRequest(
+                code=c.code,
+                parent=c.parent,
+                amount=c.amount,
+                seats=c.seats,
+                rate=c.rate,
+                days=c.days,
+                daily_amount=c.daily_amount,
+                services=c.services,
+            )
+            for c in choice.coverages
+        ),
+        ncd_level=level,
+        pricing_coefficient=pricing_coefficient if pricing_coefficient is not None else Decimal("1.0"),
+        traffic_coefficient=traffic_coefficient,
     )
+    try:
+        quote = commercial_quote(commercial_input, tables)
+    except ApplicationError as exc:
+        raise _in_api_terms(exc, commercial_index) from None
     if quote.unconfirmed and not settings.MOTOR_ALLOW_UNCONFIRMED_RATES:
         raise ApplicationError(
             "rate_table_unconfirmed",
             details={"unconfirmed": list(quote.unconfirmed)},
         )
     return quote, history
+
+
+# The rule names its inputs its own way; the API caller (and the console form) needs its own paths.
+_FIELDS = {
+    "vehicle.purchase_price": "vehicle.new_car_price",
+    "vehicle.first_registered": "vehicle.registered_on",
+    "vehicle.invoice_date": "vehicle.registered_on",
+    "vehicle.kind": "vehicle.use_category",
+    "vehicle.use": "vehicle.use_category",
+    "vehicle.energy": "vehicle.energy_type",
+    "start": "period_start",
+}
+
+
+def _api_field(name: str, index: int) -> str:
+    if name.startswith("coverages"):
+        return f"products[{index}].{name}"
+    return _FIELDS.get(name, name)
+
+
+def _in_api_terms(exc: ApplicationError, index: int) -> ApplicationError:
+    details = dict(exc.details)
+    if isinstance(details.get("errors"), list):
+        details["errors"] = [
+            {**e, "field": _api_field(str(e.get("field", "")), index)} for e in details["errors"]
+        ]
+        details.setdefault("field", details["errors"][0]["field"] if details["errors"] else "")
+    if isinstance(details.get("field"), str):
+        details["field"] = _api_field(details["field"], index)
+    return ApplicationError(exc.code, exc.message_zh, details)

@@ -230,3 +230,4 @@ class PaymentStatusOut(Schema):
     status_text: str
     message: str
     policy_number: str | None
+    policy_numbers: list[str] = Field(default_factory=list, description="every policy, one per product")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("m/a/<str:token>/pay/", views.pay, name="pay"),
     path("m/a/<str:token>/result/", views.result, name="result"),
     path("m/a/<str:token>/policy.pdf", views.policy_pdf, name="policy_pdf"),
+    path("m/a/<str:token>/policy/<str:number>.pdf", views.policy_pdf_of, name="policy_pdf_of"),
     path("m/return/<str:order_no>/", views.payment_return, name="payment_return"),
     path("query/", views.query, name="query"),
     path("verify/", views.verify, name="verify"),

@@ -3,6 +3,7 @@ service and render; every refusal is shown as the service's Chinese message (and
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from epolicy.motor.api import payment_status_json
 from epolicy.motor.models import Application
 from epolicy.payments.models import PaymentOrder
 from epolicy.payments.services import payment_start
+from epolicy.products.motor_products import motor_catalogue
 from epolicy.verification.api import QueryIn, query_policy, verify_upload
 from epolicy.verification.services import policy_summary
 
@@ -64,6 +66,62 @@ def _not_found(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
     return page(request, "portal/base.html", {"error": exc}, status=exc.status)
 
 
+def _bought(app: Application) -> dict[str, Any]:
+    """What the applicant is buying: each product and its premium; for 商业险 the coverage lines, the
+    total and whether demo or unconfirmed rates priced it (the same figures as the application form)."""
+    catalogue = motor_catalogue()
+    codes = list(app.products or [app.product])
+    commercial = app.quote.get("commercial")
+    lines = []
+    if commercial:
+        for name, amount, deductible, premium in display.coverage_table(app).rows[:-1]:
+            detail = "" if amount == "—" else amount
+            if deductible != "—":
+                detail += ("，" if detail else "") + f"绝对免赔率 {deductible}"
+            lines.append(
+                {
+                    "name": name.strip("　"),
+                    "rider": name.startswith("　"),
+                    "detail": detail,
+                    "premium": premium,
+                }
+            )
+    return {
+        "products": [
+            {
+                "code": code,
+                "name": catalogue.product(code).short_name_zh,
+                "premium": display.money(display.product_premium(app, code)),
+            }
+            for code in codes
+        ],
+        "product_title": "、".join(catalogue.product(code).short_name_zh for code in codes),
+        "commercial": commercial,
+        "commercial_lines": lines,
+        "unconfirmed_count": len((commercial or {}).get("unconfirmed", [])),
+        "commercial_total": display.money(Decimal(commercial["total"])) if commercial else "",
+        "vehicle_tax": display.money(app.vehicle_tax),
+        "total_due": display.money(app.total_due),
+    }
+
+
+def _policies(app: Application, token: str) -> list[dict[str, Any]]:
+    """Every policy issued for the application (one per product), with its download address."""
+    if app.status != Application.Status.ISSUED:
+        return []
+    catalogue = motor_catalogue()
+    return [
+        {
+            "product": p.product,
+            "name": catalogue.product(p.product).short_name_zh,
+            "number": p.number,
+            "premium": p.premium,
+            "url": reverse("portal:policy_pdf_of", args=[token, p.number]),
+        }
+        for p in sorted(app.policies.all(), key=lambda p: p.pk)
+    ]
+
+
 def application(request: HttpRequest, token: str) -> HttpResponse:
     try:
         app = _app_or_404(request, token)
@@ -79,7 +137,8 @@ def application(request: HttpRequest, token: str) -> HttpResponse:
         "unread_count": sum(1 for d in docs if not d["read"]),
         "next_step": selectors.next_step(app),
         "period": display.period_text(app.period_start, app.period_end),
-        "policy": getattr(app, "policy", None) if app.status == Application.Status.ISSUED else None,
+        "policies": _policies(app, token),
+        **_bought(app),
         "last_order_message": ApplicationError("payment_payer_mismatch").message_zh
         if last is not None and last.status == PaymentOrder.Status.PAYER_MISMATCH
         else "",
@@ -212,9 +271,13 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
         status = payment_status_json(app, request.GET.get("order", ""))
     except ApplicationError as exc:
         return _not_found(request, exc)
-    refresh = status["status"] in ("pending", "paid") and not status["policy_number"]
+    policies = _policies(app, token)
+    # Until every product's policy is out (one per product), the page looks again.
+    waiting = status["status"] in ("pending", "paid") and len(policies) < len(app.products or [app.product])
     return page(
-        request, "portal/result.html", {"app": app, "token": token, "status": status, "refresh": refresh}
+        request,
+        "portal/result.html",
+        {"app": app, "token": token, "status": status, "refresh": waiting, "policies": policies},
     )
 
 
@@ -244,7 +307,24 @@ def policy_pdf(request: HttpRequest, token: str) -> HttpResponse:
             raise ApplicationError("application_state", "电子保单尚未出具。")
     except ApplicationError as exc:
         return _not_found(request, exc)
-    policy = app.policy
+    return _policy_download(app.policy)
+
+
+def policy_pdf_of(request: HttpRequest, token: str, number: str) -> HttpResponse:
+    """One of the application's policies (交强险 and 商业险 bought together are two policies)."""
+    try:
+        app = _app_or_404(request, token)
+        policy = (
+            app.policies.filter(number=number).first() if app.status == Application.Status.ISSUED else None
+        )
+        if policy is None:
+            raise ApplicationError("not_found", "没有这份电子保单。")
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    return _policy_download(policy)
+
+
+def _policy_download(policy: Any) -> HttpResponse:
     response = HttpResponse(archive_read(policy.document), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{policy.number}.pdf"'
     return response

@@ -1,13 +1,18 @@
 """Independent tools judge a freshly issued e-policy: poppler's pdfsig and pdffonts, qpdf, openssl."""
 
+import dataclasses
+import datetime as dt
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 
 import pytest
 
 from epolicy.archive.services import archive_read
+from epolicy.common.identifiers import vin_check_digit
 from epolicy.motor.demo import demo_application_input
+from epolicy.motor.inputs import CoverageChoice, ProductChoice, SingleTripChoice
 from epolicy.motor.journey import run_journey
 from epolicy.signing.models import SigningCredential
 
@@ -19,10 +24,50 @@ def need(tool):
         pytest.fail(f"{tool} is missing: scripts/setup.sh installs it")
 
 
-@pytest.fixture
-def issued(pki, committed, tmp_path):
+THIRD_PARTY = (CoverageChoice(code="third_party", amount=Decimal("500000")),)
+FAMILY = (CoverageChoice(code="damage"), *THIRD_PARTY, CoverageChoice(code="scratch", amount=Decimal("2000")))
+NEV = (CoverageChoice(code="damage"), *THIRD_PARTY, CoverageChoice(code="grid_failure"))
+
+
+def _input(vehicle=None, coverages=FAMILY, trip=None):
+    base = demo_application_input(51)
+    # A VIN whose sandbox claim history answers at once (a last 9 would time out on the first call).
+    body, tail = base.vehicle.vin[:8], base.vehicle.vin[9:16] + "1"
+    vin = body + vin_check_digit(body + "0" + tail) + tail
+    changes = {"new_car_price": Decimal("150000.00"), "vin": vin, **(vehicle or {})}
+    return dataclasses.replace(
+        base,
+        vehicle=dataclasses.replace(base.vehicle, **changes),
+        products=(ProductChoice("ctpl"), ProductChoice("commercial", coverages=coverages)),
+        single_trip=trip,
+    )
+
+
+# 交强险 alone, then 交强险 + 商业险 on each of the five form versions; the policy judged is the last one
+# issued (the 商业险 policy where there is one).
+ISSUED = {
+    "ctpl_alone": lambda: demo_application_input(51),
+    "standard": lambda: _input(),
+    "nev": lambda: _input({"energy_type": "bev", "displacement_l": Decimal(0)}, NEV),
+    "special": lambda: _input(
+        {"use_category": "special_2", "curb_weight_t": Decimal("8.5"), "seats": 2}, THIRD_PARTY
+    ),
+    "motorcycle_tractor": lambda: _input(
+        {"use_category": "motorcycle", "displacement_cc": 150, "seats": 2}, THIRD_PARTY
+    ),
+    "pickup": lambda: _input(
+        {"plate": "", "unregistered": True, "registered_on": dt.date.today() - dt.timedelta(days=1)},
+        THIRD_PARTY,
+        SingleTripChoice(days=7, route="北京市朝阳区经销店至河北省廊坊市车管所"),
+    ),
+}
+
+
+@pytest.fixture(params=list(ISSUED))
+def issued(request, pki, committed, tmp_path):
     with committed(execute=True):
-        policy = run_journey(demo_application_input(51))
+        first = run_journey(ISSUED[request.param]())
+    policy = first.application.policies.order_by("pk").last()
     path = tmp_path / f"{policy.number}.pdf"
     path.write_bytes(archive_read(policy.document))
     return policy, path

@@ -133,6 +133,9 @@ def test_an_unknown_coverage_and_a_rider_without_its_parent_are_refused_together
     errors = resp.json()["details"]["errors"]
     codes = {e["code"] for e in errors}
     assert "coverage_unknown" in codes and "rider_parent_missing" in codes
+    # Named in the request's own terms: the product's place, then the coverage's.
+    fields = {e["field"] for e in errors}
+    assert {"products[0].coverages[1].code", "products[0].coverages[2].code"} <= fields
 
 
 def test_every_bad_field_is_reported_at_once(system):

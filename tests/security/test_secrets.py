@@ -162,6 +162,8 @@ def test_data_keys_must_be_32_random_bytes():
         ({"EPOLICY_SITE_URL": "http://epolicy.insurer.example"}, "must be https://"),
         ({"EPOLICY_DEBUG": "1"}, "EPOLICY_DEBUG"),
         ({"EPOLICY_FAILPOINTS": "payment.notify.after_commit=kill"}, "EPOLICY_FAILPOINTS"),
+        # Unconfirmed or demo rates are never sold in production: the tables must be confirmed in data.
+        ({"EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES": "1"}, "EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES"),
     ],
 )
 def test_production_refuses_to_start_with_a_weak_or_missing_secret(tmp_path, overrides, message):

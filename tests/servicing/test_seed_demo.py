@@ -30,17 +30,25 @@ def test_each_demo_prints_its_own_people(pki, settings, tmp_path, runs):
         call_command("seed_demo", stdout=out)
     motor, life = _sections(out.getvalue())
 
-    waiting = Application.objects.select_related("applicant").get(status=Application.Status.APPROVED)
-    applicant = waiting.applicant
-    link_line = next(line for line in motor.splitlines() if "/m/a/" in line)
-    assert applicant.name in link_line  # the link says whose it is
-    # the motor applicant, with the full ID number and phone, next to the link, in the motor section
-    assert applicant.id_number in motor and applicant.phone in motor
-    issued = Application.objects.exclude(pk=waiting.pk).select_related("applicant").get()
+    waiting = list(
+        Application.objects.select_related("applicant")
+        .filter(status=Application.Status.APPROVED)
+        .order_by("id")
+    )
+    assert [w.products for w in waiting] == [["ctpl"], ["ctpl", "commercial"]]
+    link_lines = [line for line in motor.splitlines() if "/m/a/" in line]
+    assert len(link_lines) == 2
+    for app, link_line in zip(waiting, link_lines, strict=True):
+        applicant = app.applicant
+        assert applicant.name in link_line  # the link says whose it is
+        # the motor applicant, with the full ID number and phone, next to the link, in the motor section
+        assert applicant.id_number in motor and applicant.phone in motor
+    assert "交强险和商业险投保单" in motor
+    issued = Application.objects.filter(status=Application.Status.ISSUED).select_related("applicant").get()
     assert issued.applicant.id_number in motor
 
     life_id = DEMO_ID_FIRST17 + id_number_check_char(DEMO_ID_FIRST17)
     assert life_id in life and DEMO_PHONE in life and "张伟" in life
     assert life_id not in motor and "张伟" not in motor
-    assert applicant.id_number not in life
+    assert all(w.applicant.id_number not in life for w in waiting)
     assert "DEMO-L0001" in life and "DEMO-L0001" not in motor

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from epolicy.motor import selectors, services
-from epolicy.motor.demo import demo_application_input
+from epolicy.motor.demo import demo_application_input, demo_commercial_input
 from epolicy.motor.journey import run_journey
 from epolicy.motor.models import Application
 from epolicy.policies.models import Policy
@@ -16,7 +16,8 @@ from epolicy.policies.models import Policy
 
 class Command(BaseCommand):
     help = (
-        "Create demo data: a staff user, one approved application awaiting the applicant, one issued policy."
+        "Create demo data: a staff user, one issued 交强险 policy, and two approved applications awaiting "
+        "their applicants (交强险 alone; 交强险 + 商业险 for a family car)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,6 +34,10 @@ class Command(BaseCommand):
                 data=demo_application_input(2, name="李四"), actor="system:demo"
             )
             services.application_approve(application_id=pending.pk, actor="system:demo")
+            both = services.application_create(
+                data=demo_commercial_input("family", seed=3), actor="system:demo"
+            )
+            services.application_approve(application_id=both.pk, actor="system:demo")
         # Each demo with its own people, under its own heading: the applicant link must be signed, verified
         # and paid as that application's applicant (real-name payment), not as the life demo's applicant.
         self.stdout.write("== 机动车演示 ==")
@@ -47,13 +52,13 @@ class Command(BaseCommand):
             Application.objects.select_related("applicant")
             .filter(status=Application.Status.APPROVED)
             .order_by("id")
-            .first()
         )
-        if waiting is not None:
-            self.stdout.write(f"待投保人办理的投保单 {waiting.number}：投保人 {_person(waiting.applicant)}")
+        for app in waiting:
+            bought = selectors.products_short_name(app)
+            self.stdout.write(f"待投保人办理的{bought}投保单 {app.number}：投保人 {_person(app.applicant)}")
             self.stdout.write(
-                f"  投保人链接（请以投保人{waiting.applicant.name}本人身份阅读、签名、验证和付款）："
-                f"{selectors.customer_url(waiting)}"
+                f"  投保人链接（请以投保人{app.applicant.name}本人身份阅读、签名、验证和付款）："
+                f"{selectors.customer_url(app)}"
             )
         self.stdout.write("")
         self.stdout.write("== 寿险保全演示 ==")
