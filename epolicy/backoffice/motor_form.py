@@ -248,6 +248,7 @@ class MotorForm:
         tonnage = self._decimal("vehicle.tonnage", "核定载质量")
         curb = self._decimal("vehicle.curb_weight_t", "整备质量")
         cc = self._int("vehicle.displacement_cc", "排量")
+        battery = self._decimal("vehicle.battery_capacity_kwh", "动力电池容量")
         if len(self.errors) > before or seats is None or registered is None:
             return None
         return VehicleInput(
@@ -265,6 +266,8 @@ class MotorForm:
             displacement_cc=cc or None,
             new_car_price=price or None,
             unregistered=unregistered,
+            battery_capacity_kwh=battery or None,
+            charger_address=self.value("vehicle.charger_address"),
         )
 
     def _coverage(self, key: str) -> CoverageChoice:
@@ -434,6 +437,17 @@ class MotorForm:
                     ),
                     self._field(
                         "vehicle.displacement_cc", "排量（mL）", hint="摩托车", attrs='inputmode="numeric"'
+                    ),
+                    self._field(
+                        "vehicle.battery_capacity_kwh",
+                        "动力电池容量（kWh）",
+                        hint="新能源汽车",
+                        attrs='inputmode="decimal"',
+                    ),
+                    self._field(
+                        "vehicle.charger_address",
+                        "自用充电桩地址",
+                        hint="投保充电桩附加险必填",
                     ),
                 ],
             ),

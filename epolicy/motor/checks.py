@@ -145,6 +145,13 @@ def _vehicle(v: VehicleInput, problems: Problems, group: str | None) -> tuple[st
         problems.refuse(
             "validation_error", "货车请填写核定载质量（吨），用于计算交强险保费。", "vehicle.tonnage"
         )
+    if (v.battery_capacity_kwh is not None or (v.charger_address or "").strip()) and v.energy_type not in (
+        "bev",
+        "phev",
+        "fcev",
+    ):
+        message = "动力电池和自用充电桩只适用于新能源汽车，请核对能源种类。"
+        problems.refuse("validation_error", message, "vehicle.energy_type")
     if group == "motorcycle" and v.use_category == "motorcycle" and v.displacement_cc is None:
         problems.refuse("validation_error", "摩托车请填写排量（毫升）。", "vehicle.displacement_cc")
     return plate, plate_kind, vin, engine, brand
@@ -164,6 +171,16 @@ def check_application(data: ApplicationInput) -> CheckedApplication:
         problems.refuse("validation_error", "争议处理方式只能是诉讼或仲裁。", "dispute_resolution")
     elif data.dispute_resolution == "arbitration" and not data.arbitration_body.strip():
         problems.refuse("validation_error", "选择仲裁时请填写仲裁委员会名称。", "arbitration_body")
+    charger_riders = [
+        c.code
+        for p in data.products
+        for c in p.coverages
+        if c.code in ("charger_damage", "charger_liability")
+    ]
+    charger = (v.charger_address or "").strip()
+    if charger_riders and not 4 <= len(charger) <= 200:
+        message = "投保自用充电桩损失保险或责任保险，请填写充电桩的安装地址（4–200 个字）。"
+        problems.refuse("validation_error", message, "vehicle.charger_address")
     trip = data.single_trip
     route = (trip.route or "").strip() if trip else ""
     if trip is not None and not 4 <= len(route) <= 200:

@@ -105,7 +105,11 @@ def demo_commercial_input(kind: str, seed: int | None = None) -> ApplicationInpu
     changes: dict[str, object] = {"new_car_price": price, "vin": _vin_with_history(rng)}
     if kind == "nev":
         changes.update(
-            energy_type="bev", displacement_l=Decimal("0"), brand_model="示例牌 EV7 纯电动轿车（演示）"
+            energy_type="bev",
+            displacement_l=Decimal("0"),
+            brand_model="示例牌 EV7 纯电动轿车（演示）",
+            battery_capacity_kwh=Decimal("75.0"),
+            charger_address="北京市朝阳区示例街道 8 号院地下车库 B2-018（演示）",
         )
     vehicle = dataclasses.replace(base.vehicle, **changes)  # type: ignore[arg-type]
     return dataclasses.replace(

@@ -88,6 +88,10 @@ def vehicle_fields(app: Application) -> tuple[Field, ...]:
         fields.append(Field("核定载质量", f"{app.tonnage} 吨" + ("（挂车）" if app.is_trailer else "")))
     if app.curb_weight_t is not None:
         fields.append(Field("整备质量", f"{app.curb_weight_t} 吨"))
+    if app.battery_capacity_kwh is not None:
+        fields.append(Field("动力电池容量", f"{app.battery_capacity_kwh} kWh"))
+    if app.charger_address:
+        fields.append(Field("自用充电桩地址", mask_address(app.charger_address)))
     if app.new_car_price is not None:
         fields.append(Field("新车购置价", money(app.new_car_price)))
     label = "购车发票日期" if app.unregistered else "初次登记日期"

@@ -37,6 +37,10 @@ class VehicleInput:
     new_car_price: Decimal | None = None  # 新车购置价: needed for commercial own-damage cover
     # A new car without a plate yet: `plate` is empty and `registered_on` is the invoice date.
     unregistered: bool = False
+    # New-energy vehicles (the NEV form): the traction battery's capacity, and where the owner's own
+    # charging pile is (needed when its riders are bought).
+    battery_capacity_kwh: Decimal | None = None
+    charger_address: str = ""
 
 
 @dataclass(frozen=True)

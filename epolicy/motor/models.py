@@ -64,6 +64,9 @@ class Application(models.Model):
     # invoice date then.
     unregistered = models.BooleanField(default=False)
     # 单程提车: cover for this many days along this route (the form version "pickup"); null otherwise.
+    # New-energy vehicles: traction battery capacity, and the address of the owner's own charging pile.
+    battery_capacity_kwh = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    charger_address = EncryptedTextField(context="motor.application.charger_address", blank=True, default="")
     trip_days = models.PositiveSmallIntegerField(null=True, blank=True)
     trip_route = models.CharField(max_length=200, blank=True, default="")
     registered_on = models.DateField()

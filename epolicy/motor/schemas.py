@@ -54,6 +54,8 @@ class VehicleIn(Schema):
     is_trailer: bool = False
     new_car_price: Decimal | None = Field(None, gt=0, le=100_000_000, decimal_places=2)
     unregistered: bool = False
+    battery_capacity_kwh: Decimal | None = Field(None, gt=0, le=1000, decimal_places=1, description="NEV")
+    charger_address: str = Field("", max_length=200, description="自用充电桩地址 (its riders need it)")
 
     def to_input(self) -> VehicleInput:
         return VehicleInput(**self.dict())

@@ -411,3 +411,21 @@ def test_a_single_trip_needs_an_unregistered_car(system):
     body["single_trip"] = {"days": 5, "route": "北京市至天津市"}
     resp = create(system, body)
     assert resp.status_code == 422 and resp.json()["details"]["field"] == "vehicle.unregistered"
+
+
+def test_the_own_charging_pile_riders_need_its_address_and_it_is_printed(client, system, pki, tmp_path):
+    nev = {"energy_type": "bev", "displacement_l": "0", "battery_capacity_kwh": "75.0"}
+    coverages = [{"code": "damage"}, {"code": "charger_damage", "amount": "5000"}]
+    body = payload(products=[{"code": "commercial", "coverages": coverages}], vehicle=nev)
+    resp = create(system, body)
+    assert resp.status_code == 422 and resp.json()["details"]["field"] == "vehicle.charger_address"
+    body["vehicle"]["charger_address"] = "北京市朝阳区示例街道 8 号院地下车库 B2-018"
+    (policy,) = journey(client, system, body)
+    text = pdf_text(archive_read(policy.document), tmp_path)
+    assert "动力电池容量" in text and "75.0 kWh" in text and "自用充电桩地址" in text
+    assert "B2-018" not in text  # the address is masked on the policy, kept whole (encrypted) in the database
+
+
+def test_battery_and_charger_only_on_a_new_energy_vehicle(system):
+    resp = create(system, payload(vehicle={"battery_capacity_kwh": "60.0"}))
+    assert resp.status_code == 422 and resp.json()["details"]["field"] == "vehicle.energy_type"

@@ -65,6 +65,8 @@ def application_create(*, data: ApplicationInput, actor: str, client_id: int | N
             is_trailer=v.is_trailer,
             new_car_price=v.new_car_price,
             unregistered=v.unregistered,
+            battery_capacity_kwh=v.battery_capacity_kwh,
+            charger_address=(v.charger_address or "").strip(),
             trip_days=quote.trip_days,
             trip_route=checked.trip_route,
             registered_on=v.registered_on,
