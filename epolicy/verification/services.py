@@ -14,8 +14,11 @@ from django.db.models import Q
 
 from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
+from epolicy.documents.application_form import KIND as APPLICATION_KIND
 from epolicy.motor.display import sections_json
+from epolicy.motor.models import Application
 from epolicy.policies.models import Policy
+from epolicy.products.motor_products import motor_catalogue
 
 from . import sandbox, slots
 from .report import CheckReport, message_for
@@ -72,6 +75,8 @@ class VerificationResult:
     report: CheckReport
     policy: Policy | None
     archive: ArchiveMatch | None
+    # A signed e-application (投保单) names its application: genuine when the platform issued it.
+    application: Application | None = None
 
     @property
     def is_endorsement(self) -> bool:
@@ -80,7 +85,8 @@ class VerificationResult:
     @property
     def genuine(self) -> bool:
         # An endorsement has no record to look up yet: its insurer seal is the proof.
-        return self.report.genuine and (self.policy is not None or self.is_endorsement)
+        found = self.policy is not None or self.application is not None
+        return self.report.genuine and (found or self.is_endorsement)
 
     @property
     def byte_identical(self) -> bool:
@@ -121,6 +127,9 @@ class VerificationResult:
             else None,
             "validation_time": r.validation_time,
             "policy": policy_summary(self.policy) if self.policy is not None and self.genuine else None,
+            "application": application_summary(self.application)
+            if self.application is not None and self.genuine
+            else None,
         }
 
 
@@ -129,7 +138,7 @@ def policy_summary(policy: Policy) -> dict[str, object]:
     version = policy.versions.order_by("-version").first()
     return {
         "policy_number": policy.number,
-        "product": "机动车交通事故责任强制保险",
+        "product": motor_catalogue().product(policy.product).name_zh,
         "status": policy.get_status_display(),
         "confirmed_at": clock.fmt_local(policy.confirmed_at),
         "period_start": str(policy.period_start),
@@ -137,6 +146,19 @@ def policy_summary(policy: Policy) -> dict[str, object]:
         "premium": str(policy.premium),
         "vehicle_tax": str(policy.vehicle_tax),
         "sections": version.data if version is not None else sections_json(()),
+    }
+
+
+def application_summary(app: Application) -> dict[str, object]:
+    """What a verified signed e-application says of itself: its number, state, products and policies."""
+    catalogue = motor_catalogue()
+    return {
+        "application_number": app.number,
+        "status": app.get_status_display(),
+        "form_title": catalogue.form_version_by_code(app.form_version).title_zh,
+        "products": [catalogue.product(code).name_zh for code in (app.products or [app.product])],
+        "signed_at": clock.fmt_local(app.signed_at) if app.signed_at else None,
+        "policies": [p.number for p in app.policies.order_by("pk")],
     }
 
 
@@ -162,16 +184,27 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
     report = CheckReport.from_payload(payload, sha256)
     policy = None
     archive = None
-    if report.document_number and report.document_kind != "endorsement":
+    application = None
+    if report.document_number and report.document_kind == APPLICATION_KIND:
+        application = Application.objects.filter(number=report.document_number).first()
+        if application is not None:
+            signed = ArchivedObject.objects.filter(
+                application=application, kind=ArchivedObject.Kind.APPLICATION_SIGNED
+            )
+            archive = _match(_versions(list(signed), ArchivedObject.Kind.APPLICATION_SIGNED), sha256)
+    elif report.document_number and report.document_kind != "endorsement":
         policy = Policy.objects.select_related("document").filter(number=report.document_number).first()
         if policy is not None:
             archive = archive_match(policy, sha256)
-    return VerificationResult(report=report, policy=policy, archive=archive)
+    return VerificationResult(report=report, policy=policy, archive=archive, application=application)
 
 
 def archive_match(policy: Policy, sha256: str) -> ArchiveMatch:
     """Compare with every archived version of the policy document (issued, then each LTA renewal)."""
-    versions = _document_versions(policy)
+    return _match(_document_versions(policy), sha256)
+
+
+def _match(versions: list[ArchivedObject], sha256: str) -> ArchiveMatch:
     for number, version in enumerate(versions, start=1):
         if version.sha256 == sha256:
             return ArchiveMatch(
@@ -189,8 +222,14 @@ def _document_versions(policy: Policy) -> list[ArchivedObject]:
     """The policy's archived documents, oldest first: its rows of kind "policy", plus every row linked to
     them through superseded_by in either direction (a renewal need not carry the policy link)."""
     kind = ArchivedObject.Kind.POLICY
-    found = {o.pk: o for o in ArchivedObject.objects.filter(policy=policy, kind=kind)}
-    found.setdefault(policy.document_id, policy.document)
+    # The rows read now come last: they override an older in-memory copy of the same row.
+    first = [policy.document, *ArchivedObject.objects.filter(policy=policy, kind=kind)]
+    return _versions(first, kind)
+
+
+def _versions(first: list[ArchivedObject], kind: str) -> list[ArchivedObject]:
+    """These archived objects and every one linked to them through superseded_by, oldest first."""
+    found = {o.pk: o for o in first}
     for _ in range(MAX_VERSIONS):
         ids = set(found)
         successors = {o.superseded_by_id for o in found.values()} - ids - {None}

@@ -429,3 +429,22 @@ def test_the_own_charging_pile_riders_need_its_address_and_it_is_printed(client,
 def test_battery_and_charger_only_on_a_new_energy_vehicle(system):
     resp = create(system, payload(vehicle={"battery_capacity_kwh": "60.0"}))
     assert resp.status_code == 422 and resp.json()["details"]["field"] == "vehicle.energy_type"
+
+
+def test_the_signed_application_form_from_the_archive_verifies(client, system, pki):
+    """It used to be answered policy_not_found: a signed 投保单 names its application, not a policy."""
+    from epolicy.verification.services import verify_document
+
+    (ctpl, _commercial) = journey(client, system, payload(products=BOTH))
+    app = ctpl.application
+    result = verify_document(archive_read(app.signed_document), bounded=False)
+    assert result.genuine and result.code == "genuine", result.as_json()
+    data = result.as_json()
+    assert data["document_kind"] == "application" and data["document_number"] == app.number
+    assert data["byte_identical_to_archive"] is True
+    assert data["application"]["products"] == ["机动车交通事故责任强制保险", "机动车商业保险"]
+    assert data["application"]["policies"] == [p.number for p in app.policies.order_by("pk")]
+    # The commercial policy says what it is.
+    assert verify_document(archive_read(_commercial.document), bounded=False).as_json()["policy"][
+        "product"
+    ] == ("机动车商业保险")
