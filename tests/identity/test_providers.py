@@ -195,7 +195,9 @@ def test_face_session_has_its_capture_page_and_ten_minutes():
         session = start_face()
     assert session.capture_url == f"http://127.0.0.1:8000/sandbox/identity/face/{session.reference}/"
     assert session.expires_at == T0 + dt.timedelta(minutes=10)
-    result = SandboxFace().result(reference=session.reference)
+    # Asked within its ten minutes (on the frozen clock: the wall clock may be long past T0).
+    with clock.frozen_clock(T0 + dt.timedelta(minutes=9)):
+        result = SandboxFace().result(reference=session.reference)
     assert (result.status, result.liveness, result.score, result.completed_at) == (
         "pending",
         None,
@@ -342,11 +344,13 @@ def test_video_session_room_and_agent_verdicts():
         yes, no = start_video("vq-yes"), start_video("vq-no")
     assert yes.room_url == f"http://127.0.0.1:8000/sandbox/identity/video/{yes.reference}/"
     assert yes.expires_at == T0 + dt.timedelta(minutes=30)
-    pending = video.result(reference=yes.reference)
-    assert (pending.status, pending.recording_reference, pending.agent) == ("pending", "", "")
-    assert video.complete(reference=yes.reference, outcome="confirmed")
-    assert video.complete(reference=no.reference, outcome="rejected")
-    confirmed, rejected = video.result(reference=yes.reference), video.result(reference=no.reference)
+    # Within the session's half hour (on the frozen clock: the wall clock may be long past T0).
+    with clock.frozen_clock(T0 + dt.timedelta(minutes=5)):
+        pending = video.result(reference=yes.reference)
+        assert (pending.status, pending.recording_reference, pending.agent) == ("pending", "", "")
+        assert video.complete(reference=yes.reference, outcome="confirmed")
+        assert video.complete(reference=no.reference, outcome="rejected")
+        confirmed, rejected = video.result(reference=yes.reference), video.result(reference=no.reference)
     assert confirmed.status == "passed" and confirmed.reason_zh == "" and confirmed.agent
     assert rejected.status == "failed" and "本人" in rejected.reason_zh
     for result in (confirmed, rejected):  # the session was recorded either way
