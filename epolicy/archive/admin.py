@@ -43,12 +43,15 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 @admin.register(ArchivedObject)
 class ArchivedObjectAdmin(_ReadOnlyAdmin):
-    list_display = ("id", "kind", "key", "size", "retention_until", "replicated_at", "deleted_at")
-    list_filter = ("kind",)
-    search_fields = ("=key", "=sha256", "=policy__number", "=application__number")
+    list_display = (
+        "id", "kind", "key", "subject_type", "subject_id", "size", "retention_until", "replicated_at",
+        "deleted_at",
+    )  # fmt: skip
+    list_filter = ("kind", "subject_type")
+    search_fields = ("=key", "=sha256", "=public_id")
     show_full_result_count = False
     fields = (
-        "key", "kind", "sha256", "size", "content_type", "application", "policy", "retention_until",
+        "key", "kind", "sha256", "size", "content_type", "subject_type", "subject_id", "retention_until",
         "superseded_by", "created_at", "replicated_at", "deleted_at", "purged_at",
     )  # fmt: skip
     readonly_fields = fields

@@ -15,6 +15,21 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(18)
 
 
+class ArchivedObjectQuerySet(models.QuerySet["ArchivedObject"]):
+    def of(self, *subjects: models.Model | None) -> ArchivedObjectQuerySet:
+        """The objects whose subject is one of these model instances (None ignored)."""
+        query = models.Q(pk__in=[])
+        for subject in subjects:
+            if subject is not None:
+                query |= models.Q(subject_type=subject_label(subject), subject_id=subject.pk)
+        return self.filter(query)
+
+
+def subject_label(subject: models.Model | type[models.Model]) -> str:
+    """How the archive names a subject's type: its model's label ("motor.application")."""
+    return subject._meta.label_lower
+
+
 class ArchivedObject(models.Model):
     class Kind(models.TextChoices):
         APPLICATION_FORM = "application_form", "电子投保单（待签名）"
@@ -30,15 +45,10 @@ class ArchivedObject(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     size = models.PositiveBigIntegerField()
     content_type = models.CharField(max_length=100)
-    application = models.ForeignKey(
-        "motor.Application", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
-    )
-    policy = models.ForeignKey(
-        "policies.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
-    )
-    life_policy = models.ForeignKey(
-        "servicing.LifePolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="archived"
-    )
+    # What the document belongs to, by type and id ("motor.application", "policies.policy",
+    # "servicing.lifepolicy": the model's label): the archive knows no domain model.
+    subject_type = models.CharField(max_length=64, blank=True, default="")
+    subject_id = models.PositiveBigIntegerField(null=True, blank=True)
     retention_until = models.DateField(null=True, blank=True)
     superseded_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -50,8 +60,11 @@ class ArchivedObject(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ArchivedObjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="archive_subject")]
         verbose_name = "影像资料"
         verbose_name_plural = "影像资料"
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Q
-
 from epolicy.common.errors import ApplicationError
 from epolicy.common.models import ApiClient
 
 from .models import ArchivedObject
+from .subjects import visible_to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +44,7 @@ def archive_object_get(*, public_id: str, client: ApiClient | None = None) -> Ar
     """An archived object by its public id; with `client`, only one of that client's applications."""
     objects = ArchivedObject.objects.filter(public_id=public_id)
     if client is not None:
-        objects = objects.filter(
-            Q(application__created_by_client=client) | Q(policy__application__created_by_client=client)
-        )
+        objects = objects.filter(visible_to(client))
     obj = objects.first()
     if obj is None:
         raise ApplicationError("not_found", "没有这个影像资料编号。")

@@ -9,6 +9,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Model
 
 from epolicy.audit.services import audit_record
 from epolicy.common import clock, crypto
@@ -16,7 +17,7 @@ from epolicy.common.errors import ApplicationError
 from epolicy.common.failpoints import failpoint
 from epolicy.ops.outbox import PURGE_ARCHIVE, REPLICATE_ARCHIVE, outbox_enqueue
 
-from .models import ArchiveDeletionRequest, ArchivedObject
+from .models import ArchiveDeletionRequest, ArchivedObject, subject_label
 from .storage import (
     BACKUP,
     PRIMARY,
@@ -56,12 +57,14 @@ def archive_put(
     kind: str,
     name: str,
     content_type: str = "application/pdf",
-    application_id: int | None = None,
-    policy_id: int | None = None,
+    subject: Model | None = None,
     retention: dt.date | None = None,
-    life_policy_id: int | None = None,
+    subject_ref: tuple[str, int | None] | None = None,
 ) -> ArchivedObject:
     """Store bytes once under a fresh key in both locations and register them; never overwrite.
+
+    `subject` is the model instance the document belongs to (an application, a policy, a life policy),
+    recorded by type and id (`subject_ref` gives them directly, e.g. a new version's).
 
     The second copy is written at once; when that fails the object stays unreplicated and a repair
     task is queued on commit (the scrub finds it too).
@@ -90,9 +93,8 @@ def archive_put(
         sha256=digest,
         size=len(data),
         content_type=content_type,
-        application_id=application_id,
-        policy_id=policy_id,
-        life_policy_id=life_policy_id,
+        subject_type=subject_label(subject) if subject is not None else (subject_ref or ("", None))[0],
+        subject_id=subject.pk if subject is not None else (subject_ref or ("", None))[1],
         retention_until=retention,
         created_at=at,
         replicated_at=clock.now() if replicated else None,
@@ -164,10 +166,8 @@ def archive_add_version(*, previous: ArchivedObject, data: bytes, reason: str) -
         kind=previous.kind,
         name=f"{previous.key.rsplit('/', 1)[-1].rsplit('-', 1)[0]}-{reason}",
         content_type=previous.content_type,
-        application_id=previous.application_id,
-        policy_id=previous.policy_id,
+        subject_ref=(previous.subject_type, previous.subject_id),
         retention=previous.retention_until,
-        life_policy_id=previous.life_policy_id,
     )
     ArchivedObject.objects.filter(pk=previous.pk).update(superseded_by=new)
     return new

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from epolicy.archive.models import ArchivedObject
 from epolicy.audit.selectors import audit_events_for
 from epolicy.common.errors import ApplicationError
 from epolicy.documents.qr import qr_png
@@ -108,7 +109,7 @@ def application(request: HttpRequest, number: str, error: ApplicationError | Non
             **_detail(app),
             "customer_url": selectors.customer_url(app) if app.access_token else None,
             "reads": app.reads.order_by("first_served_at"),
-            "archived": app.archived.order_by("id"),
+            "archived": ArchivedObject.objects.of(app, *app.policies.all()).order_by("id"),
             "payments": app.payments.all(),
             "audit": audit_events_for("application", app.number),
         },

@@ -11,3 +11,12 @@ class MotorConfig(AppConfig):
         from .payables import ApplicationPayable
 
         register_payable_owner(ApplicationPayable())
+
+        from epolicy.archive.subjects import register_subject_owner
+
+        from .models import Application
+
+        register_subject_owner(
+            "motor.application",
+            lambda client: Application.objects.filter(created_by_client=client).values("pk"),
+        )

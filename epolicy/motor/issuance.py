@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from epolicy.archive.models import ArchivedObject
+from epolicy.archive.models import ArchivedObject, subject_label
 from epolicy.archive.services import archive_put, retention_until
 from epolicy.audit.services import audit_record
 from epolicy.common import clock
@@ -71,7 +71,7 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
         data=archived_pdf,
         kind=ArchivedObject.Kind.POLICY,
         name=number,
-        application_id=app.pk,
+        subject=app,
         retention=retention,
     )
     policy = Policy.objects.create(
@@ -88,11 +88,12 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
         verify_code=verify_code,
         document=document,
     )
-    # The application's own documents (form, signed form, evidence) belong to its first policy.
-    ArchivedObject.objects.filter(application=app, policy__isnull=True).exclude(
-        kind=ArchivedObject.Kind.POLICY
-    ).update(policy=policy)
-    ArchivedObject.objects.filter(pk=document.pk).update(policy=policy)
+    # Archived before the policy row could exist (the row names its document): now it is the policy's.
+    # The application's own documents (form, signed form, evidence) stay its application's: a policy's
+    # documents are its own and its application's (epolicy.policies.archive_documents).
+    ArchivedObject.objects.filter(pk=document.pk).update(
+        subject_type=subject_label(Policy), subject_id=policy.pk
+    )
     PolicyVersion.objects.create(
         policy=policy,
         version=1,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q
 
 from epolicy.archive.models import ArchivedObject
 from epolicy.archive.selectors import ArchivedDocument, document_chains
@@ -31,11 +30,7 @@ def archive_policy_find(*, number: str, client: ApiClient | None = None) -> Poli
 
 def archive_documents_for_policy(*, policy: Policy) -> list[ArchivedDocument]:
     """Every archived object of the policy and of its application, grouped into version chains."""
-    objects = list(
-        ArchivedObject.objects.filter(Q(policy=policy) | Q(application_id=policy.application_id)).order_by(
-            "id"
-        )
-    )
+    objects = list(ArchivedObject.objects.of(policy, policy.application).order_by("id"))
     return document_chains(objects)
 
 
@@ -64,7 +59,8 @@ def policy_retention_recompute(*, policy: Policy, actor: str, terminated_on: dt.
         new_date = add_years(termination, years)
         objects = list(
             ArchivedObject.objects.select_for_update()
-            .filter(Q(policy=locked) | Q(application_id=locked.application_id), deleted_at__isnull=True)
+            .of(locked, locked.application)
+            .filter(deleted_at__isnull=True)
             .order_by("id")
         )
         changed = [o for o in objects if o.retention_until != new_date]

@@ -195,7 +195,7 @@ def policy_bind(
             kind=ArchivedObject.Kind.EVIDENCE,
             name=f"{policy.number}-binding-{customer.pk}",
             content_type="application/json",
-            life_policy_id=policy.pk,
+            subject=policy,
         )
         binding = PolicyBinding.objects.create(
             customer=customer,

@@ -126,7 +126,7 @@ def sign_change_request(*, req: ChangeRequest, signature_png: bytes, client: Cli
             data=lta_extend(signed.pdf),
             kind=ArchivedObject.Kind.EVIDENCE,
             name=f"{req.policy.number}-{number}",
-            life_policy_id=req.policy_id,
+            subject=req.policy,
         )
         ChangeRequest.objects.filter(pk=req.pk).update(signed_request=obj)
         audit_record(

@@ -55,7 +55,7 @@ def archive_photo(
             kind=ArchivedObject.Kind.EVIDENCE,
             name=f"{policy.number}-photo-{kind}",
             content_type=_content_type(data),
-            life_policy_id=policy.pk,
+            subject=policy,
         )
         if request is not None:
             ChangeAttachment.objects.create(
@@ -67,9 +67,7 @@ def archive_photo(
 def attach_pending(*, request: ChangeRequest, pending: list[dict[str, Any]]) -> None:
     """Link photos read on the form page (before the request existed) to the request they were for."""
     for entry in pending:
-        obj = ArchivedObject.objects.filter(
-            public_id=entry.get("archived"), life_policy_id=request.policy_id
-        ).first()
+        obj = ArchivedObject.objects.of(request.policy).filter(public_id=entry.get("archived")).first()
         if obj is not None and not ChangeAttachment.objects.filter(archived=obj).exists():
             ChangeAttachment.objects.create(
                 request=request,

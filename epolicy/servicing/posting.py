@@ -119,14 +119,12 @@ def _endorse(
         data=sealed.pdf,
         kind=ArchivedObject.Kind.ENDORSEMENT,
         name=number,
-        life_policy_id=policy.pk,
+        subject=policy,
         retention=retention,
     )
     if quote.new_state.status in TERMINAL_STATUSES:
         # The contract ended: every document of the policy is now kept from this end date.
-        ArchivedObject.objects.filter(life_policy=policy, deleted_at__isnull=True).update(
-            retention_until=retention
-        )
+        ArchivedObject.objects.of(policy).filter(deleted_at__isnull=True).update(retention_until=retention)
     return document, number, sealed.certificate_serial
 
 

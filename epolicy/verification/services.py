@@ -188,8 +188,8 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
     if report.document_number and report.document_kind == APPLICATION_KIND:
         application = Application.objects.filter(number=report.document_number).first()
         if application is not None:
-            signed = ArchivedObject.objects.filter(
-                application=application, kind=ArchivedObject.Kind.APPLICATION_SIGNED
+            signed = ArchivedObject.objects.of(application).filter(
+                kind=ArchivedObject.Kind.APPLICATION_SIGNED
             )
             archive = _match(_versions(list(signed), ArchivedObject.Kind.APPLICATION_SIGNED), sha256)
     elif report.document_number and report.document_kind != "endorsement":
@@ -223,7 +223,7 @@ def _document_versions(policy: Policy) -> list[ArchivedObject]:
     them through superseded_by in either direction (a renewal need not carry the policy link)."""
     kind = ArchivedObject.Kind.POLICY
     # The rows read now come last: they override an older in-memory copy of the same row.
-    first = [policy.document, *ArchivedObject.objects.filter(policy=policy, kind=kind)]
+    first = [policy.document, *ArchivedObject.objects.of(policy).filter(kind=kind)]
     return _versions(first, kind)
 
 

@@ -65,18 +65,18 @@ def make_policy(db):
         app.refresh_from_db()
         n = next(counter)
         retention = retention_until(start, end)
-        form = archive_put(
+        archive_put(
             data=f"application form {app.number} {n}".encode(),
             kind=ArchivedObject.Kind.APPLICATION_FORM,
             name=app.number,
-            application_id=app.pk,
+            subject=app,
             retention=retention,
         )
         doc = archive_put(
             data=f"%PDF-1.7 policy {app.number} {n}".encode(),
             kind=ArchivedObject.Kind.POLICY,
             name=f"PDZA{app.number}",
-            application_id=app.pk,
+            subject=app,
             retention=retention,
         )
         policy = Policy.objects.create(
@@ -92,7 +92,7 @@ def make_policy(db):
             confirmed_at=clock.now(),
             document=doc,
         )
-        ArchivedObject.objects.filter(pk__in=[form.pk, doc.pk]).update(policy=policy)
+        ArchivedObject.objects.filter(pk=doc.pk).update(subject_type="policies.policy", subject_id=policy.pk)
         return policy
 
     return make

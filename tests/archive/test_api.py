@@ -15,14 +15,14 @@ API = "/api/v1/archive"
 @pytest.fixture
 def policy(make_policy):
     policy = make_policy(start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31))
-    form = ArchivedObject.objects.get(policy=policy, kind=ArchivedObject.Kind.APPLICATION_FORM)
+    form = ArchivedObject.objects.of(policy.application).get(kind=ArchivedObject.Kind.APPLICATION_FORM)
     archive_add_version(previous=form, data=b"application form, regenerated", reason="regenerated")
     archive_put(
         data=b'{"event": "otp"}',
         kind=ArchivedObject.Kind.EVIDENCE,
         name="otp",
         content_type="application/json",
-        application_id=policy.application_id,
+        subject=policy.application,
         retention=dt.date(2030, 12, 31),
     )
     return policy
@@ -72,8 +72,8 @@ def test_unknown_policy_is_not_found(system, db):
 
 
 def test_download_serves_the_latest_version_checked_against_its_hash(system, policy, primary_dir):
-    first = ArchivedObject.objects.get(
-        policy=policy, kind=ArchivedObject.Kind.APPLICATION_FORM, superseded_by__isnull=False
+    first = ArchivedObject.objects.of(policy.application).get(
+        kind=ArchivedObject.Kind.APPLICATION_FORM, superseded_by__isnull=False
     )
     resp = system.get(f"{API}/objects/{first.public_id}/download")
     assert resp.status_code == 200

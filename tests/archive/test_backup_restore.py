@@ -57,7 +57,7 @@ def make_archive(make_policy, staff, committed) -> dict:
         make_policy(start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31), seed=11),
         make_policy(start=dt.date(2025, 2, 1), end=dt.date(2028, 1, 31), seed=12),
     ]
-    first = ArchivedObject.objects.filter(policy=policies[0]).first()
+    first = ArchivedObject.objects.of(policies[0], policies[0].application).first()
     archive_add_version(previous=first, data=b"a renewed archive timestamp", reason="lta")
     expired = put(b"expired evidence", retention=dt.date(2020, 1, 1), name="EXPIRED")
     request = archive_deletion_request(obj=expired, actor=staff["alice"], reason="期满")

@@ -15,7 +15,9 @@ D = dt.date
 
 
 def retention_dates(policy: Policy) -> set:
-    return set(ArchivedObject.objects.filter(policy=policy).values_list("retention_until", flat=True))
+    return set(
+        ArchivedObject.objects.of(policy, policy.application).values_list("retention_until", flat=True)
+    )
 
 
 def test_one_year_policy_ended_early_keeps_five_years_from_the_termination(make_policy):
@@ -67,7 +69,7 @@ def test_termination_after_the_end_of_the_term_is_refused(make_policy):
 
 def test_deleted_objects_are_left_alone(make_policy):
     policy = make_policy(start=D(2025, 1, 1), end=D(2025, 12, 31))
-    gone = ArchivedObject.objects.filter(policy=policy).first()
+    gone = ArchivedObject.objects.of(policy, policy.application).first()
     ArchivedObject.objects.filter(pk=gone.pk).update(deleted_at=dt.datetime(2031, 1, 2, tzinfo=dt.UTC))
     assert archive_recompute_retention(policy=policy, actor="system", terminated_on=D(2025, 5, 1)) == 1
     gone.refresh_from_db()

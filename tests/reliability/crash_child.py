@@ -72,7 +72,7 @@ def check() -> dict:
         entry: dict = {"status": app.status, "policies": len(policies)}
         if len(policies) == 1:
             policy = policies[0]
-            objects = ArchivedObject.objects.filter(policy=policy)
+            objects = ArchivedObject.objects.of(policy, policy.application)
             entry["objects"] = objects.count()
             entry["unreplicated"] = sum(
                 1

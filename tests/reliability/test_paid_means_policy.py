@@ -60,7 +60,7 @@ def assert_whole(app: Application) -> Policy:
     policies = list(Policy.objects.filter(application=app))
     assert len(policies) == 1
     policy = policies[0]
-    for obj in ArchivedObject.objects.filter(policy=policy):
+    for obj in ArchivedObject.objects.of(policy, policy.application):
         assert obj.replicated_at is not None
         assert archive_storage().exists(obj.key) and backup_storage().exists(obj.key)
     mails = [m for m in mail.outbox if policy.number in m.subject]

@@ -121,7 +121,7 @@ def test_retention_follows_the_contract(demo):
     surrendered = _surrender(demo["whole_life_in_force"], key="b")
     ended = date.fromisoformat(surrendered.result_version.state["terminated_on"])
     dates = set(
-        ArchivedObject.objects.filter(life_policy__number=demo["whole_life_in_force"]).values_list(
+        ArchivedObject.objects.of(LifePolicy.objects.get(number=demo["whole_life_in_force"])).values_list(
             "retention_until", flat=True
         )
     )

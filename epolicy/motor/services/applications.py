@@ -148,7 +148,7 @@ def application_approve(*, application_id: int, actor: str) -> tuple[Application
             data=rendered.pdf,
             kind=ArchivedObject.Kind.APPLICATION_FORM,
             name=app.number,
-            application_id=app.pk,
+            subject=app,
             retention=retention_until(app.period_start, app.period_end),
         )
         app.save()

@@ -115,7 +115,7 @@ def application_sign(*, app_id: int, signature: str, client: ClientInfo) -> Appl
             data=lta_extend(signed.pdf),  # B-LTA before archiving
             kind=ArchivedObject.Kind.APPLICATION_SIGNED,
             name=app.number,
-            application_id=app.pk,
+            subject=app,
             retention=retention,
         )
         replaced = app.replaces
@@ -182,7 +182,7 @@ def _evidence(
         kind=ArchivedObject.Kind.EVIDENCE,
         name=f"{app.number}-{kind}",
         content_type="application/json",
-        application_id=app.pk,
+        subject=app,
         retention=retention,
     )
     return EvidenceRecord.objects.create(
