@@ -19,6 +19,7 @@ from epolicy.common.numbering import document_number
 from epolicy.documents.epolicy_form import render_epolicy
 from epolicy.policies.models import Policy, PolicyVersion
 from epolicy.policies.services import policy_email_request
+from epolicy.policies.status import status_on
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.signing.lta import lta_extend
 from epolicy.signing.signers import seal_document
@@ -87,6 +88,9 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
         confirmed_at=confirmed_at,
         verify_code=verify_code,
         document=document,
+        status=status_on(
+            period_start=app.period_start, period_end=app.period_end, day=clock.local(confirmed_at).date()
+        ),
     )
     # Archived before the policy row could exist (the row names its document): now it is the policy's.
     # The application's own documents (form, signed form, evidence) stay its application's: a policy's

@@ -37,7 +37,12 @@ def application_json(app: Application) -> dict[str, Any]:
         "form_version": app.form_version,
         "form_title": motor_catalogue().form_version_by_code(app.form_version).title_zh,
         "policies": [
-            {"product": p.product, "number": p.number, "premium": str(p.premium)}
+            {
+                "product": p.product,
+                "number": p.number,
+                "premium": str(p.premium),
+                "status": p.get_status_display(),
+            }
             for p in sorted(app.policies.all(), key=lambda p: p.pk)
         ]
         if app.status == Application.Status.ISSUED

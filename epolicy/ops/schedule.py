@@ -30,6 +30,8 @@ class Job:
 JOBS = (
     # Life policies: dividends and survival benefits allocated on anniversaries (changes wait for it).
     Job("life_anniversaries", "epolicy.servicing.tasks.life_anniversaries_task", dt.timedelta(hours=6)),
+    # Motor policies: 未起保 → 有效 → 已到期 as their dates come (retention recomputed at the end).
+    Job("policy_status", "epolicy.policies.tasks.policy_status_task", dt.timedelta(hours=1)),
     # Self-service changes whose new amounts (after review) were not confirmed in time lapse.
     Job("life_reconfirm_lapse", "epolicy.selfservice.tasks.reconfirm_lapse_task", dt.timedelta(hours=1)),
     # Archive timestamps renewed well before the TSA certificate or its algorithms expire (motor §5 c).

@@ -16,8 +16,13 @@ from epolicy.common.vehicle_keys import plate_index_of, with_derived
 
 class Policy(models.Model):
     class Status(models.TextChoices):
+        # Set by the calendar (epolicy.policies.status: the scheduler's policy_status job) ...
+        NOT_STARTED = "not_started", "未起保"
         IN_FORCE = "in_force", "有效"
-        ENDED = "ended", "终止"
+        EXPIRED = "expired", "已到期"
+        # ... or by an endorsement, after which the calendar leaves it alone.
+        CANCELLED = "cancelled", "已退保"
+        VOIDED = "voided", "已注销"
 
     number = models.CharField(max_length=32, unique=True)
     product = models.CharField(max_length=16)

@@ -35,7 +35,7 @@ def test_one_year_policy_ended_early_keeps_five_years_from_the_termination(make_
 
 def test_early_end_written_into_the_policy_is_read_from_it(make_policy):
     policy = make_policy(start=D(2025, 3, 1), end=D(2026, 2, 28))
-    Policy.objects.filter(pk=policy.pk).update(period_end=D(2025, 6, 30), status=Policy.Status.ENDED)
+    Policy.objects.filter(pk=policy.pk).update(period_end=D(2025, 6, 30), status=Policy.Status.CANCELLED)
     archive_recompute_retention(policy=policy, actor="system")
     assert retention_dates(policy) == {D(2030, 6, 30)}
 
@@ -46,7 +46,7 @@ def test_multi_year_policy_keeps_ten_years_even_when_it_ends_in_its_first_year(m
     assert archive_recompute_retention(policy=policy, actor="system") == 0
 
     # The contracted term stays "over one year" although the policy ended after six months.
-    Policy.objects.filter(pk=policy.pk).update(period_end=D(2025, 6, 30), status=Policy.Status.ENDED)
+    Policy.objects.filter(pk=policy.pk).update(period_end=D(2025, 6, 30), status=Policy.Status.CANCELLED)
     archive_recompute_retention(policy=policy, actor="system")
     assert retention_dates(policy) == {D(2035, 6, 30)}
 

@@ -299,9 +299,11 @@ def test_policies_by_number_id_number_plate_and_vin(client, staff, issued):
 
 def test_policies_filter_by_status_and_dates(client, staff, issued):
     first, second = issued
-    Policy.objects.filter(pk=first.pk).update(status=Policy.Status.ENDED)
-    assert numbers(client.get(POLICIES, {"status": "ended"})) == [first.number]
-    assert numbers(client.get(POLICIES, {"status": "in_force"})) == [second.number]
+    Policy.objects.filter(pk=first.pk).update(status=Policy.Status.EXPIRED)
+    assert numbers(client.get(POLICIES, {"status": "expired"})) == [first.number]
+    # Issued before their start date: 未起保 until the scheduler moves them.
+    assert numbers(client.get(POLICIES, {"status": "not_started"})) == [second.number]
+    assert numbers(client.get(POLICIES, {"status": "in_force"})) == []
     start = first.period_start.isoformat()
     got = numbers(client.get(POLICIES, {"date_field": "period_start", "date_from": start, "date_to": start}))
     assert got == [second.number, first.number]

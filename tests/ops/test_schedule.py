@@ -27,9 +27,14 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
     assert ("epolicy.archive.tasks.archive_scrub_task", {"repair": True}) in ran
     with committed(execute=True):
         assert schedule_due(now=now + dt.timedelta(minutes=59)) == []
-        assert schedule_due(now=now + dt.timedelta(hours=1)) == ["life_reconfirm_lapse", "audit_anchor"]
+        assert schedule_due(now=now + dt.timedelta(hours=1)) == [
+            "policy_status",
+            "life_reconfirm_lapse",
+            "audit_anchor",
+        ]
         assert schedule_due(now=now + dt.timedelta(hours=7)) == [
             "life_anniversaries",
+            "policy_status",
             "life_reconfirm_lapse",
             "crl_refresh",
             "audit_anchor",
