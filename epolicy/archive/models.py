@@ -37,6 +37,7 @@ class ArchivedObject(models.Model):
         EVIDENCE = "evidence", "电子证据记录"
         POLICY = "policy", "电子保单"
         ENDORSEMENT = "endorsement", "电子批单"
+        MARK = "mark", "电子交强险标志"
 
     key = models.CharField(max_length=255, unique=True)
     # How the API names the object: random, so that ids cannot be walked (the key is internal).

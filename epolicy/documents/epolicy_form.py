@@ -18,7 +18,9 @@ from epolicy.documents.model import EPolicyData, RenderedDocument, document_keyw
 from epolicy.documents.qr import draw_qr
 
 KIND = "policy"
+MARK_KIND = "mark"
 DOCUMENT_LABEL = "电子保单"
+DOCUMENT_LABELS = {KIND: DOCUMENT_LABEL, MARK_KIND: "电子交强险标志"}
 NUMBER_LABEL = "保单号"
 HEADER_HEIGHT = 106.0
 SEAL_SIZE = 120.0
@@ -30,9 +32,9 @@ QR_Y = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP - QR_SIZE
 QR_CAPTION = "扫码验真"
 
 
-def keywords(policy_number: str) -> str:
+def keywords(policy_number: str, kind: str = KIND) -> str:
     """The PDF keywords from which other code reads the kind and number back."""
-    return document_keywords(KIND, policy_number)
+    return document_keywords(kind, policy_number)
 
 
 def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:
@@ -108,7 +110,9 @@ def _seal_block(data: EPolicyData, record: pdf.RenderRecord) -> pdf.FormTable:
         Spacer(1, 8),
         pdf.para(
             "本保险单由保险人以可靠电子签名签发，与纸质保险单具有同等法律效力。"
-            "扫描首页右上角二维码，或登录保险人官方网站，可查询、下载并验证本保险单。",
+            "扫描首页右上角二维码，或登录保险人官方网站，可查询、下载并验证本保险单。"
+            if data.kind == KIND
+            else "本标志由保险人以可靠电子签名签发。扫描右上角二维码，或登录保险人官方网站，可查询并验证。",
             st.small,
         ),
     ]
@@ -131,7 +135,7 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
         pdf.text_box(None, pdf.paragraphs_of(data.prompt)),
         Spacer(1, 9),
     ]
-    premium_placed = False
+    premium_placed = not data.show_premium
     for section in data.sections:
         story += pdf.section_table(section)
         if section.table is not None and not premium_placed:
@@ -153,8 +157,8 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
         metadata=pdf.PdfMetadata(
             title=f"{data.product_title} {data.policy_number}",
             author=data.insurer.name,
-            subject=f"{DOCUMENT_LABEL} {NUMBER_LABEL} {data.policy_number}",
-            keywords=keywords(data.policy_number),
+            subject=f"{DOCUMENT_LABELS.get(data.kind, DOCUMENT_LABEL)} {NUMBER_LABEL} {data.policy_number}",
+            keywords=keywords(data.policy_number, data.kind),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),

@@ -111,6 +111,9 @@ class EPolicyData:
     verify_url: str
     premium_total: str
     premium_upper: str
+    # The same layout serves the electronic insurance mark: kind "mark", no premium row.
+    kind: str = "policy"
+    show_premium: bool = True
 
 
 @dataclass(frozen=True)

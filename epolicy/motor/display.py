@@ -382,6 +382,45 @@ def epolicy_data(
     )
 
 
+MARK_TITLE = "机动车交通事故责任强制保险标志（电子）"
+MARK_NOTICES = (
+    "本标志是交强险的电子保险标志（机动车交通事故责任强制保险条例 第十二条），带有保险人的可靠电子签名。",
+    "请随车携带本标志（可保存在手机中），交通管理部门及他人可扫描二维码或在保险人网站验证其真伪与保单状态。",
+    "被保险机动车号牌变更、车辆转让等使本标志所示内容改变的，保险人批改后出具新的标志，原标志作废。",
+)
+
+
+def mark_data(
+    app: Application, policy_number: str, confirmed_at: dt.datetime, verify_code: str
+) -> EPolicyData:
+    """The electronic 交强险 mark: policy number, plate (or VIN before registration), period, insurer,
+    its address and the claims and query hotline (条例 第十二条), with the policy's verification QR."""
+    insurer = InsurerInfo.from_settings()
+    vehicle = Field("号牌号码", app.plate) if app.plate else Field("车辆识别代号（VIN，新车未上牌）", app.vin)
+    fields = (
+        Field("保险单号", policy_number),
+        vehicle,
+        Field("保险期间", period_text(app.period_start, app.period_end)),
+        Field("保险公司名称", insurer.name),
+        Field("保险公司地址", f"{insurer.address}（邮编 {insurer.postcode}）"),
+        Field("理赔及查询电话", insurer.hotline),
+    )
+    return EPolicyData(
+        policy_number=policy_number,
+        product_title=MARK_TITLE,
+        confirmed_at=clock.fmt_local(confirmed_at),
+        prompt="请核对标志内容；发生交通事故请及时报案。",
+        insurer=insurer,
+        sections=(Section("标志信息", fields),),
+        important_notices=MARK_NOTICES,
+        verify_url=verify_url(policy_number, verify_code),
+        premium_total="",
+        premium_upper="",
+        kind="mark",
+        show_premium=False,
+    )
+
+
 def sections_json(sections: tuple[Section, ...]) -> list[dict[str, object]]:
     """Sections as JSON: stored with each policy version, returned by the query API."""
     return [

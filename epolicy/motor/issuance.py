@@ -58,6 +58,20 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
     return min([*existing.values(), *issued], key=lambda p: p.pk)
 
 
+def _issue_mark(app: Application, policy: Policy, *, retention: dt.date | None) -> None:
+    """The electronic 交强险 mark (条例 第十二条): sealed, B-LTA, archived as the policy's, mailed with it."""
+    rendered = render_epolicy(display.mark_data(app, policy.number, policy.confirmed_at, policy.verify_code))
+    sealed = seal_document(rendered.pdf, box=rendered.signature_box)
+    policy.mark_document = archive_put(
+        data=lta_extend(sealed.pdf),
+        kind=ArchivedObject.Kind.MARK,
+        name=f"{policy.number}-mark",
+        subject=policy,
+        retention=retention,
+    )
+    policy.save(update_fields=["mark_document"])
+
+
 def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor: str) -> Policy:
     product = motor_catalogue().product(code)
     number = document_number(product.policy_prefix, f"{clock.local(confirmed_at):%Y%m%d}")
@@ -98,6 +112,8 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
     ArchivedObject.objects.filter(pk=document.pk).update(
         subject_type=subject_label(Policy), subject_id=policy.pk
     )
+    if product.kind == "ctpl":
+        _issue_mark(app, policy, retention=retention)
     PolicyVersion.objects.create(
         policy=policy,
         version=1,

@@ -44,6 +44,10 @@ class Policy(models.Model):
     # numbers are sequential and do not suffice.
     verify_code = models.CharField(max_length=32, blank=True, default="", db_index=True)
     document = models.ForeignKey("archive.ArchivedObject", on_delete=models.PROTECT, related_name="+")
+    # 交强险: the electronic insurance mark (电子交强险标志, 条例 第十二条), sealed like the policy.
+    mark_document = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]

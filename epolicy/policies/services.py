@@ -25,7 +25,18 @@ def policy_email_request(*, policy: Policy, actor: str) -> None:
             "product_short_name": motor_catalogue().product(policy.product).short_name_zh,
             "verify_url": verify_url(policy.number, policy.verify_code),
         },
-        attachments=(Attachment(archived_object_id=policy.document_id, filename=f"{policy.number}.pdf"),),
+        attachments=(
+            Attachment(archived_object_id=policy.document_id, filename=f"{policy.number}.pdf"),
+            *(
+                (
+                    Attachment(
+                        archived_object_id=policy.mark_document_id, filename=f"{policy.number}-mark.pdf"
+                    ),
+                )
+                if policy.mark_document_id
+                else ()
+            ),
+        ),
         dedupe_key=policy.number,
         actor=actor,
     )

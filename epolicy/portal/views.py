@@ -332,7 +332,7 @@ def _policy_download(policy: Any) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def query(request: HttpRequest) -> HttpResponse:
-    error, summary, download_url = None, None, None
+    error, summary, download_url, policy = None, None, None, None
     form = {k: request.POST.get(k, "") for k in ("policy_number", "id_number", "plate")}
     if request.method == "POST":
         try:
@@ -358,6 +358,9 @@ def query(request: HttpRequest) -> HttpResponse:
             "error": error,
             "summary": summary,
             "download_url": download_url,
+            "mark_download_url": f"{download_url}?doc=mark"
+            if policy is not None and policy.mark_document_id
+            else None,
             "form": form,
             "captcha_id": captcha_id,
             "captcha_image": image,

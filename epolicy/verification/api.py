@@ -41,6 +41,7 @@ class QueryIn(Schema):
 class QueryOut(Schema):
     summary: dict
     download_url: str
+    mark_download_url: str | None = None
 
 
 class ErrorOut(Schema):
@@ -79,7 +80,8 @@ def query_policy(*, request: HttpRequest, payload: QueryIn) -> tuple[Policy, str
 )
 def query(request: HttpRequest, payload: QueryIn) -> dict:
     policy, url = query_policy(request=request, payload=payload)
-    return {"summary": policy_summary(policy), "download_url": url}
+    mark = f"{url}?doc=mark" if policy.mark_document_id else None
+    return {"summary": policy_summary(policy), "download_url": url, "mark_download_url": mark}
 
 
 @router.get("/policies/download/{token}", summary="下载电子保单 PDF（查询后 15 分钟内有效）")
@@ -87,6 +89,12 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     from epolicy.archive.services import archive_read
 
     policy = policy_from_download_token(token)
+    if request.GET.get("doc") == "mark":  # the electronic 交强险 mark of the same policy
+        if policy.mark_document is None:
+            raise ApplicationError("not_found", "该保单没有电子交强险标志（只有交强险保单有）。")
+        response = HttpResponse(archive_read(policy.mark_document), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{policy.number}-mark.pdf"'
+        return response
     response = HttpResponse(archive_read(policy.document), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{policy.number}.pdf"'
     return response

@@ -15,6 +15,7 @@ from django.db.models import Q
 from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
 from epolicy.documents.application_form import KIND as APPLICATION_KIND
+from epolicy.documents.epolicy_form import MARK_KIND
 from epolicy.motor.display import sections_json
 from epolicy.motor.models import Application
 from epolicy.policies.models import Policy
@@ -192,6 +193,12 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
                 kind=ArchivedObject.Kind.APPLICATION_SIGNED
             )
             archive = _match(_versions(list(signed), ArchivedObject.Kind.APPLICATION_SIGNED), sha256)
+    elif report.document_number and report.document_kind == MARK_KIND:
+        # The electronic 交强险 mark names its policy: genuine when that policy exists.
+        policy = Policy.objects.filter(number=report.document_number).first()
+        if policy is not None:
+            marks = ArchivedObject.objects.of(policy).filter(kind=ArchivedObject.Kind.MARK)
+            archive = _match(_versions(list(marks), ArchivedObject.Kind.MARK), sha256)
     elif report.document_number and report.document_kind != "endorsement":
         policy = Policy.objects.select_related("document").filter(number=report.document_number).first()
         if policy is not None:

@@ -45,7 +45,11 @@ def test_the_link_sms_is_erased_once_sent(policy):
 def test_the_issued_policy_is_mailed_once_with_its_pdf_and_message_id(policy, settings):
     note = Notification.objects.get(event="motor.policy_issued")
     assert note.dedupe_key == policy.number
-    assert note.attachments.get().archived_object_id == policy.document_id
+    # The 交强险 policy travels with its electronic insurance mark.
+    assert [a.archived_object_id for a in note.attachments.order_by("id")] == [
+        policy.document_id,
+        policy.mark_document_id,
+    ]
     assert note.deliveries.get().status == "sent"
     (message,) = mail.outbox
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2]
