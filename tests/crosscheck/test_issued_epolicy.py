@@ -93,13 +93,24 @@ def nss_trusting_our_root(tmp_path, pki):
     return nss, pem
 
 
+def _der_prefix(padded: bytes) -> bytes:
+    """The DER value at the start of a zero-padded /Contents string, by its own length (a DER value may
+    itself end in zero bytes: stripping the padding would cut it)."""
+    first = padded[1]
+    if first < 0x80:
+        return padded[: 2 + first]
+    count = first & 0x7F
+    length = int.from_bytes(padded[2 : 2 + count], "big")
+    return padded[: 2 + count + length]
+
+
 def signed_parts(data):
     """(signed bytes, CMS DER) of every signature or document timestamp, in file order."""
     parts = []
     for match in re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data):
         a, b, c, d = (int(x) for x in match.groups())
-        der = bytes.fromhex(data[a + b : c].strip(b"<>").decode())
-        parts.append((data[a : a + b] + data[c : c + d], der.rstrip(b"\x00"), c + d == len(data)))
+        padded = bytes.fromhex(data[a + b : c].strip(b"<>").decode())
+        parts.append((data[a : a + b] + data[c : c + d], _der_prefix(padded), c + d == len(data)))
     return parts
 
 

@@ -119,7 +119,7 @@ def test_search_by_plate_and_id_number(issued, live_server, desk, tmp_path):
     page.wait_for_load_state()
     search(page, app.plate.lower())
     assert listed(page, "policies") == [issued.number]
-    page.select_option("#status", "ended")
+    page.select_option("#status", "expired")  # issued before its start: 未起保, not 已到期
     page.locator("#do-search").click()
     page.wait_for_load_state()
     assert listed(page, "policies") == [] and "没有符合条件的保单" in page.locator("main").inner_text()
