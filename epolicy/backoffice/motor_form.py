@@ -29,6 +29,7 @@ from epolicy.motor.inputs import ApplicationInput, CoverageChoice, PersonInput, 
 from epolicy.motor.models import Application
 from epolicy.products.commercial_tables import load_commercial_tables
 from epolicy.products.motor_products import motor_catalogue
+from epolicy.products.tables import load_ctpl_tables
 from epolicy.rules.motor.commercial import CoverageCatalogue, MainCoverage, Rider
 
 NEV_ENERGIES = ("bev", "phev", "fcev")
@@ -55,7 +56,8 @@ def _yaml(name: str) -> Any:
 
 
 def region_options() -> list[tuple[str, str]]:
-    return [(code, f"{name}（{code}）") for code, name in _yaml("regions.yaml")["regions"].items()]
+    names = load_ctpl_tables(clock.today()).region_names
+    return [(code, f"{name}（{code}）") for code, name in names.items()]
 
 
 def floating_options() -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from epolicy.common import clock, identifiers
 from epolicy.common.email_address import validate_email
 from epolicy.common.errors import ApplicationError
 from epolicy.parties.models import Customer
-from epolicy.products.motor_products import motor_catalogue
+from epolicy.products.motor_products import NEV_ENERGY, motor_catalogue
 
 from . import display
 from .inputs import ApplicationInput, PersonInput, VehicleInput
@@ -145,10 +145,8 @@ def _vehicle(v: VehicleInput, problems: Problems, group: str | None) -> tuple[st
         problems.refuse(
             "validation_error", "货车请填写核定载质量（吨），用于计算交强险保费。", "vehicle.tonnage"
         )
-    if (v.battery_capacity_kwh is not None or (v.charger_address or "").strip()) and v.energy_type not in (
-        "bev",
-        "phev",
-        "fcev",
+    if (v.battery_capacity_kwh is not None or (v.charger_address or "").strip()) and (
+        v.energy_type not in NEV_ENERGY
     ):
         message = "动力电池和自用充电桩只适用于新能源汽车，请核对能源种类。"
         problems.refuse("validation_error", message, "vehicle.energy_type")

@@ -7,9 +7,7 @@ shows always equals what the PDF says (motor standard 4.3.1: 查询信息与下�
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import Decimal
-from importlib import resources
 
 from epolicy.common import clock
 from epolicy.common.identifiers import ID_TYPES
@@ -19,6 +17,7 @@ from epolicy.documents.model import ApplicationFormData, EPolicyData, Field, Ins
 from epolicy.parties.models import Customer
 from epolicy.policies.links import verify_url
 from epolicy.products.motor_products import motor_catalogue
+from epolicy.products.tables import load_ctpl_tables
 
 from .models import Application
 
@@ -104,13 +103,10 @@ def use_category_zh(code: str) -> str:
     return USE_CATEGORY_ZH.get(code) or ctpl_class_names().get(code, code)
 
 
-@functools.cache
 def ctpl_class_names() -> dict[str, str]:
-    import yaml
-
-    text = resources.files("epolicy.products").joinpath("data/ctpl_base_premium.yaml").read_text("utf-8")
-    classes = yaml.safe_load(text)["versions"][-1]["classes"]
-    return {code: entry["name_zh"] for code, entry in classes.items()}
+    """Use category -> its 交强险 class name, from the base-premium table in force today."""
+    classes = load_ctpl_tables(clock.today()).base_premium.classes
+    return {code: cls.name_zh for code, cls in classes.items()}
 
 
 def limits_table(app: Application) -> Table:
