@@ -35,6 +35,7 @@ class ChangeRequestFormData:
     acknowledged_at: str
     declaration: str
     generated_at: str
+    title: str = TITLE  # the motor endorsement request reuses this form with its own title
 
 
 def _first_header(data: ChangeRequestFormData) -> Callable[[Canvas], None]:
@@ -52,7 +53,7 @@ def _first_header(data: ChangeRequestFormData) -> Callable[[Canvas], None]:
         canv.setFont(FONT_NAME, 7.5)
         canv.setFillColor(pdf.MUTED)
         canv.drawRightString(right, top - 35, f"生成时间：{data.generated_at}")
-        pdf.fake_bold_string(canv, pdf.PAGE_WIDTH / 2, top - 64, TITLE, 17, pdf.BRAND, anchor="center")
+        pdf.fake_bold_string(canv, pdf.PAGE_WIDTH / 2, top - 64, data.title, 17, pdf.BRAND, anchor="center")
         canv.setStrokeColor(pdf.BRAND)
         canv.setLineWidth(1.4)
         canv.line(pdf.MARGIN_X, top - 73, right, top - 73)
@@ -74,7 +75,7 @@ def render_change_request(data: ChangeRequestFormData) -> RenderedDocument:
     """Render the change request as an A4 PDF with an empty signature frame."""
     pdf.prepare()
     furniture = pdf.PageFurniture(
-        insurer=data.insurer, document_title=TITLE, number_label=NUMBER_LABEL, number=data.request_number
+        insurer=data.insurer, document_title=data.title, number_label=NUMBER_LABEL, number=data.request_number
     )
     story: list[Flowable] = []
     for section in data.sections:
@@ -95,9 +96,9 @@ def render_change_request(data: ChangeRequestFormData) -> RenderedDocument:
         story,
         furniture=furniture,
         metadata=pdf.PdfMetadata(
-            title=f"{TITLE} {data.request_number}",
+            title=f"{data.title} {data.request_number}",
             author=data.insurer.name,
-            subject=f"{TITLE} {NUMBER_LABEL} {data.request_number}",
+            subject=f"{data.title} {NUMBER_LABEL} {data.request_number}",
             keywords=document_keywords(KIND, data.request_number),
         ),
         first_header_height=HEADER_HEIGHT,

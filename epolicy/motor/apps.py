@@ -6,6 +6,10 @@ class MotorConfig(AppConfig):
     label = "motor"
 
     def ready(self) -> None:
+        from .errors import register
+
+        register()
+
         from epolicy.payments.payables import register_payable_owner
 
         from .payables import ApplicationPayable

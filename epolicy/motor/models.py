@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import models
 
-from epolicy.common.fields import EncryptedTextField
+from epolicy.common.fields import EncryptedJSONField, EncryptedTextField
 from epolicy.common.vehicle_keys import (  # noqa: F401  (re-exported: plate_key, vin_key)
     plate_index_of,
     plate_key,
@@ -175,3 +175,60 @@ class EvidenceRecord(models.Model):
     sha256 = models.CharField(max_length=64)
     archived = models.ForeignKey("archive.ArchivedObject", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
+
+
+class Endorsement(models.Model):
+    """A change to an issued motor policy (批改, motor standard 4.3.5): asked for, quoted, signed by the
+    applicant, checked (SMS code, and a real-name check where the change moves money or changes who is
+    covered), then applied as a sealed e-endorsement. The policy is never edited in place: its state is
+    the original plus its applied endorsements (epolicy.motor.endorsements.state)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "待签名"
+        SIGNED = "signed", "待验证"
+        APPLIED = "applied", "已生效"
+        WITHDRAWN = "withdrawn", "已撤回"
+
+    number = models.CharField(max_length=32, unique=True)  # 批单号
+    policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="endorsements")
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    # What changes: the new values (and the cancellation ground), and what they replace; personal data.
+    changes = EncryptedJSONField(context="motor.endorsement.changes")
+    before = EncryptedJSONField(context="motor.endorsement.before")
+    quoted_on = models.DateField()  # the business day of the quote: it is valid that day only
+    effective_on = models.DateField()
+    # Money: what goes back to the payer (cancellation); the basis is printed on the e-endorsement.
+    refund = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    refund_basis = models.TextField(blank=True, default="")
+    requested_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_request = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    otp_verified_at = models.DateTimeField(null=True, blank=True)
+    realname_verified_at = models.DateTimeField(null=True, blank=True)
+    realname_reference = models.CharField(max_length=64, blank=True, default="")
+    consent_verified_at = models.DateTimeField(null=True, blank=True)  # the new owner's (过户)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)  # the policy version it made
+    # Random, printed in the e-endorsement's QR code only (numbers are sequential and do not suffice).
+    verify_code = models.CharField(max_length=32, default="")
+    document = models.ForeignKey(
+        "archive.ArchivedObject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One change at a time: a second request waits until the first is applied or withdrawn.
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=models.Q(status__in=["requested", "signed"]),
+                name="one_open_endorsement_per_policy",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number

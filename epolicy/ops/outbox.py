@@ -51,6 +51,7 @@ class Kind:
 ISSUE_POLICY = "policy.issue"
 EMAIL_POLICY = "policy.email"
 REFUND_PAYMENT = "payment.refund"
+REFUND_PART = "payment.refund_part"
 REPLICATE_ARCHIVE = "archive.replicate"
 PURGE_ARCHIVE = "archive.purge"
 # One job per delivery of a notification (epolicy.notifications), by channel.
@@ -76,6 +77,12 @@ KINDS: dict[str, Kind] = {
         "原路退款",
         "重新退款",
         rearm="epolicy.payments.jobs.rearm_unrefunded",
+    ),
+    REFUND_PART: Kind(
+        "epolicy.payments.jobs.send_refund",
+        "退保等批改的原路退款",
+        "重新退款",
+        rearm="epolicy.payments.jobs.rearm_unsent_refunds",
     ),
     REPLICATE_ARCHIVE: Kind(
         "epolicy.archive.jobs.replicate_object",

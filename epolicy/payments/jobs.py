@@ -8,10 +8,10 @@ from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 
 from epolicy.ops.models import OutboxJob
-from epolicy.ops.outbox import REFUND_PAYMENT, outbox_enqueue
+from epolicy.ops.outbox import REFUND_PART, REFUND_PAYMENT, outbox_enqueue
 
-from .models import PaymentOrder
-from .services import payment_refund
+from .models import PaymentOrder, PaymentRefund
+from .services import payment_refund, payment_refund_send
 
 GRACE = dt.timedelta(minutes=2)
 
@@ -32,4 +32,23 @@ def rearm_unrefunded(*, now: dt.datetime) -> int:
     )
     for pk, order_no in rows:
         outbox_enqueue(kind=REFUND_PAYMENT, subject=pk, reference=order_no, reopen=True)
+    return len(rows)
+
+
+def send_refund(subject: str) -> None:
+    payment_refund_send(refund_id=int(subject))
+
+
+def rearm_unsent_refunds(*, now: dt.datetime) -> int:
+    """Partial refunds owed without an open job."""
+    open_job = OutboxJob.objects.filter(kind=REFUND_PART, subject=Cast(OuterRef("pk"), CharField())).exclude(
+        status=OutboxJob.Status.DONE
+    )
+    rows = list(
+        PaymentRefund.objects.filter(refunded_at__isnull=True, created_at__lt=now - GRACE)
+        .exclude(Exists(open_job))
+        .values_list("pk", "refund_no")[:500]
+    )
+    for pk, refund_no in rows:
+        outbox_enqueue(kind=REFUND_PART, subject=pk, reference=refund_no, reopen=True)
     return len(rows)

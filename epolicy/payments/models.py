@@ -38,6 +38,24 @@ class PaymentOrder(models.Model):
         ordering = ["-id"]
 
 
+class PaymentRefund(models.Model):
+    """Part of a paid order returned to the payer's account (原路退回) for a reason after the sale: a
+    cancelled policy's unused premium. Owed in the transaction of the change that owes it, sent through
+    the outbox (payment.refund_part) until the gateway confirms; idempotent on `refund_no`."""
+
+    refund_no = models.CharField(max_length=40, unique=True)
+    order = models.ForeignKey(PaymentOrder, on_delete=models.PROTECT, related_name="refunds")
+    amount_fen = models.BigIntegerField()
+    reason = models.CharField(max_length=32)
+    reference = models.CharField(max_length=40, db_index=True)  # what owes it (an endorsement number)
+    created_at = models.DateTimeField()
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="refund_positive")]
+
+
 class PaymentNotification(models.Model):
     """Every callback received, kept whatever its fate (replays, bad signatures, out-of-order)."""
 
@@ -65,4 +83,7 @@ class SandboxTransaction(models.Model):
     created_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
     notify_attempts = models.PositiveSmallIntegerField(default=0)
+    # Refunds taken against the transaction (a gateway allows several partial ones up to the amount).
+    refunded_fen = models.BigIntegerField(default=0)
+    refund_nos = models.JSONField(default=list)
     notified_ok = models.BooleanField(default=False)

@@ -18,10 +18,10 @@ from epolicy.common.errors import ApplicationError
 from epolicy.common.failpoints import failpoint
 from epolicy.common.numbering import document_number
 from epolicy.common.providers import get_provider
-from epolicy.ops.outbox import REFUND_PAYMENT, outbox_enqueue
+from epolicy.ops.outbox import REFUND_PART, REFUND_PAYMENT, outbox_enqueue
 from epolicy.parties.models import Customer
 
-from .models import PaymentNotification, PaymentOrder
+from .models import PaymentNotification, PaymentOrder, PaymentRefund
 from .payables import payable_owner
 from .providers.base import GatewayNotification
 
@@ -224,3 +224,76 @@ def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentO
             data={"order_no": order.order_no, "refund_fen": order.refund_fen, "reason": order.refund_reason},
         )
     return order
+
+
+def payment_refund_owe(
+    *, application_id: int, amount_fen: int, reason: str, reference: str, actor: str
+) -> list[PaymentRefund]:
+    """Owe `amount_fen` back to whoever paid the application (原路退回), in the caller's transaction:
+    taken from its paid orders, newest first, never more than each has left; sent by the outbox after
+    the commit. Raises ApplicationError when the paid orders hold less than that."""
+    if amount_fen <= 0:
+        return []
+    orders = list(
+        PaymentOrder.objects.select_for_update()
+        .filter(application_id=application_id, status=PaymentOrder.Status.PAID)
+        .order_by("-id")
+    )
+    left = amount_fen
+    owed: list[PaymentRefund] = []
+    now = clock.now()
+    for order in orders:
+        already = sum(r.amount_fen for r in order.refunds.all())
+        take = min(left, order.amount_fen - order.refund_fen - already)
+        if take <= 0:
+            continue
+        refund = PaymentRefund.objects.create(
+            refund_no=f"RF{reference}{len(owed) + 1:02d}"[:40],
+            order=order,
+            amount_fen=take,
+            reason=reason,
+            reference=reference,
+            created_at=now,
+        )
+        outbox_enqueue(kind=REFUND_PART, subject=refund.pk, reference=refund.refund_no)
+        audit_record(
+            action="payment.refund_owed",
+            actor=actor,
+            subject_type="payment",
+            subject_id=order.order_no,
+            data={
+                "refund_no": refund.refund_no,
+                "amount_fen": take,
+                "reason": reason,
+                "reference": reference,
+            },
+        )
+        owed.append(refund)
+        left -= take
+        if left == 0:
+            return owed
+    raise ApplicationError("refund_exceeds_paid", "退款金额超过已缴保费，请联系客服处理。")
+
+
+def payment_refund_send(*, refund_id: int, actor: str = "system:payments") -> PaymentRefund:
+    """Ask the gateway for one owed partial refund (idempotent on its refund number)."""
+    with transaction.atomic():
+        refund = PaymentRefund.objects.select_for_update().select_related("order").get(pk=refund_id)
+        if refund.refunded_at is not None:
+            return refund
+        get_provider("payment").refund(
+            order_no=refund.order.order_no,
+            amount_fen=refund.amount_fen,
+            reason=refund.reason,
+            refund_no=refund.refund_no,
+        )
+        refund.refunded_at = clock.now()
+        refund.save(update_fields=["refunded_at"])
+        audit_record(
+            action="payment.refunded",
+            actor=actor,
+            subject_type="payment",
+            subject_id=refund.order.order_no,
+            data={"refund_no": refund.refund_no, "amount_fen": refund.amount_fen, "reason": refund.reason},
+        )
+    return refund

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
+from django.db import transaction
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
@@ -63,7 +64,7 @@ class SandboxGateway:
             "notify_id": secrets.token_hex(8),
             "order_no": txn.merchant_order_no,
             "txn_id": txn.txn_id,
-            "status": "SUCCESS" if txn.status in {"success", "refunded"} else "FAILED",
+            "status": "SUCCESS" if txn.status in {"success", "partially_refunded", "refunded"} else "FAILED",
             "amount_fen": txn.amount_fen,
             "payer_name": txn.payer_name,
             "payer_id_number": txn.payer_id_number,
@@ -80,7 +81,7 @@ class SandboxGateway:
         self, txn: SandboxTransaction, *, payer_name: str, payer_id_number: str, succeed: bool
     ) -> None:
         """The payer pays (or the bank declines) on the cashier page."""
-        if txn.status in {"success", "refunded"}:
+        if txn.status in {"success", "partially_refunded", "refunded"}:
             return  # a finished transaction cannot be paid again
         txn.payer_name = payer_name.strip()
         txn.payer_id_number = payer_id_number.strip().upper()
@@ -149,18 +150,25 @@ class SandboxGateway:
         return self.parse_notification(body=body, headers=headers)
 
     def refund(self, *, order_no: str, amount_fen: int, reason: str, refund_no: str) -> None:
-        """Like a real gateway: one refund per refund number; a refunded transaction stays refunded."""
+        """Like a real gateway: one refund per refund number, several partial ones up to the amount paid;
+        asking for more than is left is refused."""
         if amount_fen <= 0:
             raise ValueError("refund amount must be positive")
-        txn = (
-            SandboxTransaction.objects.filter(merchant_order_no=order_no, status__in=["success", "refunded"])
-            .order_by("-id")
-            .first()
-        )
-        if txn is None:
-            raise LookupError(f"sandbox gateway: no paid transaction for order {order_no}")
-        if txn.status == "refunded":
-            return
-        txn.status = "refunded"
-        txn.save(update_fields=["status"])
+        with transaction.atomic():
+            txn = (
+                SandboxTransaction.objects.select_for_update()
+                .filter(merchant_order_no=order_no, status__in=["success", "partially_refunded", "refunded"])
+                .order_by("-id")
+                .first()
+            )
+            if txn is None:
+                raise LookupError(f"sandbox gateway: no paid transaction for order {order_no}")
+            if refund_no in txn.refund_nos:
+                return
+            if txn.refunded_fen + amount_fen > txn.amount_fen:
+                raise ValueError(f"sandbox gateway: refund of {order_no} exceeds what is left to refund")
+            txn.refunded_fen += amount_fen
+            txn.refund_nos = [*txn.refund_nos, refund_no]
+            txn.status = "refunded" if txn.refunded_fen == txn.amount_fen else "partially_refunded"
+            txn.save(update_fields=["refunded_fen", "refund_nos", "status"])
         log.info("sandbox gateway: refunded %s fen of %s (%s, %s)", amount_fen, order_no, reason, refund_no)

@@ -1,0 +1,626 @@
+"""The endorsement workflow (motor standard 4.3.5): request with its quote → the applicant's e-signature
+on the request → SMS code → real-name check and the new owner's consent where the change needs them
+(data: products/data/motor_endorsements.yaml) → applied: a sealed e-endorsement, the next policy
+version, a new insurance mark when the change touches it, the refund owed, the notifications.
+
+Every step runs in one transaction, locks the endorsement, checks the order of steps on the server and
+writes its audit event. A quote is good for the business day it was made on; a request not finished that
+day is withdrawn and asked again (the money depends on the day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.archive.services import archive_put, retention_until
+from epolicy.audit.services import audit_record
+from epolicy.common import clock, crypto
+from epolicy.common.errors import ApplicationError
+from epolicy.common.identifiers import validate_bank_card, validate_phone
+from epolicy.common.masking import mask_bank_card, mask_phone
+from epolicy.common.money import fen_int
+from epolicy.common.numbering import document_number
+from epolicy.common.providers import get_provider
+from epolicy.common.request_meta import ClientInfo
+from epolicy.documents.signature_image import check_signature_png
+from epolicy.identity import otp
+from epolicy.identity.ratelimit import rate_limit_hit
+from epolicy.notifications.services import Recipient, notification_deliver_now, notify
+from epolicy.parties.models import Customer
+from epolicy.payments.services import payment_refund_owe
+from epolicy.policies.archive_documents import policy_retention_recompute
+from epolicy.policies.models import Policy, PolicyVersion
+from epolicy.products.motor_endorsements import endorsement_catalogue
+from epolicy.products.motor_products import motor_catalogue
+from epolicy.rules.motor.endorsement import Term, refund_by_day, vehicle_tax_claimable
+from epolicy.signing.lta import lta_extend
+from epolicy.signing.signers import sign_application
+
+from .. import display
+from ..models import Endorsement
+from . import documents
+from .changes import check_changes
+from .state import current_view
+
+OTP_PURPOSE = "motor_endorsement"
+CONSENT_PURPOSE = "motor_transfer_consent"
+ACCESS_PURPOSE = "motor_policy_access"
+CHECK_VALID_FOR = dt.timedelta(minutes=30)
+OPEN = (Endorsement.Status.REQUESTED, Endorsement.Status.SIGNED)
+ENDORSABLE = (Policy.Status.NOT_STARTED, Policy.Status.IN_FORCE)
+
+
+# --- the customer's access to a policy (pages) -----------------------------------------------------------
+def policy_access_send(*, policy_number: str, id_number: str, client: ClientInfo) -> None:
+    """Send an SMS code to the applicant's phone when the number and the applicant's ID number match.
+    Answers the same whether they match or not: the page never tells whether a policy exists."""
+    rate_limit_hit(
+        bucket="motor_policy_access", client=client.client_key, limit=settings.QUERY_MAX_PER_IP_PER_HOUR
+    )
+    policy = (
+        Policy.objects.select_related("applicant")
+        .filter(
+            number=policy_number.strip().upper(),
+            applicant__id_number_index=Customer.id_index(id_number.strip()),
+        )
+        .first()
+    )
+    if policy is None:
+        return
+    challenge, code = otp.otp_issue(
+        purpose=ACCESS_PURPOSE, subject=policy.number, phone=policy.applicant.phone, ip=client.ip
+    )
+    _send_code(
+        policy.applicant.phone, code, policy.number, f"{policy.number}.access.{challenge.pk}", "保单批改"
+    )
+
+
+def policy_access_verify(*, policy_number: str, code: str) -> Policy:
+    number = policy_number.strip().upper()
+    otp.otp_check(purpose=ACCESS_PURPOSE, subject=number, code=code)
+    return Policy.objects.get(number=number)
+
+
+def _send_code(phone: str, code: str, reference: str, dedupe_key: str, purpose_zh: str) -> None:
+    with transaction.atomic():
+        notification = notify(
+            event="motor.otp",
+            recipient=Recipient(phone=phone),
+            context={
+                "code": code,
+                "application_number": reference,
+                "product_short_name": purpose_zh,
+                "valid_minutes": settings.OTP["ttl_seconds"] // 60,
+            },
+            dedupe_key=dedupe_key,
+            actor=f"customer:{reference}",
+        )
+    notification_deliver_now(notification=notification)
+
+
+# --- request --------------------------------------------------------------------------------------------
+def endorsement_request(*, policy_number: str, kind: str, changes: dict[str, Any], actor: str) -> Endorsement:
+    """Ask for a change: checked, quoted (refund for a cancellation), recorded; nothing else moves yet."""
+    catalogue = endorsement_catalogue()
+    if kind not in catalogue.kinds:
+        raise ApplicationError(
+            "endorsement_kind_unknown",
+            "不支持的批改项目，可选："
+            + "、".join(f"{k}（{v.label_zh}）" for k, v in catalogue.kinds.items())
+            + "。",
+            {"field": "kind"},
+        )
+    spec = catalogue.kind(kind)
+    policy = Policy.objects.select_related("applicant").filter(number=policy_number.strip().upper()).first()
+    if policy is None:
+        raise ApplicationError("not_found", "没有这个保单号的保单，请核对保单号。")
+    product_kind = motor_catalogue().product(policy.product).kind
+    if product_kind not in spec.products:
+        raise ApplicationError(
+            "endorsement_not_allowed", f"{spec.label_zh}不适用于该险种的保单。", {"field": "kind"}
+        )
+    view = current_view(policy)
+    checked, before = check_changes(kind, changes, view, policy.product)
+    today = clock.today()
+    effective_on, refund, basis = _quote(policy, kind, checked, today)
+    with transaction.atomic():
+        locked = Policy.objects.select_for_update().get(pk=policy.pk)
+        # A request left unfinished on an earlier day has lost its quote: withdrawn, it blocks nothing.
+        Endorsement.objects.filter(policy=locked, status__in=OPEN, quoted_on__lt=today).update(
+            status=Endorsement.Status.WITHDRAWN
+        )
+        if locked.status not in ENDORSABLE:
+            raise ApplicationError(
+                "policy_state",
+                f"保单状态为“{locked.get_status_display()}”，不能再批改。",
+                {"status": locked.status},
+            )
+        product = motor_catalogue().product(policy.product)
+        number = document_number("E" + product.policy_prefix[1:], f"{clock.local(clock.now()):%Y%m%d}")
+        try:
+            with transaction.atomic():
+                endorsement = Endorsement.objects.create(
+                    number=number,
+                    policy=locked,
+                    kind=kind,
+                    changes=checked,
+                    before=before,
+                    quoted_on=today,
+                    effective_on=effective_on,
+                    refund=refund,
+                    refund_basis=basis,
+                    requested_by=actor[:150],
+                    created_at=clock.now(),
+                    verify_code=secrets.token_urlsafe(16),
+                )
+        except IntegrityError:
+            raise ApplicationError(
+                "endorsement_open", "该保单有一项批改尚未完成，请先完成或撤回后再申请新的批改。"
+            ) from None
+        audit_record(
+            action="endorsement.requested",
+            actor=actor,
+            subject_type="policy",
+            subject_id=locked.number,
+            data={
+                "endorsement": number,
+                "kind": kind,
+                "refund": str(refund),
+                "effective_on": str(effective_on),
+            },
+        )
+    return endorsement
+
+
+def _quote(
+    policy: Policy, kind: str, changes: dict[str, Any], today: dt.date
+) -> tuple[dt.date, Decimal, str]:
+    if kind != "cancel":
+        return today, Decimal("0.00"), ""
+    rule = endorsement_catalogue().cancellation[motor_catalogue().product(policy.product).kind]
+    effective_on = today + dt.timedelta(days=1)
+    result = refund_by_day(
+        premium=policy.premium,
+        term=Term(policy.period_start, policy.period_end),
+        effective_on=effective_on,
+        fee_rate_before_start=rule.fee_rate_before_start,
+        method=rule.method,
+    )
+    return effective_on, result.refund, result.basis_zh
+
+
+def vehicle_tax_note(policy: Policy, endorsement: Endorsement) -> tuple[str, Decimal]:
+    """What the e-endorsement says of the 车船税 collected with a cancelled 交强险, and the amount the
+    owner may claim back at the tax office (0 when none)."""
+    if endorsement.kind != "cancel" or policy.vehicle_tax <= 0:
+        return "", Decimal("0.00")
+    ground = endorsement.changes["ground"]
+    if ground not in endorsement_catalogue().vehicle_tax_refund_grounds:
+        return (
+            f"已代收的车船税 {policy.vehicle_tax} 元不随交强险退保退还（车船税法实施条例 第十九、二十条）。",
+            Decimal("0.00"),
+        )
+    annual = Decimal(
+        str(policy.application.quote.get("vehicle_tax", {}).get("annual_amount", policy.vehicle_tax))
+    )
+    claim = min(
+        policy.vehicle_tax,
+        vehicle_tax_claimable(
+            annual_tax=annual, effective_on=endorsement.effective_on, tax_year=policy.period_start.year
+        ),
+    )
+    return (
+        f"已代收的车船税 {policy.vehicle_tax} 元由保险公司作为扣缴义务人缴入国库，不由保险公司退还；"
+        f"车辆被盗抢、报废或灭失的，车主可凭有关证明和完税凭证向主管税务机关申请退还自当月起至年底的税款"
+        f"（按本批单生效日计约 {claim} 元，车船税法实施条例 第十九条）。",
+        claim,
+    )
+
+
+# --- the applicant's signature on the request -------------------------------------------------------------
+def _locked(number: str) -> Endorsement:
+    found = (
+        Endorsement.objects.select_for_update(of=("self",))
+        .select_related("policy", "policy__applicant")
+        .filter(number=number)
+        .first()
+    )
+    if found is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    return found
+
+
+def _require_open_today(e: Endorsement) -> None:
+    if e.status == Endorsement.Status.APPLIED:
+        raise ApplicationError("endorsement_state", "该批改已生效，无需重复办理。")
+    if e.status == Endorsement.Status.WITHDRAWN:
+        raise ApplicationError("endorsement_state", "该批改申请已撤回，请重新申请。")
+    if e.quoted_on != clock.today():
+        raise ApplicationError("endorsement_expired")
+
+
+def endorsement_sign(*, number: str, signature: str, client: ClientInfo) -> Endorsement:
+    """The applicant signs the request (one-use event certificate, PAdES, drawn strokes), archived."""
+    rate_limit_hit(
+        bucket="signature", client=client.client_key, limit=settings.SIGNATURE_MAX_PER_CLIENT_PER_HOUR
+    )
+    png = check_signature_png(signature)
+    with transaction.atomic():
+        e = _locked(number)
+        _require_open_today(e)
+        if e.status != Endorsement.Status.REQUESTED:
+            raise ApplicationError("endorsement_state", "批改申请已签名，无需重复签名。")
+        policy = e.policy
+        rendered = documents.render_request(e, current_view(policy), current_view(policy, extra=e))
+        signed = sign_application(
+            rendered.pdf,
+            box=rendered.signature_box,
+            signer_name=policy.applicant.name,
+            subject_serial=policy.applicant.id_number_index[:32],
+            signature_png=png,
+            reason="投保人确认批改申请",
+        )
+        e.signed_request = archive_put(
+            data=lta_extend(signed.pdf),
+            kind=ArchivedObject.Kind.EVIDENCE,
+            name=f"{e.number}-request",
+            subject=policy,
+            retention=retention_until(policy.period_start, policy.period_end),
+        )
+        e.status = Endorsement.Status.SIGNED
+        e.signed_at = signed.signed_at
+        e.save(update_fields=["signed_request", "status", "signed_at"])
+        audit_record(
+            action="endorsement.signed",
+            actor=f"customer:{policy.number}",
+            subject_type="policy",
+            subject_id=policy.number,
+            data={
+                "endorsement": e.number,
+                "signed_sha256": e.signed_request.sha256,
+                "certificate_serial": signed.certificate_serial,
+                "signature_image_sha256": crypto.sha256_hex(png),
+                "ip": client.ip,
+            },
+        )
+    return e
+
+
+def _require_signed(e: Endorsement) -> None:
+    _require_open_today(e)
+    if e.status != Endorsement.Status.SIGNED:
+        raise ApplicationError("not_signed", "请先在批改申请书上签名。")
+
+
+# --- SMS code, real-name check, the new owner's consent ----------------------------------------------------
+def endorsement_otp_send(*, number: str, client: ClientInfo) -> str:
+    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _require_signed(e)
+    phone = e.policy.applicant.phone
+    challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
+    _send_code(phone, code, e.policy.number, f"{e.number}.{challenge.pk}", "保单批改")
+    return mask_phone(phone)
+
+
+def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
+    e = Endorsement.objects.filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _require_signed(e)
+    challenge = otp.otp_check(purpose=OTP_PURPOSE, subject=e.number, code=code)
+    with transaction.atomic():
+        e = _locked(number)
+        _require_signed(e)
+        e.otp_verified_at = challenge.verified_at
+        e.save(update_fields=["otp_verified_at"])
+        audit_record(
+            action="endorsement.otp_verified",
+            actor=f"customer:{e.policy.number}",
+            subject_type="policy",
+            subject_id=e.policy.number,
+            data={"endorsement": e.number, "ip": client.ip},
+        )
+    return e
+
+
+def endorsement_realname(*, number: str, bank_card: str, bank_phone: str, client: ClientInfo) -> Endorsement:
+    """Four-element real-name check of the applicant (name and ID number on file, the bank card and the
+    phone the bank holds); after the SMS code. The provider is called outside any transaction."""
+    from epolicy.identity.providers.base import ProviderUnavailable
+
+    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _require_signed(e)
+    if e.otp_verified_at is None:
+        raise ApplicationError("otp_required", "请先完成短信验证。")
+    rate_limit_hit(bucket="motor_endorsement_realname", client=client.client_key, limit=10)
+    card = validate_bank_card(bank_card, field="bank_card")
+    phone = validate_phone(bank_phone, field="bank_phone")
+    applicant = e.policy.applicant
+    inputs = hashlib.sha256(f"{card}|{phone}".encode()).hexdigest()[:12]
+    try:
+        result = get_provider("realname").verify(
+            name=applicant.name,
+            id_number=applicant.id_number,
+            bank_card=card,
+            phone=phone,
+            request_id=f"{e.number}-realname-{inputs}",
+        )
+    except ProviderUnavailable as exc:
+        raise exc.as_application_error() from None
+    with transaction.atomic():
+        e = _locked(number)
+        _require_signed(e)
+        audit_record(
+            action="endorsement.realname_" + result.status,
+            actor=f"customer:{e.policy.number}",
+            subject_type="policy",
+            subject_id=e.policy.number,
+            data={
+                "endorsement": e.number,
+                "reference": result.reference,
+                "bank_card": mask_bank_card(card),
+                "bank_phone": mask_phone(phone),
+                "ip": client.ip,
+            },
+        )
+        if result.status == "passed":
+            e.realname_verified_at = result.checked_at
+            e.realname_reference = result.reference[:64]
+            e.save(update_fields=["realname_verified_at", "realname_reference"])
+    if result.status != "passed":
+        raise ApplicationError("realname_failed", f"实名认证未通过：{result.reason_zh}", {"retryable": True})
+    return e
+
+
+def endorsement_consent_send(*, number: str, client: ClientInfo) -> str:
+    """过户: a code to the new owner's phone; entering it is the new owner's consent."""
+    e = Endorsement.objects.filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _require_signed(e)
+    if e.kind != "transfer":
+        raise ApplicationError("endorsement_state", "该批改无需他人同意。")
+    phone = e.changes["new_owner"]["phone"]
+    challenge, code = otp.otp_issue(purpose=CONSENT_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
+    _send_code(phone, code, e.policy.number, f"{e.number}.consent.{challenge.pk}", "车辆过户同意")
+    return mask_phone(phone)
+
+
+def endorsement_consent_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
+    e = Endorsement.objects.filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _require_signed(e)
+    challenge = otp.otp_check(purpose=CONSENT_PURPOSE, subject=e.number, code=code)
+    with transaction.atomic():
+        e = _locked(number)
+        e.consent_verified_at = challenge.verified_at
+        e.save(update_fields=["consent_verified_at"])
+        audit_record(
+            action="endorsement.consent_verified",
+            actor=f"new_owner:{e.policy.number}",
+            subject_type="policy",
+            subject_id=e.policy.number,
+            data={"endorsement": e.number, "ip": client.ip},
+        )
+    return e
+
+
+def missing_steps(e: Endorsement, *, now: dt.datetime | None = None) -> list[str]:
+    """What the endorsement still needs before it can be applied, in order."""
+    now = now or clock.now()
+    spec = endorsement_catalogue().kind(e.kind)
+    missing: list[str] = []
+    if e.status == Endorsement.Status.REQUESTED:
+        missing.append("sign")
+    if e.otp_verified_at is None or now - e.otp_verified_at > CHECK_VALID_FOR:
+        missing.append("sms")
+    if spec.needs_realname and (
+        e.realname_verified_at is None or now - e.realname_verified_at > CHECK_VALID_FOR
+    ):
+        missing.append("realname")
+    if spec.consent == "new_owner" and e.consent_verified_at is None:
+        missing.append("consent")
+    return missing
+
+
+STEP_ERRORS = {
+    "sign": ("not_signed", "请先在批改申请书上签名。"),
+    "sms": ("otp_required", "请先完成短信验证（验证后 30 分钟内确认）。"),
+    "realname": ("realname_required", "该批改须先通过实名认证（验证后 30 分钟内确认）。"),
+    "consent": ("consent_required", "过户须新车主输入其手机收到的验证码表示同意。"),
+}
+
+
+# --- apply ----------------------------------------------------------------------------------------------
+def endorsement_apply(*, number: str, actor: str) -> Endorsement:
+    """Apply a signed, checked endorsement: e-endorsement sealed and archived, the next policy version, a
+    new mark where needed, the policy's state, the refund owed and the notifications, in one transaction."""
+    with transaction.atomic():
+        e = _locked(number)
+        _require_open_today(e)
+        missing = missing_steps(e)
+        if missing:
+            code, message = STEP_ERRORS[missing[0]]
+            raise ApplicationError(code, message, {"missing": missing})
+        policy = (
+            Policy.objects.select_for_update(of=("self",)).select_related("applicant").get(pk=e.policy_id)
+        )
+        if policy.status not in ENDORSABLE:
+            raise ApplicationError("policy_state", f"保单状态为“{policy.get_status_display()}”，不能再批改。")
+        now = clock.now()
+        _apply_party_changes(e)
+        view = current_view(policy, extra=e)
+        tax_text, _claim = vehicle_tax_note(policy, e)
+        rendered = documents.render_endorsement(e, policy, view, issued_at=now, tax_text=tax_text)
+        sealed = _seal(rendered)
+        retention = retention_until(policy.period_start, policy.period_end)
+        document = archive_put(
+            data=lta_extend(sealed),
+            kind=ArchivedObject.Kind.ENDORSEMENT,
+            name=e.number,
+            subject=policy,
+            retention=retention,
+        )
+        last = policy.versions.order_by("-version").first()
+        version = (last.version if last else 0) + 1
+        spec = endorsement_catalogue().kind(e.kind)
+        PolicyVersion.objects.create(
+            policy=policy,
+            version=version,
+            data=display.sections_json(display.policy_sections(view, policy.number, policy.product)),
+            document=document,
+            created_at=now,
+            reason=f"批改：{spec.label_zh}（{e.number}）"[:100],
+        )
+        fields = []
+        if e.kind == "plate":
+            policy.plate = e.changes["plate"]
+            fields.append("plate")
+        if e.kind == "cancel":
+            policy.status = Policy.Status.CANCELLED
+            fields.append("status")
+        if spec.new_mark and policy.mark_document_id:
+            rendered_mark = documents.render_mark(view, policy, issued_at=now)
+            policy.mark_document = archive_put(
+                data=lta_extend(_seal(rendered_mark)),
+                kind=ArchivedObject.Kind.MARK,
+                name=f"{policy.number}-mark-v{version}",
+                subject=policy,
+                retention=retention,
+            )
+            fields.append("mark_document")
+        if fields:
+            policy.save(update_fields=fields)
+        e.status = Endorsement.Status.APPLIED
+        e.applied_at = now
+        e.version = version
+        e.document = document
+        e.save(update_fields=["status", "applied_at", "version", "document", "changes"])
+        if e.kind == "cancel" and e.refund > 0:
+            payment_refund_owe(
+                application_id=policy.application_id,
+                amount_fen=fen_int(e.refund),
+                reason="policy_cancelled",
+                reference=e.number,
+                actor=actor,
+            )
+        audit_record(
+            action="endorsement.applied",
+            actor=actor,
+            subject_type="policy",
+            subject_id=policy.number,
+            data={
+                "endorsement": e.number,
+                "kind": e.kind,
+                "version": version,
+                "document_sha256": document.sha256,
+                "refund": str(e.refund),
+                "new_mark": "mark_document" in fields,
+            },
+        )
+        _notify(e, policy, document)
+    if e.kind == "cancel":
+        # The contract ended: its documents are kept from the day it ended (motor standard §5 c).
+        policy_retention_recompute(
+            policy=policy, actor=actor, terminated_on=e.effective_on - dt.timedelta(days=1)
+        )
+    return e
+
+
+def _seal(rendered: Any) -> bytes:
+    from epolicy.signing.signers import seal_document
+
+    return seal_document(rendered.pdf, box=rendered.signature_box, reason="电子批单签章").pdf
+
+
+def _apply_party_changes(e: Endorsement) -> None:
+    """Contact details are the applicant's (a party's data, used for every later message); a transfer's
+    new owner becomes a party. Both are recorded in the endorsement; the policy's versions keep what
+    each document said."""
+    if e.kind == "contact":
+        applicant = Customer.objects.select_for_update().get(pk=e.policy.applicant_id)
+        for field, value in e.changes.items():
+            setattr(applicant, field, value)
+        applicant.save()
+    elif e.kind == "transfer" and "new_owner_id" not in e.changes:
+        data = e.changes["new_owner"]
+        owner = Customer.objects.create(
+            name=data["name"], id_type=data["id_type"], id_number=data["id_number"], phone=data["phone"]
+        )
+        e.changes = {**e.changes, "new_owner_id": owner.pk}
+
+
+def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
+    from epolicy.policies.links import verify_url
+
+    spec = endorsement_catalogue().kind(e.kind)
+    attachments = []
+    from epolicy.notifications.services import Attachment
+
+    attachments.append(Attachment(archived_object_id=document.pk, filename=f"{e.number}.pdf"))
+    if policy.mark_document_id and spec.new_mark:
+        attachments.append(
+            Attachment(archived_object_id=policy.mark_document_id, filename=f"{policy.number}-mark.pdf")
+        )
+    notify(
+        event="motor.endorsement_issued",
+        recipient=Recipient(email=policy.applicant.email, phone=policy.applicant.phone),
+        context={
+            "applicant_name": policy.applicant.name,
+            "policy_number": policy.number,
+            "endorsement_number": e.number,
+            "change_name": spec.label_zh,
+            "refund": str(e.refund) if e.refund else "",
+            "verify_url": verify_url(e.number, e.verify_code),
+        },
+        attachments=tuple(attachments),
+        dedupe_key=e.number,
+        actor="system:endorsement",
+    )
+    try:
+        from epolicy.policies.services import policy_wechat_notify  # type: ignore[attr-defined]
+    except ImportError:  # the WeChat channel is optional
+        return
+    policy_wechat_notify(
+        policy=policy,
+        event="motor.policy_endorsed",
+        context={
+            "policy_number": policy.number,
+            "endorsement_number": e.number,
+            "change_name": spec.label_zh,
+            "endorsed_at": e.applied_at,
+            "url": verify_url(e.number, e.verify_code),
+        },
+        dedupe_key=e.number,
+        actor="system:endorsement",
+    )
+
+
+def endorsement_withdraw(*, number: str, actor: str) -> Endorsement:
+    with transaction.atomic():
+        e = _locked(number)
+        if e.status not in OPEN:
+            raise ApplicationError("endorsement_state", "只有尚未生效的批改申请可以撤回。")
+        e.status = Endorsement.Status.WITHDRAWN
+        e.save(update_fields=["status"])
+        audit_record(
+            action="endorsement.withdrawn",
+            actor=actor,
+            subject_type="policy",
+            subject_id=e.policy.number,
+            data={"endorsement": e.number},
+        )
+    return e

@@ -1,0 +1,194 @@
+"""Motor e-endorsements end to end on the services: each kind, the order of steps enforced by the
+server, the sealed e-endorsement (pdfsig, qpdf, verify_pdf), the policy version, the new mark, the
+cancellation refund through the payment gateway, and the retention of a cancelled policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.archive.services import archive_read
+from epolicy.common import clock
+from epolicy.common.errors import ApplicationError
+from epolicy.common.request_meta import ClientInfo
+from epolicy.motor.demo import demo_application_input
+from epolicy.motor.endorsements import services as es
+from epolicy.motor.endorsements.state import current_view
+from epolicy.motor.journey import drawn_signature_png, latest_sms_code, run_journey
+from epolicy.motor.models import Endorsement
+from epolicy.ops.outbox import outbox_sweep
+from epolicy.payments.models import PaymentRefund, SandboxTransaction
+from epolicy.policies.models import Policy
+from epolicy.verification.services import verify_document
+
+pytestmark = pytest.mark.django_db
+CLIENT = ClientInfo(ip="203.0.113.9", user_agent="pytest")
+GOOD_CARD = "6222020200112233446"
+GOOD_BANK_PHONE = "13800138000"
+
+
+def _journey(seed: int, *, unregistered: bool = False) -> Policy:
+    data = demo_application_input(seed)
+    if unregistered:
+        vehicle = dataclasses.replace(
+            data.vehicle, plate="", unregistered=True, registered_on=clock.today() - dt.timedelta(days=3)
+        )
+        data = dataclasses.replace(data, vehicle=vehicle)
+    return run_journey(data)
+
+
+@pytest.fixture
+def policy(pki, committed):
+    with committed(execute=True):
+        return _journey(71)
+
+
+@pytest.fixture
+def new_car_policy(pki, committed):
+    with committed(execute=True):
+        return _journey(72, unregistered=True)
+
+
+def _through(e: Endorsement, *, realname: bool = False, consent: bool = False) -> Endorsement:
+    es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+    masked = es.endorsement_otp_send(number=e.number, client=CLIENT)
+    es.endorsement_otp_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+    if realname:
+        es.endorsement_realname(
+            number=e.number, bank_card=GOOD_CARD, bank_phone=GOOD_BANK_PHONE, client=CLIENT
+        )
+    if consent:
+        masked = es.endorsement_consent_send(number=e.number, client=CLIENT)
+        es.endorsement_consent_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+    return es.endorsement_apply(number=e.number, actor="customer:test")
+
+
+def _checked_pdf(data: bytes, tmp_path) -> None:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(data)
+    assert subprocess.run(["qpdf", "--check", str(path)], capture_output=True).returncode == 0
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature is Valid" in out
+
+
+def test_plate_after_registration_makes_a_sealed_endorsement_and_a_new_mark(
+    new_car_policy, committed, tmp_path
+):
+    policy = new_car_policy
+    assert policy.plate == "" and policy.mark_document_id
+    old_mark = policy.mark_document_id
+    e = es.endorsement_request(
+        policy_number=policy.number, kind="plate", changes={"plate": "京A9K321"}, actor="customer:test"
+    )
+    with committed(execute=True):
+        e = _through(e)
+    policy.refresh_from_db()
+    assert e.status == Endorsement.Status.APPLIED and e.version == 2
+    assert policy.plate == "京A9K321"
+    assert policy.mark_document_id != old_mark
+    assert policy.versions.count() == 2
+    assert current_view(policy).plate == "京A9K321"
+    doc = archive_read(e.document)
+    _checked_pdf(doc, tmp_path)
+    result = verify_document(doc, bounded=False)
+    assert result.genuine, result.as_json()
+    assert result.report.document_kind == "endorsement"
+    assert result.report.document_number == e.number
+    # The new mark shows the plate and verifies as the policy's mark.
+    mark = archive_read(policy.mark_document)
+    assert verify_document(mark, bounded=False).genuine
+    text = subprocess.run(["pdftotext", "-", "-"], input=mark, capture_output=True).stdout.decode()
+    assert "京A9K321" in text
+
+
+def test_out_of_order_steps_are_refused_and_write_nothing(policy):
+    e = es.endorsement_request(
+        policy_number=policy.number,
+        kind="contact",
+        changes={"email": "new@example.com"},
+        actor="customer:test",
+    )
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_otp_send(number=e.number, client=CLIENT)
+    assert err.value.code == "not_signed"
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_apply(number=e.number, actor="customer:test")
+    assert err.value.code == "not_signed"
+    es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_apply(number=e.number, actor="customer:test")
+    assert err.value.code == "otp_required"
+    e.refresh_from_db()
+    assert e.status == Endorsement.Status.SIGNED and e.document_id is None
+    # A second request while one is open is refused.
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_request(
+            policy_number=policy.number, kind="contact", changes={"email": "x@example.com"}, actor="c"
+        )
+    assert err.value.code == "endorsement_open"
+
+
+def test_ctpl_cancellation_needs_a_lawful_ground_and_refunds_by_day(policy, committed, tmp_path):
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_request(
+            policy_number=policy.number, kind="cancel", changes={"ground": "customer_request"}, actor="c"
+        )
+    assert err.value.code == "cancel_ground_invalid"
+    e = es.endorsement_request(
+        policy_number=policy.number, kind="cancel", changes={"ground": "deregistered"}, actor="customer:test"
+    )
+    # Issued for a start tomorrow, cancelled effective tomorrow: before the start, all of it back.
+    assert e.effective_on == clock.today() + dt.timedelta(days=1)
+    assert e.refund == policy.premium
+    with pytest.raises(ApplicationError) as err:
+        _through(e)  # realname missing
+    assert err.value.code == "realname_required"
+    with committed(execute=True):
+        es.endorsement_realname(
+            number=e.number, bank_card=GOOD_CARD, bank_phone=GOOD_BANK_PHONE, client=CLIENT
+        )
+        e = es.endorsement_apply(number=e.number, actor="customer:test")
+    policy.refresh_from_db()
+    assert policy.status == Policy.Status.CANCELLED
+    refund = PaymentRefund.objects.get(reference=e.number)
+    assert refund.amount_fen == int(policy.premium * 100)
+    outbox_sweep()
+    refund.refresh_from_db()
+    assert refund.refunded_at is not None
+    txn = SandboxTransaction.objects.get(merchant_order_no=refund.order.order_no)
+    assert txn.refunded_fen == refund.amount_fen
+    _checked_pdf(archive_read(e.document), tmp_path)
+    # Cancelled: kept 5 years from the day before the cancellation took effect.
+    ended = e.effective_on - dt.timedelta(days=1)
+    dates = set(ArchivedObject.objects.of(policy).values_list("retention_until", flat=True))
+    assert dates == {ended.replace(year=ended.year + 5)}
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_request(
+            policy_number=policy.number, kind="contact", changes={"email": "a@b.cn"}, actor="c"
+        )
+    assert err.value.code == "policy_state"
+
+
+def test_transfer_needs_the_new_owners_consent(policy, committed):
+    e = es.endorsement_request(
+        policy_number=policy.number,
+        kind="transfer",
+        changes={"new_owner": {"name": "钱新主", "id_number": "110105198503070019", "phone": "13911112222"}},
+        actor="customer:test",
+    )
+    with pytest.raises(ApplicationError) as err:
+        _through(e, realname=True)
+    assert err.value.code == "consent_required"
+    with committed(execute=True):
+        masked = es.endorsement_consent_send(number=e.number, client=CLIENT)
+        es.endorsement_consent_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+        e = es.endorsement_apply(number=e.number, actor="customer:test")
+    view = current_view(Policy.objects.get(pk=policy.pk))
+    assert view.owner.name == "钱新主" and view.insured.name == "钱新主"
+    assert view.applicant.pk == policy.applicant_id
+    assert e.refund == Decimal("0.00")
