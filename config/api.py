@@ -80,6 +80,7 @@ def _register() -> None:
     from epolicy.archive.api import router as archive_router
     from epolicy.motor.api import customer_router
     from epolicy.motor.api import router as motor_router
+    from epolicy.motor.endorsements.api import router as endorsement_router
     from epolicy.payments.api import router as payments_router
     from epolicy.policies.api import router as policy_archive_router
     from epolicy.selfservice.api import router as selfservice_router
@@ -87,6 +88,7 @@ def _register() -> None:
     from epolicy.verification.api import router as public_router
 
     api.add_router("/motor", motor_router)
+    api.add_router("/motor", endorsement_router)
     api.add_router("/customer", customer_router)
     api.add_router("/payments", payments_router)
     api.add_router("/public", public_router)

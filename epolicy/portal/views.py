@@ -23,7 +23,7 @@ from epolicy.motor.models import Application
 from epolicy.payments.models import PaymentOrder
 from epolicy.payments.services import payment_start
 from epolicy.products.motor_products import motor_catalogue
-from epolicy.verification.api import QueryIn, query_policy, verify_upload
+from epolicy.verification.api import QueryIn, endorsement_links, query_policy, verify_upload
 from epolicy.verification.services import policy_summary
 
 STEPS = (("read", "阅读"), ("sign", "签名"), ("otp", "验证"), ("pay", "缴费"), ("done", "出单"))
@@ -361,6 +361,9 @@ def query(request: HttpRequest) -> HttpResponse:
             "mark_download_url": f"{download_url}?doc=mark"
             if policy is not None and policy.mark_document_id
             else None,
+            "endorsements": endorsement_links(policy, download_url)
+            if policy is not None and download_url
+            else [],
             "form": form,
             "captcha_id": captcha_id,
             "captcha_image": image,

@@ -38,10 +38,19 @@ class QueryIn(Schema):
     captcha_answer: str
 
 
+class EndorsementLink(Schema):
+    number: str
+    kind_name: str
+    effective_on: str
+    download_url: str
+
+
 class QueryOut(Schema):
     summary: dict
     download_url: str
     mark_download_url: str | None = None
+    # The e-policy set (motor standard 4.3.3 a): the policy, its e-endorsements and the mark.
+    endorsements: list[EndorsementLink] = []
 
 
 class ErrorOut(Schema):
@@ -81,7 +90,28 @@ def query_policy(*, request: HttpRequest, payload: QueryIn) -> tuple[Policy, str
 def query(request: HttpRequest, payload: QueryIn) -> dict:
     policy, url = query_policy(request=request, payload=payload)
     mark = f"{url}?doc=mark" if policy.mark_document_id else None
-    return {"summary": policy_summary(policy), "download_url": url, "mark_download_url": mark}
+    return {
+        "summary": policy_summary(policy),
+        "download_url": url,
+        "mark_download_url": mark,
+        "endorsements": endorsement_links(policy, url),
+    }
+
+
+def endorsement_links(policy: Policy, url: str) -> list[dict[str, str]]:
+    """The policy's applied e-endorsements, oldest first, each downloadable with the same token."""
+    from epolicy.motor.endorsements.selectors import applied_endorsements
+    from epolicy.products.motor_endorsements import endorsement_catalogue
+
+    return [
+        {
+            "number": e.number,
+            "kind_name": endorsement_catalogue().kind(e.kind).label_zh,
+            "effective_on": str(e.effective_on),
+            "download_url": f"{url}?doc={e.number}",
+        }
+        for e in applied_endorsements(policy)
+    ]
 
 
 @router.get("/policies/download/{token}", summary="下载电子保单 PDF（查询后 15 分钟内有效）")
@@ -89,7 +119,17 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     from epolicy.archive.services import archive_read
 
     policy = policy_from_download_token(token)
-    if request.GET.get("doc") == "mark":  # the electronic 交强险 mark of the same policy
+    doc = request.GET.get("doc", "")
+    if doc and doc != "mark":  # one of the policy's e-endorsements, by its number
+        from epolicy.motor.models import Endorsement
+
+        e = policy.endorsements.filter(number=doc[:32], status=Endorsement.Status.APPLIED).first()
+        if e is None or e.document is None:
+            raise ApplicationError("not_found", "该保单没有这个批单号的电子批单。")
+        response = HttpResponse(archive_read(e.document), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{e.number}.pdf"'
+        return response
+    if doc == "mark":  # the electronic 交强险 mark of the same policy
         if policy.mark_document is None:
             raise ApplicationError("not_found", "该保单没有电子交强险标志（只有交强险保单有）。")
         response = HttpResponse(archive_read(policy.mark_document), content_type="application/pdf")
@@ -184,6 +224,9 @@ def policy_verification(request: HttpRequest, number: str, c: str = "") -> dict:
         limit=settings.POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR,
     )
     code = (c or "").strip()
+    endorsement = _endorsement_verification(number, code)
+    if endorsement is not None:
+        return endorsement
     policy = (
         Policy.objects.select_related("document").filter(number=number.strip().upper()).first()
         if 16 <= len(code) <= 64
@@ -197,4 +240,32 @@ def policy_verification(request: HttpRequest, number: str, c: str = "") -> dict:
         "confirmed_at": clock.fmt_local(policy.confirmed_at),
         "insurer": settings.INSURER["name"],
         "document_sha256": policy.document.sha256,
+    }
+
+
+def _endorsement_verification(number: str, code: str) -> dict | None:
+    """An e-endorsement's QR code: the endorsement, the policy it amends and that policy's state now."""
+    from epolicy.motor.models import Endorsement
+    from epolicy.products.motor_endorsements import endorsement_catalogue
+
+    if not 16 <= len(code) <= 64:
+        return None
+    e = (
+        Endorsement.objects.select_related("policy", "document")
+        .filter(number=number.strip().upper(), status=Endorsement.Status.APPLIED)
+        .first()
+    )
+    if e is None or e.document is None:
+        return None
+    if not e.verify_code or not hmac.compare_digest(e.verify_code, code):
+        raise ApplicationError("not_found", QR_NOT_FOUND)
+    return {
+        "policy_number": e.policy.number,
+        "endorsement_number": e.number,
+        "change": endorsement_catalogue().kind(e.kind).label_zh,
+        "effective_on": str(e.effective_on),
+        "status": e.policy.get_status_display(),
+        "confirmed_at": clock.fmt_local(e.applied_at) if e.applied_at else "",
+        "insurer": settings.INSURER["name"],
+        "document_sha256": e.document.sha256,
     }
