@@ -187,7 +187,7 @@ def customer_payment_status(request: HttpRequest, token: str, order_no: str) -> 
 
 
 def payment_status_json(app: Application, order_no: str) -> dict:
-    order = app.payments.filter(order_no=order_no).first()
+    order = app.payments.filter(order_no=order_no, payable_kind="application").first()
     if order is None:
         raise ApplicationError("not_found", "没有这笔缴费记录。")
     if order.status in (PaymentOrder.Status.PENDING, PaymentOrder.Status.FAILED):

@@ -16,6 +16,10 @@ class MotorConfig(AppConfig):
 
         register_payable_owner(ApplicationPayable())
 
+        from .endorsements.payables import EndorsementPayable
+
+        register_payable_owner(EndorsementPayable(), kind="endorsement")
+
         from epolicy.archive.subjects import register_subject_owner
 
         from .models import Application

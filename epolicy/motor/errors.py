@@ -15,6 +15,7 @@ ENDORSEMENT_CODES: dict[str, tuple[int, str]] = {
     "policy_state": (409, "保单已退保、注销或到期，不能再批改。"),
     "realname_required": (409, "该批改须先通过实名认证。"),
     "realname_failed": (422, "实名认证未通过，请核对银行卡号及银行预留手机号。"),
+    "payment_required": (409, "请先缴纳增加的保险费。"),
     "consent_required": (409, "过户须新车主输入其手机收到的验证码表示同意。"),
 }
 

@@ -200,6 +200,9 @@ class Endorsement(models.Model):
     effective_on = models.DateField()
     # Money: what goes back to the payer (cancellation); the basis is printed on the e-endorsement.
     refund = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # An additional premium (a coverage added mid-term): paid through the gateway before it applies.
+    premium_due = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    paid_at = models.DateTimeField(null=True, blank=True)
     refund_basis = models.TextField(blank=True, default="")
     requested_by = models.CharField(max_length=150)
     created_at = models.DateTimeField()

@@ -27,7 +27,7 @@ from epolicy.rules.motor.commercial import (
 from epolicy.rules.motor.ctpl import CtplInput, CtplQuote, ctpl_quote
 from epolicy.rules.motor.vehicle_tax import VehicleTaxInput, VehicleTaxQuote, vehicle_tax
 
-from .inputs import ProductChoice, VehicleInput
+from .inputs import CoverageChoice, ProductChoice, VehicleInput
 from .providers.base import ClaimHistory, ClaimsHistoryUnavailable
 
 FLOATING_CODES = {"A1", "A2", "A3", "A4", "A5", "A6"}
@@ -45,6 +45,8 @@ class MotorQuote:
     period_start: dt.date
     period_end: dt.date
     trip_days: int | None = None  # 单程提车: a short term priced from the annual premiums
+    # The coverages as asked for (kept with the application: a mid-term coverage change requotes them).
+    commercial_requests: tuple[CoverageChoice, ...] = ()
 
     @property
     def base_premium(self) -> Decimal:
@@ -150,6 +152,7 @@ class MotorQuote:
             "claim_history_reference": history.reference if history else "",
             "total": str(c.total),
             "premium": str(self.premium_of("commercial")),
+            "requests": [coverage_request_json(r) for r in self.commercial_requests],
             "unconfirmed": list(c.unconfirmed),
         }
 
@@ -216,6 +219,34 @@ class MotorQuote:
             "unconfirmed": list(self.unconfirmed),
             "single_trip_days": self.trip_days,
         }
+
+
+def coverage_request_json(c: CoverageChoice) -> dict[str, Any]:
+    """A coverage request as stored with the quote (only the fields given)."""
+    out: dict[str, Any] = {"code": c.code}
+    for name in ("parent", "seats", "days"):
+        if getattr(c, name) is not None:
+            out[name] = getattr(c, name)
+    for name in ("amount", "rate", "daily_amount"):
+        if getattr(c, name) is not None:
+            out[name] = str(getattr(c, name))
+    if c.services is not None:
+        out["services"] = dict(c.services)
+    return out
+
+
+def coverage_request_of(data: dict[str, Any]) -> CoverageChoice:
+    """Back from coverage_request_json."""
+    return CoverageChoice(
+        code=str(data["code"]),
+        parent=data.get("parent"),
+        amount=Decimal(data["amount"]) if data.get("amount") is not None else None,
+        seats=data.get("seats"),
+        rate=Decimal(data["rate"]) if data.get("rate") is not None else None,
+        days=data.get("days"),
+        daily_amount=Decimal(data["daily_amount"]) if data.get("daily_amount") is not None else None,
+        services=data.get("services"),
+    )
 
 
 def period_end_for(start: dt.date) -> dt.date:
@@ -343,6 +374,7 @@ def motor_quote(
         if trip_days
         else period_end_for(period_start),
         trip_days=trip_days,
+        commercial_requests=commercial_choice.coverages if commercial_choice is not None else (),
     )
 
 
@@ -394,9 +426,7 @@ def _commercial(
             {"field": "vehicle.new_car_price"},
         )
     tables = load_commercial_tables(period_start)
-    kind, use = catalogue.commercial_class(
-        vehicle.use_category, seats=vehicle.seats, is_trailer=vehicle.is_trailer
-    )
+    catalogue.commercial_class(vehicle.use_category, seats=vehicle.seats, is_trailer=vehicle.is_trailer)
     history = claim_history(vin=vehicle.vin, region_code=region_code, on=period_start)
     scheme = tables.rates.ncd_schemes[tables.rates.region_for(region_code).ncd_scheme]
     levels = sorted(scheme.coefficients)
@@ -409,6 +439,46 @@ def _commercial(
         highest=levels[-1],
     )
     commercial_index = next(i for i, p in enumerate(choices) if p is choice)
+    try:
+        quote = commercial_requote(
+            vehicle=vehicle,
+            region_code=region_code,
+            period_start=period_start,
+            coverages=choice.coverages,
+            ncd_level=level,
+            pricing_coefficient=pricing_coefficient,
+            traffic_coefficient=traffic_coefficient,
+        )
+    except ApplicationError as exc:
+        if exc.code == "rate_table_unconfirmed":
+            raise
+        raise _in_api_terms(exc, commercial_index) from None
+    return quote, history
+
+
+def commercial_requote(
+    *,
+    vehicle: VehicleInput,
+    region_code: str,
+    period_start: dt.date,
+    coverages: tuple[CoverageChoice, ...],
+    ncd_level: int,
+    pricing_coefficient: Decimal | None,
+    traffic_coefficient: Decimal | None,
+) -> CommercialQuote:
+    """The 商业险 premium of these coverages with a known NCD level: at sale (the level from the claim
+    history) and for a mid-term coverage change (the level the policy was sold with)."""
+    if vehicle.new_car_price is None:
+        raise ApplicationError(
+            "validation_error",
+            "投保商业险请填写新车购置价（车辆损失险的保险金额据此按折旧计算）。",
+            {"field": "vehicle.new_car_price"},
+        )
+    catalogue = motor_catalogue()
+    tables = load_commercial_tables(period_start)
+    kind, use = catalogue.commercial_class(
+        vehicle.use_category, seats=vehicle.seats, is_trailer=vehicle.is_trailer
+    )
     commercial_input = CommercialInput(
         vehicle=Vehicle(
             kind=kind,
@@ -432,22 +502,19 @@ def _commercial(
                 daily_amount=c.daily_amount,
                 services=c.services,
             )
-            for c in choice.coverages
+            for c in coverages
         ),
-        ncd_level=level,
+        ncd_level=ncd_level,
         pricing_coefficient=pricing_coefficient if pricing_coefficient is not None else Decimal("1.0"),
         traffic_coefficient=traffic_coefficient,
     )
-    try:
-        quote = commercial_quote(commercial_input, tables)
-    except ApplicationError as exc:
-        raise _in_api_terms(exc, commercial_index) from None
+    quote = commercial_quote(commercial_input, tables)
     if quote.unconfirmed and not settings.MOTOR_ALLOW_UNCONFIRMED_RATES:
         raise ApplicationError(
             "rate_table_unconfirmed",
             details={"unconfirmed": list(quote.unconfirmed)},
         )
-    return quote, history
+    return quote
 
 
 # The rule names its inputs its own way; the API caller (and the console form) needs its own paths.

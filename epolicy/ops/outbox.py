@@ -52,6 +52,7 @@ ISSUE_POLICY = "policy.issue"
 EMAIL_POLICY = "policy.email"
 REFUND_PAYMENT = "payment.refund"
 REFUND_PART = "payment.refund_part"
+APPLY_ENDORSEMENT = "endorsement.apply"
 REPLICATE_ARCHIVE = "archive.replicate"
 PURGE_ARCHIVE = "archive.purge"
 # One job per delivery of a notification (epolicy.notifications), by channel.
@@ -83,6 +84,12 @@ KINDS: dict[str, Kind] = {
         "退保等批改的原路退款",
         "重新退款",
         rearm="epolicy.payments.jobs.rearm_unsent_refunds",
+    ),
+    APPLY_ENDORSEMENT: Kind(
+        "epolicy.motor.endorsements.jobs.apply_endorsement",
+        "缴费后批改生效",
+        "重新生效",
+        rearm="epolicy.motor.endorsements.jobs.rearm_unapplied",
     ),
     REPLICATE_ARCHIVE: Kind(
         "epolicy.archive.jobs.replicate_object",

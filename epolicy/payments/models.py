@@ -18,6 +18,11 @@ class PaymentOrder(models.Model):
         REFUNDED = "refunded", "款项不能接受，原路退回"
 
     order_no = models.CharField(max_length=32, unique=True)
+    # What is paid for (epolicy.payments.payables): "application" (an e-application's premium) or
+    # "endorsement" (an additional premium); `application` is always the application whose applicant
+    # pays, so that refunds and the real-name check have one place to look.
+    payable_kind = models.CharField(max_length=24, default="application")
+    payable_id = models.BigIntegerField(null=True, blank=True)
     application = models.ForeignKey("motor.Application", on_delete=models.PROTECT, related_name="payments")
     amount_fen = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

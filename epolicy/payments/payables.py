@@ -2,7 +2,8 @@
 one hook that app registers. Payments never imports its callers: the motor application registers
 itself (epolicy.motor.payables) when Django starts.
 
-A payment order names its payable by id (`PaymentOrder.application_id`); the owner answers for it:
+A payment order names its payable by kind and id (`PaymentOrder.payable_kind`, `payable_id`); the
+owner registered for that kind answers for it:
 the amount due, who must pay (实名缴费: the payer is the applicant), whether money can be accepted
 now, and what follows a payment (issuance, in the payment's own transaction).
 """
@@ -44,15 +45,20 @@ class PayableOwner(Protocol):
         ...
 
 
-_OWNER: list[PayableOwner] = []
+_OWNERS: dict[str, PayableOwner] = {}
 
 
-def register_payable_owner(owner: PayableOwner) -> None:
-    """Called once, from the owning app's AppConfig.ready()."""
-    _OWNER[:] = [owner]
+def register_payable_owner(owner: PayableOwner, kind: str = "application") -> None:
+    """Called once per kind, from the owning app's AppConfig.ready()."""
+    _OWNERS[kind] = owner
 
 
-def payable_owner() -> PayableOwner:
-    if not _OWNER:
-        raise RuntimeError("no payable owner registered (is epolicy.motor in INSTALLED_APPS?)")
-    return _OWNER[0]
+def payable_owner(kind: str = "application") -> PayableOwner:
+    if kind not in _OWNERS:
+        raise RuntimeError(f"no payable owner registered for {kind!r} (is epolicy.motor in INSTALLED_APPS?)")
+    return _OWNERS[kind]
+
+
+def owner_of(order: PaymentOrder) -> tuple[PayableOwner, int]:
+    """The owner of an order's payable and the payable's id."""
+    return payable_owner(order.payable_kind), order.payable_id or order.application_id

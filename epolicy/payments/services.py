@@ -22,28 +22,45 @@ from epolicy.ops.outbox import REFUND_PART, REFUND_PAYMENT, outbox_enqueue
 from epolicy.parties.models import Customer
 
 from .models import PaymentNotification, PaymentOrder, PaymentRefund
-from .payables import payable_owner
+from .payables import owner_of, payable_owner
 from .providers.base import GatewayNotification
 
 log = logging.getLogger(__name__)
 FINAL = {PaymentOrder.Status.PAID, PaymentOrder.Status.PAYER_MISMATCH, PaymentOrder.Status.REFUNDED}
 
 
-def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str]:
-    """Open (or reopen) the payment of a signed, SMS-verified application; return the gateway URL."""
+def payment_start(
+    *,
+    application_id: int,
+    actor: str,
+    payable_kind: str = "application",
+    payable_id: int | None = None,
+    return_url: str | None = None,
+) -> tuple[PaymentOrder, str]:
+    """Open (or reopen) the payment of a payable: by default a signed, SMS-verified application; with
+    `payable_kind` another payable of that application's applicant (an endorsement's additional
+    premium). Returns the order and the gateway URL."""
     gateway = get_provider("payment")
-    owner = payable_owner()
+    owner = payable_owner(payable_kind)
+    subject_id = payable_id if payable_id is not None else application_id
     with transaction.atomic():
-        payable = owner.payable(application_id, lock=True)
-        owner.require_ready(application_id)
-        orders = PaymentOrder.objects.filter(application_id=application_id)
+        payable = owner.payable(subject_id, lock=True)
+        owner.require_ready(subject_id)
+        orders = PaymentOrder.objects.filter(payable_kind=payable_kind, payable_id=subject_id)
         if orders.filter(status=PaymentOrder.Status.PAID).exists():
-            raise ApplicationError("payment_state", "该投保单已缴费，无需重复支付。")
+            raise ApplicationError(
+                "payment_state",
+                "该投保单已缴费，无需重复支付。"
+                if payable_kind == "application"
+                else "已缴费，无需重复支付。",
+            )
         # One open order at a time: a second click reuses it, so the applicant cannot pay twice.
         order = orders.filter(status__in=[PaymentOrder.Status.PENDING, PaymentOrder.Status.FAILED]).first()
         if order is None or order.amount_fen != payable.amount_fen:
             order = PaymentOrder.objects.create(
                 order_no=document_number("PAY", f"{clock.local(clock.now()):%Y%m%d}"),
+                payable_kind=payable_kind,
+                payable_id=subject_id,
                 application_id=application_id,
                 amount_fen=payable.amount_fen,
                 provider=gateway.name,
@@ -62,7 +79,7 @@ def payment_start(*, application_id: int, actor: str) -> tuple[PaymentOrder, str
             subject=payable.description,
             notify_url=f"{settings.SITE_URL}/api/v1/payments/notify/{gateway.name}",
             # The order number only: the link's secret is never handed to the gateway.
-            return_url=f"{settings.SITE_URL}/m/return/{order.order_no}/",
+            return_url=return_url or f"{settings.SITE_URL}/m/return/{order.order_no}/",
         )
     return order, url
 
@@ -100,7 +117,6 @@ def payment_sync(*, order_no: str, actor: str) -> str:
 
 
 def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, actor: str) -> str:
-    owner = payable_owner()
     with transaction.atomic():
         order = PaymentOrder.objects.select_for_update().filter(order_no=note.order_no).first()
         if order is None:
@@ -117,7 +133,8 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             order.save(update_fields=["status", "failure_reason"])
             outcome = "failed"
         else:
-            payable = owner.payable(order.application_id, lock=True)
+            owner, subject_id = owner_of(order)
+            payable = owner.payable(subject_id, lock=True)
             payer_index = Customer.id_index(note.payer_id_number.strip())
             same_person = (
                 note.payer_name.strip() == payable.payer_name and payer_index == payable.payer_id_index
@@ -157,7 +174,7 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             else:
                 order.status = PaymentOrder.Status.PAID
                 order.save()
-                owner.paid(order.application_id, order, actor)
+                owner.paid(subject_id, order, actor)
                 outcome = "paid"
             if outcome != "paid":
                 audit_record(
@@ -196,7 +213,8 @@ def _refuse(order: PaymentOrder, status: str, reason_code: str, received_fen: in
 
 
 def _rearm_issuance(order: PaymentOrder) -> None:
-    payable_owner().rearm(order.application_id)
+    owner, subject_id = owner_of(order)
+    owner.rearm(subject_id)
 
 
 def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentOrder:
@@ -215,7 +233,8 @@ def payment_refund(*, order_id: int, actor: str = "system:payments") -> PaymentO
         )
         order.refunded_at = clock.now()
         order.save(update_fields=["refunded_at"])
-        reference = payable_owner().payable(order.application_id, lock=False).reference
+        owner, subject_id = owner_of(order)
+        reference = owner.payable(subject_id, lock=False).reference
         audit_record(
             action="payment.refunded",
             actor=actor,

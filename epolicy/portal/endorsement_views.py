@@ -21,6 +21,7 @@ from epolicy.common.request_meta import ClientInfo
 from epolicy.motor import display
 from epolicy.motor.endorsements import selectors as es_sel
 from epolicy.motor.endorsements import services as es
+from epolicy.motor.endorsements.coverage import coverage_options
 from epolicy.motor.endorsements.state import current_view
 from epolicy.motor.models import Endorsement
 from epolicy.policies.models import Policy
@@ -31,7 +32,13 @@ from .views import page
 
 SESSION_KEY = "motor_policy_access"
 ACCESS_SECONDS = 30 * 60
-STEP_LABELS = {"sign": "签名", "sms": "短信验证", "realname": "实名认证", "consent": "新车主同意"}
+STEP_LABELS = {
+    "sign": "签名",
+    "sms": "短信验证",
+    "realname": "实名认证",
+    "consent": "新车主同意",
+    "pay": "缴费",
+}
 
 
 def _grant(request: HttpRequest, number: str) -> None:
@@ -179,6 +186,13 @@ def _changes_from(kind: str, post: Any) -> dict[str, Any]:
         }
     if kind == "cancel":
         return {"ground": post.get("ground", "")}
+    if kind == "coverage":
+        add: dict[str, Any] = {"code": post.get("add_code", "").strip()}
+        for name in ("parent", "amount", "days", "daily_amount", "seats", "rate"):
+            value = post.get(f"add_{name}", "").strip()
+            if value:
+                add[name] = int(value) if name in ("days", "seats") and value.isdigit() else value
+        return {"remove": post.getlist("remove"), "add": [add] if add["code"] else []}
     return {}
 
 
@@ -207,6 +221,7 @@ def change(request: HttpRequest, number: str, kind: str) -> HttpResponse:
             error = exc
     product_kind = motor_catalogue().product(policy.product).kind
     view = current_view(policy)
+    options = coverage_options(view) if kind == "coverage" and product_kind == "commercial" else None
     return page(
         request,
         "portal/endorse/change.html",
@@ -216,6 +231,7 @@ def change(request: HttpRequest, number: str, kind: str) -> HttpResponse:
             "label": catalogue.kind(kind).label_zh,
             "grounds": catalogue.cancellation[product_kind].grounds.items(),
             "view": view,
+            "coverage": options,
             "phone_masked": mask_phone(policy.applicant.phone),
             "error": error,
             "post": request.POST,
@@ -243,6 +259,7 @@ ACTIONS = {
         number=e.number, code=r.POST.get("code", ""), client=c
     ),
     "apply": lambda e, r, c: es.endorsement_apply(number=e.number, actor=f"customer:{e.policy.number}"),
+    "pay": lambda e, r, c: es.endorsement_pay(number=e.number, actor=f"customer:{e.policy.number}"),
     "withdraw": lambda e, r, c: es.endorsement_withdraw(number=e.number, actor=f"customer:{e.policy.number}"),
 }
 NOTICES = {
@@ -267,6 +284,8 @@ def my_endorsement(request: HttpRequest, number: str, endorsement: str) -> HttpR
             if action not in ACTIONS:
                 raise ApplicationError("validation_error", "未知的操作。", {"field": "action"})
             result = ACTIONS[action](e, request, ClientInfo.of(request))
+            if action == "pay":  # to the gateway's cashier; it sends the payer back here
+                return HttpResponseRedirect(str(result))
             if action in NOTICES:
                 notice = NOTICES[action].format(result)
             else:
@@ -284,7 +303,11 @@ def my_endorsement(request: HttpRequest, number: str, endorsement: str) -> HttpR
             "e": e,
             "data": data,
             "step": missing[0] if missing else ("apply" if e.status == Endorsement.Status.SIGNED else ""),
-            "steps": [(s, STEP_LABELS[s], s not in missing) for s in data["auth"] if s in STEP_LABELS]
+            "steps": [
+                (s, STEP_LABELS[s], s not in missing)
+                for s in ["sign", *data["auth"], *(["pay"] if e.premium_due > 0 else [])]
+                if s in STEP_LABELS
+            ]
             if e.status != Endorsement.Status.APPLIED
             else [],
             "sign_first": e.status == Endorsement.Status.REQUESTED,

@@ -128,7 +128,7 @@ def application(request: HttpRequest, token: str) -> HttpResponse:
     except ApplicationError as exc:
         return _not_found(request, exc)
     docs = selectors.documents_status(app)
-    last = app.payments.first()
+    last = app.payments.filter(payable_kind="application").first()
     context = {
         "app": app,
         "token": token,

@@ -15,7 +15,7 @@ import yaml
 from .motor_products import _strict
 
 AUTH_METHODS = ("sms", "realname")
-MONEY = ("none", "refund")
+MONEY = ("none", "refund", "by_day")
 PRODUCTS = ("ctpl", "commercial")
 
 

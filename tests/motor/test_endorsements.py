@@ -192,3 +192,79 @@ def test_transfer_needs_the_new_owners_consent(policy, committed):
     assert view.owner.name == "钱新主" and view.insured.name == "钱新主"
     assert view.applicant.pk == policy.applicant_id
     assert e.refund == Decimal("0.00")
+
+
+@pytest.fixture
+def commercial_policy(pki, committed, settings):
+    from epolicy.motor.demo import demo_commercial_input
+
+    settings.MOTOR_ALLOW_UNCONFIRMED_RATES = True
+    with committed(execute=True):
+        first = run_journey(demo_commercial_input("family", seed=73))
+    return Policy.objects.get(application=first.application, product="commercial")
+
+
+def _pay_endorsement(e: Endorsement) -> None:
+    from epolicy.common.providers import get_provider
+    from epolicy.payments.services import payment_sync
+
+    url = es.endorsement_pay(number=e.number, actor="customer:test")
+    assert "/sandbox/pay/" in url
+    txn = SandboxTransaction.objects.order_by("-id").first()
+    applicant = e.policy.applicant
+    get_provider("payment").payer_submits(
+        txn, payer_name=applicant.name, payer_id_number=applicant.id_number, succeed=True
+    )
+    payment_sync(order_no=txn.merchant_order_no, actor="customer:test")
+
+
+def test_adding_a_rider_mid_term_is_paid_by_day_before_it_applies(commercial_policy, committed):
+    policy = commercial_policy
+    annual = Decimal(policy.application.quote["commercial"]["total"])
+    e = es.endorsement_request(
+        policy_number=policy.number,
+        kind="coverage",
+        changes={
+            "add": [{"code": "repair_compensation", "parent": "damage", "days": 30, "daily_amount": "200"}]
+        },
+        actor="customer:test",
+    )
+    after = Decimal(e.changes["annual_after"])
+    assert after > annual
+    term = (policy.period_end - policy.period_start).days + 1
+    # Effective tomorrow = the policy's first day: every day of the term is left.
+    left = term - max(0, (e.effective_on - policy.period_start).days)
+    assert e.premium_due == ((after - annual) * left / term).quantize(Decimal("0.01"))
+    assert e.refund == 0
+    es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_pay(number=e.number, actor="customer:test")  # before the SMS code
+    assert err.value.code == "otp_required"
+    masked = es.endorsement_otp_send(number=e.number, client=CLIENT)
+    es.endorsement_otp_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+    es.endorsement_realname(number=e.number, bank_card=GOOD_CARD, bank_phone=GOOD_BANK_PHONE, client=CLIENT)
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_apply(number=e.number, actor="customer:test")
+    assert err.value.code == "payment_required"
+    with committed(execute=True):
+        _pay_endorsement(e)
+    outbox_sweep()
+    e.refresh_from_db()
+    policy.refresh_from_db()
+    assert e.status == Endorsement.Status.APPLIED
+    assert policy.premium == annual + e.premium_due
+    assert "修理期间费用补偿" in str(current_view(policy).quote["commercial"]["lines"])
+
+
+def test_taking_a_rider_off_mid_term_refunds_by_day(commercial_policy, committed):
+    policy = commercial_policy
+    e = es.endorsement_request(
+        policy_number=policy.number, kind="coverage", changes={"remove": ["scratch"]}, actor="customer:test"
+    )
+    assert e.refund > 0 and e.premium_due == 0
+    with committed(execute=True):
+        e = _through(e, realname=True)
+    policy.refresh_from_db()
+    assert PaymentRefund.objects.get(reference=e.number).amount_fen == int(e.refund * 100)
+    names = [line["name"] for line in current_view(policy).quote["commercial"]["lines"]]
+    assert not any("划痕" in n for n in names)

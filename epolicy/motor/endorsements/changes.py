@@ -57,6 +57,10 @@ def check_changes(
         return _transfer(raw, view)
     if kind == "cancel":
         return _cancel(raw, product)
+    if kind == "coverage":
+        from .coverage import check_coverage
+
+        return check_coverage(raw, view)
     raise ApplicationError("endorsement_kind_unknown")
 
 

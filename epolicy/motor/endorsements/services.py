@@ -48,6 +48,7 @@ from .. import display
 from ..models import Endorsement
 from . import documents
 from .changes import check_changes
+from .coverage import premium_difference
 from .state import current_view
 
 OTP_PURPOSE = "motor_endorsement"
@@ -130,7 +131,7 @@ def endorsement_request(*, policy_number: str, kind: str, changes: dict[str, Any
     view = current_view(policy)
     checked, before = check_changes(kind, changes, view, policy.product)
     today = clock.today()
-    effective_on, refund, basis = _quote(policy, kind, checked, today)
+    effective_on, refund, due, basis = _quote(policy, view, kind, checked, today)
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
         # A request left unfinished on an earlier day has lost its quote: withdrawn, it blocks nothing.
@@ -156,6 +157,7 @@ def endorsement_request(*, policy_number: str, kind: str, changes: dict[str, Any
                     quoted_on=today,
                     effective_on=effective_on,
                     refund=refund,
+                    premium_due=due,
                     refund_basis=basis,
                     requested_by=actor[:150],
                     created_at=clock.now(),
@@ -181,20 +183,28 @@ def endorsement_request(*, policy_number: str, kind: str, changes: dict[str, Any
 
 
 def _quote(
-    policy: Policy, kind: str, changes: dict[str, Any], today: dt.date
-) -> tuple[dt.date, Decimal, str]:
-    if kind != "cancel":
-        return today, Decimal("0.00"), ""
-    rule = endorsement_catalogue().cancellation[motor_catalogue().product(policy.product).kind]
+    policy: Policy, view: Any, kind: str, changes: dict[str, Any], today: dt.date
+) -> tuple[dt.date, Decimal, Decimal, str]:
+    """(effective date, refund, additional premium, basis). Money changes take effect at 0:00 of the next
+    day (data: cancellation.effective); the others at once."""
+    zero = Decimal("0.00")
+    if kind not in ("cancel", "coverage"):
+        return today, zero, zero, ""
     effective_on = today + dt.timedelta(days=1)
+    term = Term(policy.period_start, policy.period_end)
+    if kind == "coverage":
+        amount, basis = premium_difference(changes, term, effective_on)
+        return effective_on, max(-amount, zero), max(amount, zero), basis
+    rule = endorsement_catalogue().cancellation[motor_catalogue().product(policy.product).kind]
+    # The premium of the cover as it stands now (a coverage changed mid-term was settled by day then).
     result = refund_by_day(
-        premium=policy.premium,
-        term=Term(policy.period_start, policy.period_end),
+        premium=display.product_premium(view, policy.product),
+        term=term,
         effective_on=effective_on,
         fee_rate_before_start=rule.fee_rate_before_start,
         method=rule.method,
     )
-    return effective_on, result.refund, result.basis_zh
+    return effective_on, result.refund, zero, result.basis_zh
 
 
 def vehicle_tax_note(policy: Policy, endorsement: Endorsement) -> tuple[str, Decimal]:
@@ -433,6 +443,8 @@ def missing_steps(e: Endorsement, *, now: dt.datetime | None = None) -> list[str
         missing.append("realname")
     if spec.consent == "new_owner" and e.consent_verified_at is None:
         missing.append("consent")
+    if e.premium_due > 0 and e.paid_at is None:
+        missing.append("pay")
     return missing
 
 
@@ -441,6 +453,7 @@ STEP_ERRORS = {
     "sms": ("otp_required", "请先完成短信验证（验证后 30 分钟内确认）。"),
     "realname": ("realname_required", "该批改须先通过实名认证（验证后 30 分钟内确认）。"),
     "consent": ("consent_required", "过户须新车主输入其手机收到的验证码表示同意。"),
+    "pay": ("payment_required", "请先缴纳增加的保险费。"),
 }
 
 
@@ -450,8 +463,14 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
     new mark where needed, the policy's state, the refund owed and the notifications, in one transaction."""
     with transaction.atomic():
         e = _locked(number)
-        _require_open_today(e)
-        missing = missing_steps(e)
+        if e.paid_at is not None and e.status == Endorsement.Status.SIGNED:
+            # Paid: the checks held when the money was taken; it applies on whatever day the job runs.
+            missing = []
+        else:
+            _require_open_today(e)
+            missing = missing_steps(e)
+        if e.status == Endorsement.Status.APPLIED:
+            return e
         if missing:
             code, message = STEP_ERRORS[missing[0]]
             raise ApplicationError(code, message, {"missing": missing})
@@ -492,6 +511,10 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
         if e.kind == "cancel":
             policy.status = Policy.Status.CANCELLED
             fields.append("status")
+        if e.kind == "coverage":
+            # The premium charged for the policy: the original plus what each change paid or refunded.
+            policy.premium = policy.premium + e.premium_due - e.refund
+            fields.append("premium")
         if spec.new_mark and policy.mark_document_id:
             rendered_mark = documents.render_mark(view, policy, issued_at=now)
             policy.mark_document = archive_put(
@@ -509,11 +532,11 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
         e.version = version
         e.document = document
         e.save(update_fields=["status", "applied_at", "version", "document", "changes"])
-        if e.kind == "cancel" and e.refund > 0:
+        if e.refund > 0:
             payment_refund_owe(
                 application_id=policy.application_id,
                 amount_fen=fen_int(e.refund),
-                reason="policy_cancelled",
+                reason="policy_cancelled" if e.kind == "cancel" else "coverage_reduced",
                 reference=e.number,
                 actor=actor,
             )
@@ -528,6 +551,7 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
                 "version": version,
                 "document_sha256": document.sha256,
                 "refund": str(e.refund),
+                "premium_due": str(e.premium_due),
                 "new_mark": "mark_document" in fields,
             },
         )
@@ -609,11 +633,43 @@ def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
     )
 
 
+def endorsement_pay(*, number: str, actor: str) -> str:
+    """Open the payment of the additional premium (after every check); return the gateway URL."""
+    from epolicy.payments.services import payment_start
+
+    e = Endorsement.objects.select_related("policy").filter(number=number).first()
+    if e is None:
+        raise ApplicationError("not_found", "没有这个批改申请。")
+    _order, url = payment_start(
+        application_id=e.policy.application_id,
+        payable_kind="endorsement",
+        payable_id=e.pk,
+        actor=actor,
+        return_url=f"{settings.SITE_URL}/m/p/{e.policy.number}/e/{e.number}/",
+    )
+    return url
+
+
+def require_ready_to_pay(e: Endorsement) -> None:
+    """Payment only after the signature and every check the change needs (order of steps, on the server)."""
+    _require_signed(e)
+    if e.premium_due <= 0:
+        raise ApplicationError("endorsement_state", "该批改无需缴费。")
+    if e.paid_at is not None:
+        raise ApplicationError("payment_state", "已缴费，无需重复支付。")
+    missing = [m for m in missing_steps(e) if m != "pay"]
+    if missing:
+        code, message = STEP_ERRORS[missing[0]]
+        raise ApplicationError(code, message, {"missing": missing})
+
+
 def endorsement_withdraw(*, number: str, actor: str) -> Endorsement:
     with transaction.atomic():
         e = _locked(number)
         if e.status not in OPEN:
             raise ApplicationError("endorsement_state", "只有尚未生效的批改申请可以撤回。")
+        if e.paid_at is not None:
+            raise ApplicationError("endorsement_state", "已缴费的批改正在生效，不能撤回。")
         e.status = Endorsement.Status.WITHDRAWN
         e.save(update_fields=["status"])
         audit_record(

@@ -3,6 +3,7 @@ order. Nothing is edited in place; this is a query (motor standard 4.3.3 a: poli
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from epolicy.parties.models import Customer
@@ -34,6 +35,10 @@ def lay_over(view: Application, kind: str, changes: dict[str, Any]) -> None:
         for field in ("vin", "engine_number", "brand_model"):
             if field in changes:
                 setattr(view, field, changes[field])
+    elif kind == "coverage":
+        view.quote = {**view.quote, "commercial": changes["commercial"]}
+        if (view.products or [view.product]) == ["commercial"]:
+            view.premium = Decimal(changes["commercial"]["premium"])
     elif kind == "transfer":
         # The insurable interest goes with the vehicle: the new owner is also the insured.
         if "new_owner_id" in changes:
