@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "epolicy.selfservice",
     "epolicy.ops",
     "epolicy.portal",
+    "epolicy.wechat",
     "epolicy.backoffice",
 ]
 
@@ -306,15 +308,49 @@ PROVIDERS = {
     "wechat": os.environ.get(
         "EPOLICY_WECHAT_PROVIDER", "epolicy.notifications.providers.sandbox.SandboxWeChat"
     ),
+    # WeChat web authorization (网页授权) of the pages under /wx/ (docs/wechat.md): the openid of whoever
+    # opens them inside WeChat.
+    "wechat_oauth": os.environ.get(
+        "EPOLICY_WECHAT_OAUTH_PROVIDER", "epolicy.identity.providers.wechat.sandbox.SandboxWeChatOAuth"
+    ),
 }
+# Events with a WeChat template message: each needs its template id in the official account
+# (EPOLICY_WECHAT_TEMPLATES, JSON {event: template id}); an event left "" is skipped on WeChat.
+_WECHAT_TEMPLATE_EVENTS = (
+    "life.change_applied",
+    "life.change_failed",
+    "life.change_reconfirm",
+    "life.change_not_approved",
+    "life.dispute_opened",
+    "motor.policy_issued_wechat",
+    "motor.policy_endorsed",
+    "motor.policy_expired",
+)
 # The WeChat official account (notifications' template messages; docs/notifications.md). The access
 # token is kept in Django's cache: with several processes, EPOLICY_CACHE_URL must point at Redis.
-WECHAT = {
+WECHAT: dict[str, Any] = {
     "app_id": os.environ.get("EPOLICY_WECHAT_APP_ID", ""),
     "app_secret": os.environ.get("EPOLICY_WECHAT_APP_SECRET", ""),
     "api_base": os.environ.get("EPOLICY_WECHAT_API_BASE", "https://api.weixin.qq.com"),
     "timeout_seconds": float(os.environ.get("EPOLICY_WECHAT_TIMEOUT_SECONDS", "10")),
-    "templates": json.loads(os.environ.get("EPOLICY_WECHAT_TEMPLATES", "{}") or "{}"),
+    "templates": {
+        **dict.fromkeys(_WECHAT_TEMPLATE_EVENTS, ""),
+        **json.loads(os.environ.get("EPOLICY_WECHAT_TEMPLATES", "{}") or "{}"),
+    },
+    # Web authorization (domain reference II.8): snsapi_base is silent and gives the openid only.
+    "oauth_authorize_url": os.environ.get(
+        "EPOLICY_WECHAT_OAUTH_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize"
+    ),
+    "oauth_scope": os.environ.get("EPOLICY_WECHAT_OAUTH_SCOPE", "snsapi_base"),
+}
+# The pages opened inside WeChat (/wx/; docs/wechat.md): how long a sign-in lasts (WeChat signs the
+# customer in again silently) and the hourly limits of each action.
+WECHAT_PAGES = {
+    "session_minutes": int(os.environ.get("EPOLICY_WECHAT_SESSION_MINUTES", "30")),
+    "signins_per_hour": int(os.environ.get("EPOLICY_WECHAT_SIGNINS_PER_HOUR", "30")),
+    "bind_attempts_per_hour": int(os.environ.get("EPOLICY_WECHAT_BIND_ATTEMPTS_PER_HOUR", "10")),
+    "sms_per_hour": int(os.environ.get("EPOLICY_WECHAT_SMS_PER_HOUR", "5")),
+    "downloads_per_hour": int(os.environ.get("EPOLICY_WECHAT_DOWNLOADS_PER_HOUR", "60")),
 }
 # The identity providers' HTTP adapter (epolicy.identity.providers.http; docs/identity-providers.md).
 IDENTITY_HTTP_URL = os.environ.get("EPOLICY_IDENTITY_HTTP_URL", "")
@@ -481,6 +517,12 @@ if PRODUCTION:
             )
         if not os.environ.get("EPOLICY_CACHE_URL"):
             raise ImproperlyConfigured("the WeChat provider needs EPOLICY_CACHE_URL (its token is shared)")
+    if PROVIDERS["wechat_oauth"].endswith(".wechat.official.WeChatWebAuth") and not (
+        WECHAT["app_id"] and WECHAT["app_secret"] and WECHAT["api_base"].startswith("https://")
+    ):
+        raise ImproperlyConfigured(
+            "the WeChat web authorization needs EPOLICY_WECHAT_APP_ID, _APP_SECRET and an https API"
+        )
     for _name, _value in _required.items():
         # Several comma-separated values (rotation): each one must be strong.
         for _part in (_value or "").split(",") if _name != "EPOLICY_SECRET_KEY" else [_value]:

@@ -28,6 +28,7 @@ urlpatterns = [
     path("pki/", include("epolicy.signing.urls")),  # CA certificates and CRLs, named in our certificates
     path("console/", include("epolicy.backoffice.urls")),
     path("s/", include("epolicy.selfservice.urls")),  # life customers' self-service (H5)
+    path("wx/", include("epolicy.wechat.urls")),  # motor pages opened inside WeChat (docs/wechat.md)
     # The sandbox identity providers' own pages (face capture, video session), like the sandbox cashier.
     path("sandbox/identity/", include("epolicy.identity.sandbox_urls")),
     path("", include("epolicy.portal.urls")),

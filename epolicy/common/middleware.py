@@ -82,6 +82,7 @@ PUBLIC_PREFIXES = (
     "/v/",
     "/sandbox/",
     "/s/",
+    "/wx/",
     "/pki/",
     "/tsa",
     "/console/login/",

@@ -102,3 +102,57 @@ class SandboxIdentitySession(models.Model):
                 name="identity_sandbox_session_status",
             ),
         ]
+
+
+# --- WeChat: openids bound to people, and the sandbox web authorization's own books ------------------
+class WeChatBinding(models.Model):
+    """An openid of the insurer's official account bound to a person (docs/wechat.md).
+
+    The person is the Customer row that proved it (ID number + SMS code to the phone on file); since the
+    motor side makes a Customer row per application, readers go from it to the person by the ID number's
+    blind index (epolicy.identity.wechat). One openid may be bound to several people (a household's
+    phone), and one person to several openids; each pair once.
+    """
+
+    openid = EncryptedTextField(context="identity.wechat_binding.openid")
+    # Keyed blind index of the openid: the binding is found by it, never by the clear value.
+    openid_index = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey("parties.Customer", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["openid_index", "customer"], name="identity_wechat_binding_once")
+        ]
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.openid_index = self.index_of(self.openid)  # derived column, kept beside its value
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def index_of(openid: str) -> str:
+        from epolicy.common import crypto
+
+        return crypto.blind_index(openid.strip(), context="wechat_openid")
+
+
+class SandboxWeChatUser(models.Model):
+    """A "WeChat user" of the sandbox authorization, chosen by the tester by nickname: a random openid,
+    the same every time the same nickname consents (as WeChat gives one openid per user and account)."""
+
+    nickname = models.CharField(max_length=32, unique=True)
+    openid = EncryptedTextField(context="identity.sandbox_wechat.openid")
+    created_at = models.DateTimeField()
+
+
+class SandboxWeChatCode(models.Model):
+    """An authorization code of the sandbox: single use, valid 5 minutes (domain reference II.8)."""
+
+    code = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(SandboxWeChatUser, on_delete=models.CASCADE, related_name="codes")
+    scope = models.CharField(max_length=32)
+    snapshot = models.BooleanField(default=False)  # is_snapshotuser=1: a 快照页 virtual account
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

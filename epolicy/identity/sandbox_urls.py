@@ -8,4 +8,6 @@ app_name = "identity_sandbox"
 urlpatterns: list[URLPattern] = [
     path("face/<slug:reference>/", sandbox_views.face, name="face"),
     path("video/<slug:reference>/", sandbox_views.video, name="video"),
+    # WeChat's consent screen of the web authorization (网页授权), as the sandbox plays it.
+    path("wechat/authorize", sandbox_views.wechat_authorize, name="wechat_authorize"),
 ]

@@ -5,6 +5,7 @@ provider (404 otherwise), like the sandbox gateway's cashier (epolicy/portal/san
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -77,3 +78,46 @@ def face(request: HttpRequest, reference: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def video(request: HttpRequest, reference: str) -> HttpResponse:
     return _hosted(request, "video", reference)
+
+
+# --- WeChat web authorization (网页授权) -----------------------------------------------------------
+def _wechat_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    response = render(
+        request, "identity/sandbox/wechat.html", {"insurer": settings.INSURER, **context}, status=status
+    )
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _back_to(redirect_uri: str, **params: str) -> HttpResponseRedirect:
+    joiner = "&" if "?" in redirect_uri else "?"
+    return HttpResponseRedirect(redirect_uri + joiner + urlencode(params))
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def wechat_authorize(request: HttpRequest) -> HttpResponse:
+    """WeChat's consent screen: the tester picks a "WeChat user" by nickname and allows or declines;
+    the browser goes back to redirect_uri with a code and the state (declined: the state only)."""
+    from .providers.wechat.sandbox import SandboxWeChatOAuth, redirect_allowed, state_valid
+
+    provider = get_provider("wechat_oauth")
+    if not isinstance(provider, SandboxWeChatOAuth):
+        raise Http404  # a real account is configured: WeChat shows its own screen
+    source = request.POST if request.method == "POST" else request.GET
+    params = {k: source.get(k, "") for k in ("appid", "redirect_uri", "response_type", "scope", "state")}
+    if not redirect_allowed(params["redirect_uri"]) or params["response_type"] != "code":
+        # WeChat: 10003 redirect_uri域名与后台配置不一致.
+        return _wechat_page(request, {"refused": "redirect_uri 域名与后台配置不一致（10003）"}, status=400)
+    if not state_valid(params["state"]) or params["scope"] not in ("snsapi_base", "snsapi_userinfo"):
+        return _wechat_page(request, {"refused": "参数错误：scope 或 state 不正确"}, status=400)
+    if request.method == "POST":
+        if request.POST.get("decision") != "allow":
+            return _back_to(params["redirect_uri"], state=params["state"])
+        code = provider.consent(
+            nickname=request.POST.get("nickname", ""),
+            scope=params["scope"],
+            snapshot=request.POST.get("snapshot") == "1",
+        )
+        return _back_to(params["redirect_uri"], code=code, state=params["state"])
+    return _wechat_page(request, {"params": params, "nickname": request.GET.get("nickname", "微信用户")})

@@ -15,8 +15,12 @@ from epolicy.common import clock
 
 from .archive_documents import policy_retention_recompute
 from .models import Policy
+from .services import policy_expiry_notify
 
 CALENDAR_STATES = (Policy.Status.NOT_STARTED, Policy.Status.IN_FORCE, Policy.Status.EXPIRED)
+# A policy found ended longer ago than this (a scheduler that was stopped, data brought in) moves to
+# 已到期 without telling the customer: a message weeks late says nothing they do not know.
+EXPIRY_NOTICE_DAYS = 30
 
 
 def status_on(*, period_start: dt.date, period_end: dt.date, day: dt.date) -> str:
@@ -29,7 +33,8 @@ def status_on(*, period_start: dt.date, period_end: dt.date, day: dt.date) -> st
 
 
 def policy_status_sweep(*, now: dt.datetime | None = None, actor: str = "system:scheduler") -> int:
-    """Move every policy whose calendar state changed; returns how many moved. Idempotent."""
+    """Move every policy whose calendar state changed; returns how many moved. Idempotent. A policy that
+    ends is told to the WeChat openids bound to its applicant or insured (in the same transaction)."""
     day = clock.local(now or clock.now()).date()
     due = (
         Policy.objects.filter(status=Policy.Status.NOT_STARTED, period_start__lte=day)
@@ -57,5 +62,7 @@ def policy_status_sweep(*, now: dt.datetime | None = None, actor: str = "system:
             )
             if new == Policy.Status.EXPIRED:
                 policy_retention_recompute(policy=policy, actor=actor)
+                if (day - policy.period_end).days <= EXPIRY_NOTICE_DAYS:
+                    policy_expiry_notify(policy=policy, actor=actor)
             moved += 1
     return moved

@@ -52,6 +52,27 @@ def context(event: str) -> dict[str, Any]:
             "product_short_name": "交强险",
             "verify_url": "https://insurer.example/v/PDZA20261201000001?c=abc",
         },
+        "motor.wechat_bind_otp": {"code": CODE, "valid_minutes": 5},
+        "motor.policy_issued_wechat": {
+            "policy_number": "PDZA20261201000001",
+            "product_name": "机动车交通事故责任强制保险",
+            "period_start": dt.date(2026, 12, 2),
+            "period_end": dt.date(2027, 12, 1),
+            "url": "https://insurer.example/wx/p/PDZA20261201000001/",
+        },
+        "motor.policy_endorsed": {
+            "policy_number": "PDZA20261201000001",
+            "endorsement_number": "EDZA20261215000001",
+            "change_name": "车牌号变更",
+            "endorsed_at": when(),
+            "url": "https://insurer.example/wx/p/PDZA20261201000001/",
+        },
+        "motor.policy_expired": {
+            "policy_number": "PDZA20261201000001",
+            "product_name": "机动车交通事故责任强制保险",
+            "period_end": dt.date(2027, 12, 1),
+            "url": "https://insurer.example/wx/p/PDZA20261201000001/",
+        },
         "life.otp": {"code": CODE, "purpose": "确认保全变更", "valid_minutes": 5},
         "life.change_applied": {
             "policy_number": "P2026000123",

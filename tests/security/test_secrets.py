@@ -71,6 +71,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EPOLICY_FACE_PROVIDER": "insurer.providers.Face",
         "EPOLICY_VIDEO_PROVIDER": "insurer.providers.Video",
         "EPOLICY_WECHAT_PROVIDER": "insurer.providers.WeChat",
+        "EPOLICY_WECHAT_OAUTH_PROVIDER": "insurer.providers.WeChatOAuth",
         "EPOLICY_CLAIMS_HISTORY_PROVIDER": "insurer.providers.ClaimsHistory",
     }
     return child_env(**{**base, **strong(), **overrides})
@@ -158,6 +159,15 @@ def test_data_keys_must_be_32_random_bytes():
         (
             {"EPOLICY_TRANSFER_PROVIDER": "epolicy.servicing.providers.sandbox.SandboxTransfers"},
             "sandbox transfer",
+        ),
+        (
+            {"EPOLICY_WECHAT_OAUTH_PROVIDER": "epolicy.identity.providers.wechat.sandbox.SandboxWeChatOAuth"},
+            "sandbox wechat_oauth",
+        ),
+        # The real web authorization without its account is refused, not discovered at the first sign-in.
+        (
+            {"EPOLICY_WECHAT_OAUTH_PROVIDER": "epolicy.identity.providers.wechat.official.WeChatWebAuth"},
+            "the WeChat web authorization needs",
         ),
         ({"EPOLICY_SITE_URL": "http://epolicy.insurer.example"}, "must be https://"),
         ({"EPOLICY_DEBUG": "1"}, "EPOLICY_DEBUG"),

@@ -1,0 +1,50 @@
+"""The WeChat pages' reads: the policies of the people bound to an openid, and their documents.
+
+A person is matched by their ID number's blind index (the motor side makes a Customer row per
+application): every motor policy where they are the applicant or the insured, also those issued after
+they bound. Any other policy — someone else's, or no such number — is the same not_found.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from epolicy.archive.models import ArchivedObject
+from epolicy.common.errors import ApplicationError
+from epolicy.identity.wechat import wechat_people_of
+from epolicy.policies.models import Policy
+
+NOT_FOUND = "没有找到这张保单。请从“我的保单”中选择；如保单不在列表中，请确认已绑定投保人或被保险人本人。"
+
+
+def _theirs(openid: str) -> QuerySet[Policy]:
+    people = wechat_people_of(openid)
+    return Policy.objects.filter(
+        Q(applicant__id_number_index__in=people) | Q(application__insured__id_number_index__in=people)
+    ).select_related("application", "applicant", "application__insured", "document", "mark_document")
+
+
+def policies_of(openid: str) -> list[Policy]:
+    """Every motor policy of the people bound to this openid, newest first."""
+    return list(_theirs(openid).order_by("-confirmed_at", "-pk"))
+
+
+def policy_of(openid: str, number: str) -> Policy:
+    """One of them by number; any other number is the same not_found."""
+    policy = _theirs(openid).filter(number=(number or "").strip().upper()).first()
+    if policy is None:
+        raise ApplicationError("not_found", NOT_FOUND)
+    return policy
+
+
+def endorsements_of(policy: Policy) -> list[ArchivedObject]:
+    """The policy's e-endorsements (批单) in the archive, oldest first; superseded copies left out."""
+    return list(
+        ArchivedObject.objects.of(policy)
+        .filter(kind=ArchivedObject.Kind.ENDORSEMENT, deleted_at__isnull=True, superseded_by__isnull=True)
+        .order_by("created_at", "pk")
+    )
+
+
+def bound_people_count(openid: str) -> int:
+    return len(wechat_people_of(openid))
