@@ -39,6 +39,14 @@ def context(event: str) -> dict[str, Any]:
             "product_short_name": "交强险",
             "valid_minutes": 5,
         },
+        "motor.endorsement_issued": {
+            "applicant_name": NAME,
+            "policy_number": "PDZA20261201000001",
+            "endorsement_number": "EDZA20261215000001",
+            "change_name": "退保",
+            "refund": "512.30",
+            "verify_url": "https://insurer.example/v/EDZA20261215000001?c=abc",
+        },
         "motor.application_link": {
             "application_number": "TDZA2026120100001",
             "product_short_name": "交强险和商业险",

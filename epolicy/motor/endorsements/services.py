@@ -38,6 +38,7 @@ from epolicy.parties.models import Customer
 from epolicy.payments.services import payment_refund_owe
 from epolicy.policies.archive_documents import policy_retention_recompute
 from epolicy.policies.models import Policy, PolicyVersion
+from epolicy.policies.services import policy_wechat_notify, wechat_policy_url
 from epolicy.products.motor_endorsements import endorsement_catalogue
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.rules.motor.endorsement import Term, refund_by_day, vehicle_tax_claimable
@@ -614,10 +615,6 @@ def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
         dedupe_key=e.number,
         actor="system:endorsement",
     )
-    try:
-        from epolicy.policies.services import policy_wechat_notify  # type: ignore[attr-defined]
-    except ImportError:  # the WeChat channel is optional
-        return
     policy_wechat_notify(
         policy=policy,
         event="motor.policy_endorsed",
@@ -626,7 +623,7 @@ def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
             "endorsement_number": e.number,
             "change_name": spec.label_zh,
             "endorsed_at": e.applied_at,
-            "url": verify_url(e.number, e.verify_code),
+            "url": wechat_policy_url(policy.number),
         },
         dedupe_key=e.number,
         actor="system:endorsement",
