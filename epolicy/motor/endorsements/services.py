@@ -11,7 +11,6 @@ day is withdrawn and asked again (the money depends on the day).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -22,90 +21,66 @@ from django.db import IntegrityError, transaction
 from epolicy.archive.models import ArchivedObject
 from epolicy.archive.services import archive_put, retention_until
 from epolicy.audit.services import audit_record
-from epolicy.common import clock, crypto
+from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
-from epolicy.common.identifiers import validate_bank_card, validate_phone
-from epolicy.common.masking import mask_bank_card, mask_phone
 from epolicy.common.money import fen_int
 from epolicy.common.numbering import document_number
-from epolicy.common.providers import get_provider
-from epolicy.common.request_meta import ClientInfo
-from epolicy.documents.signature_image import check_signature_png
-from epolicy.identity import otp
-from epolicy.identity.ratelimit import rate_limit_hit
-from epolicy.notifications.services import Recipient, notification_deliver_now, notify
+from epolicy.notifications.services import Attachment, Recipient, notify
 from epolicy.parties.models import Customer
-from epolicy.payments.services import payment_refund_owe
+from epolicy.payments.services import payment_refund_owe, payment_start
 from epolicy.policies.archive_documents import policy_retention_recompute
+from epolicy.policies.links import verify_url
 from epolicy.policies.models import Policy, PolicyVersion
 from epolicy.policies.services import policy_wechat_notify, wechat_policy_url
 from epolicy.products.motor_endorsements import endorsement_catalogue
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.rules.motor.endorsement import Term, refund_by_day, vehicle_tax_claimable
 from epolicy.signing.lta import lta_extend
-from epolicy.signing.signers import sign_application
+from epolicy.signing.signers import seal_document
 
 from .. import display
 from ..models import Endorsement
 from . import documents
+from .access import policy_access_send, policy_access_verify
 from .changes import check_changes
+from .checks import (
+    STEP_ERRORS,
+    endorsement_consent_send,
+    endorsement_consent_verify,
+    endorsement_otp_send,
+    endorsement_otp_verify,
+    endorsement_realname,
+    endorsement_sign,
+    locked_endorsement,
+    missing_steps,
+    require_open_today,
+    require_signed,
+)
 from .coverage import premium_difference
 from .state import current_view
 
-OTP_PURPOSE = "motor_endorsement"
-CONSENT_PURPOSE = "motor_transfer_consent"
-ACCESS_PURPOSE = "motor_policy_access"
-CHECK_VALID_FOR = dt.timedelta(minutes=30)
+# The workflow's entry points, wherever they live (pages, API and tests call them from here).
+__all__ = [
+    "ENDORSABLE",
+    "endorsement_apply",
+    "endorsement_consent_send",
+    "endorsement_consent_verify",
+    "endorsement_otp_send",
+    "endorsement_otp_verify",
+    "endorsement_pay",
+    "endorsement_realname",
+    "endorsement_request",
+    "endorsement_sign",
+    "endorsement_withdraw",
+    "missing_steps",
+    "policy_access_send",
+    "policy_access_verify",
+    "require_ready_to_pay",
+    "vehicle_tax_note",
+]
+
 OPEN = (Endorsement.Status.REQUESTED, Endorsement.Status.SIGNED)
 ENDORSABLE = (Policy.Status.NOT_STARTED, Policy.Status.IN_FORCE)
-
-
-# --- the customer's access to a policy (pages) -----------------------------------------------------------
-def policy_access_send(*, policy_number: str, id_number: str, client: ClientInfo) -> None:
-    """Send an SMS code to the applicant's phone when the number and the applicant's ID number match.
-    Answers the same whether they match or not: the page never tells whether a policy exists."""
-    rate_limit_hit(
-        bucket="motor_policy_access", client=client.client_key, limit=settings.QUERY_MAX_PER_IP_PER_HOUR
-    )
-    policy = (
-        Policy.objects.select_related("applicant")
-        .filter(
-            number=policy_number.strip().upper(),
-            applicant__id_number_index=Customer.id_index(id_number.strip()),
-        )
-        .first()
-    )
-    if policy is None:
-        return
-    challenge, code = otp.otp_issue(
-        purpose=ACCESS_PURPOSE, subject=policy.number, phone=policy.applicant.phone, ip=client.ip
-    )
-    _send_code(
-        policy.applicant.phone, code, policy.number, f"{policy.number}.access.{challenge.pk}", "保单批改"
-    )
-
-
-def policy_access_verify(*, policy_number: str, code: str) -> Policy:
-    number = policy_number.strip().upper()
-    otp.otp_check(purpose=ACCESS_PURPOSE, subject=number, code=code)
-    return Policy.objects.get(number=number)
-
-
-def _send_code(phone: str, code: str, reference: str, dedupe_key: str, purpose_zh: str) -> None:
-    with transaction.atomic():
-        notification = notify(
-            event="motor.otp",
-            recipient=Recipient(phone=phone),
-            context={
-                "code": code,
-                "application_number": reference,
-                "product_short_name": purpose_zh,
-                "valid_minutes": settings.OTP["ttl_seconds"] // 60,
-            },
-            dedupe_key=dedupe_key,
-            actor=f"customer:{reference}",
-        )
-    notification_deliver_now(notification=notification)
 
 
 # --- request --------------------------------------------------------------------------------------------
@@ -236,239 +211,17 @@ def vehicle_tax_note(policy: Policy, endorsement: Endorsement) -> tuple[str, Dec
     )
 
 
-# --- the applicant's signature on the request -------------------------------------------------------------
-def _locked(number: str) -> Endorsement:
-    found = (
-        Endorsement.objects.select_for_update(of=("self",))
-        .select_related("policy", "policy__applicant")
-        .filter(number=number)
-        .first()
-    )
-    if found is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    return found
-
-
-def _require_open_today(e: Endorsement) -> None:
-    if e.status == Endorsement.Status.APPLIED:
-        raise ApplicationError("endorsement_state", "该批改已生效，无需重复办理。")
-    if e.status == Endorsement.Status.WITHDRAWN:
-        raise ApplicationError("endorsement_state", "该批改申请已撤回，请重新申请。")
-    if e.quoted_on != clock.today():
-        raise ApplicationError("endorsement_expired")
-
-
-def endorsement_sign(*, number: str, signature: str, client: ClientInfo) -> Endorsement:
-    """The applicant signs the request (one-use event certificate, PAdES, drawn strokes), archived."""
-    rate_limit_hit(
-        bucket="signature", client=client.client_key, limit=settings.SIGNATURE_MAX_PER_CLIENT_PER_HOUR
-    )
-    png = check_signature_png(signature)
-    with transaction.atomic():
-        e = _locked(number)
-        _require_open_today(e)
-        if e.status != Endorsement.Status.REQUESTED:
-            raise ApplicationError("endorsement_state", "批改申请已签名，无需重复签名。")
-        policy = e.policy
-        rendered = documents.render_request(e, current_view(policy), current_view(policy, extra=e))
-        signed = sign_application(
-            rendered.pdf,
-            box=rendered.signature_box,
-            signer_name=policy.applicant.name,
-            subject_serial=policy.applicant.id_number_index[:32],
-            signature_png=png,
-            reason="投保人确认批改申请",
-        )
-        e.signed_request = archive_put(
-            data=lta_extend(signed.pdf),
-            kind=ArchivedObject.Kind.EVIDENCE,
-            name=f"{e.number}-request",
-            subject=policy,
-            retention=retention_until(policy.period_start, policy.period_end),
-        )
-        e.status = Endorsement.Status.SIGNED
-        e.signed_at = signed.signed_at
-        e.save(update_fields=["signed_request", "status", "signed_at"])
-        audit_record(
-            action="endorsement.signed",
-            actor=f"customer:{policy.number}",
-            subject_type="policy",
-            subject_id=policy.number,
-            data={
-                "endorsement": e.number,
-                "signed_sha256": e.signed_request.sha256,
-                "certificate_serial": signed.certificate_serial,
-                "signature_image_sha256": crypto.sha256_hex(png),
-                "ip": client.ip,
-            },
-        )
-    return e
-
-
-def _require_signed(e: Endorsement) -> None:
-    _require_open_today(e)
-    if e.status != Endorsement.Status.SIGNED:
-        raise ApplicationError("not_signed", "请先在批改申请书上签名。")
-
-
-# --- SMS code, real-name check, the new owner's consent ----------------------------------------------------
-def endorsement_otp_send(*, number: str, client: ClientInfo) -> str:
-    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    _require_signed(e)
-    phone = e.policy.applicant.phone
-    challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
-    _send_code(phone, code, e.policy.number, f"{e.number}.{challenge.pk}", "保单批改")
-    return mask_phone(phone)
-
-
-def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    _require_signed(e)
-    challenge = otp.otp_check(purpose=OTP_PURPOSE, subject=e.number, code=code)
-    with transaction.atomic():
-        e = _locked(number)
-        _require_signed(e)
-        e.otp_verified_at = challenge.verified_at
-        e.save(update_fields=["otp_verified_at"])
-        audit_record(
-            action="endorsement.otp_verified",
-            actor=f"customer:{e.policy.number}",
-            subject_type="policy",
-            subject_id=e.policy.number,
-            data={"endorsement": e.number, "ip": client.ip},
-        )
-    return e
-
-
-def endorsement_realname(*, number: str, bank_card: str, bank_phone: str, client: ClientInfo) -> Endorsement:
-    """Four-element real-name check of the applicant (name and ID number on file, the bank card and the
-    phone the bank holds); after the SMS code. The provider is called outside any transaction."""
-    from epolicy.identity.providers.base import ProviderUnavailable
-
-    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    _require_signed(e)
-    if e.otp_verified_at is None:
-        raise ApplicationError("otp_required", "请先完成短信验证。")
-    rate_limit_hit(bucket="motor_endorsement_realname", client=client.client_key, limit=10)
-    card = validate_bank_card(bank_card, field="bank_card")
-    phone = validate_phone(bank_phone, field="bank_phone")
-    applicant = e.policy.applicant
-    inputs = hashlib.sha256(f"{card}|{phone}".encode()).hexdigest()[:12]
-    try:
-        result = get_provider("realname").verify(
-            name=applicant.name,
-            id_number=applicant.id_number,
-            bank_card=card,
-            phone=phone,
-            request_id=f"{e.number}-realname-{inputs}",
-        )
-    except ProviderUnavailable as exc:
-        raise exc.as_application_error() from None
-    with transaction.atomic():
-        e = _locked(number)
-        _require_signed(e)
-        audit_record(
-            action="endorsement.realname_" + result.status,
-            actor=f"customer:{e.policy.number}",
-            subject_type="policy",
-            subject_id=e.policy.number,
-            data={
-                "endorsement": e.number,
-                "reference": result.reference,
-                "bank_card": mask_bank_card(card),
-                "bank_phone": mask_phone(phone),
-                "ip": client.ip,
-            },
-        )
-        if result.status == "passed":
-            e.realname_verified_at = result.checked_at
-            e.realname_reference = result.reference[:64]
-            e.save(update_fields=["realname_verified_at", "realname_reference"])
-    if result.status != "passed":
-        raise ApplicationError("realname_failed", f"实名认证未通过：{result.reason_zh}", {"retryable": True})
-    return e
-
-
-def endorsement_consent_send(*, number: str, client: ClientInfo) -> str:
-    """过户: a code to the new owner's phone; entering it is the new owner's consent."""
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    _require_signed(e)
-    if e.kind != "transfer":
-        raise ApplicationError("endorsement_state", "该批改无需他人同意。")
-    phone = e.changes["new_owner"]["phone"]
-    challenge, code = otp.otp_issue(purpose=CONSENT_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
-    _send_code(phone, code, e.policy.number, f"{e.number}.consent.{challenge.pk}", "车辆过户同意")
-    return mask_phone(phone)
-
-
-def endorsement_consent_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    _require_signed(e)
-    challenge = otp.otp_check(purpose=CONSENT_PURPOSE, subject=e.number, code=code)
-    with transaction.atomic():
-        e = _locked(number)
-        e.consent_verified_at = challenge.verified_at
-        e.save(update_fields=["consent_verified_at"])
-        audit_record(
-            action="endorsement.consent_verified",
-            actor=f"new_owner:{e.policy.number}",
-            subject_type="policy",
-            subject_id=e.policy.number,
-            data={"endorsement": e.number, "ip": client.ip},
-        )
-    return e
-
-
-def missing_steps(e: Endorsement, *, now: dt.datetime | None = None) -> list[str]:
-    """What the endorsement still needs before it can be applied, in order."""
-    now = now or clock.now()
-    spec = endorsement_catalogue().kind(e.kind)
-    missing: list[str] = []
-    if e.status == Endorsement.Status.REQUESTED:
-        missing.append("sign")
-    if e.otp_verified_at is None or now - e.otp_verified_at > CHECK_VALID_FOR:
-        missing.append("sms")
-    if spec.needs_realname and (
-        e.realname_verified_at is None or now - e.realname_verified_at > CHECK_VALID_FOR
-    ):
-        missing.append("realname")
-    if spec.consent == "new_owner" and e.consent_verified_at is None:
-        missing.append("consent")
-    if e.premium_due > 0 and e.paid_at is None:
-        missing.append("pay")
-    return missing
-
-
-STEP_ERRORS = {
-    "sign": ("not_signed", "请先在批改申请书上签名。"),
-    "sms": ("otp_required", "请先完成短信验证（验证后 30 分钟内确认）。"),
-    "realname": ("realname_required", "该批改须先通过实名认证（验证后 30 分钟内确认）。"),
-    "consent": ("consent_required", "过户须新车主输入其手机收到的验证码表示同意。"),
-    "pay": ("payment_required", "请先缴纳增加的保险费。"),
-}
-
-
 # --- apply ----------------------------------------------------------------------------------------------
 def endorsement_apply(*, number: str, actor: str) -> Endorsement:
     """Apply a signed, checked endorsement: e-endorsement sealed and archived, the next policy version, a
     new mark where needed, the policy's state, the refund owed and the notifications, in one transaction."""
     with transaction.atomic():
-        e = _locked(number)
+        e = locked_endorsement(number)
         if e.paid_at is not None and e.status == Endorsement.Status.SIGNED:
             # Paid: the checks held when the money was taken; it applies on whatever day the job runs.
             missing = []
         else:
-            _require_open_today(e)
+            require_open_today(e)
             missing = missing_steps(e)
         if e.status == Endorsement.Status.APPLIED:
             return e
@@ -566,8 +319,6 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
 
 
 def _seal(rendered: Any) -> bytes:
-    from epolicy.signing.signers import seal_document
-
     return seal_document(rendered.pdf, box=rendered.signature_box, reason="电子批单签章").pdf
 
 
@@ -589,13 +340,8 @@ def _apply_party_changes(e: Endorsement) -> None:
 
 
 def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
-    from epolicy.policies.links import verify_url
-
     spec = endorsement_catalogue().kind(e.kind)
-    attachments = []
-    from epolicy.notifications.services import Attachment
-
-    attachments.append(Attachment(archived_object_id=document.pk, filename=f"{e.number}.pdf"))
+    attachments = [Attachment(archived_object_id=document.pk, filename=f"{e.number}.pdf")]
     if policy.mark_document_id and spec.new_mark:
         attachments.append(
             Attachment(archived_object_id=policy.mark_document_id, filename=f"{policy.number}-mark.pdf")
@@ -632,8 +378,6 @@ def _notify(e: Endorsement, policy: Policy, document: ArchivedObject) -> None:
 
 def endorsement_pay(*, number: str, actor: str) -> str:
     """Open the payment of the additional premium (after every check); return the gateway URL."""
-    from epolicy.payments.services import payment_start
-
     e = Endorsement.objects.select_related("policy").filter(number=number).first()
     if e is None:
         raise ApplicationError("not_found", "没有这个批改申请。")
@@ -649,7 +393,7 @@ def endorsement_pay(*, number: str, actor: str) -> str:
 
 def require_ready_to_pay(e: Endorsement) -> None:
     """Payment only after the signature and every check the change needs (order of steps, on the server)."""
-    _require_signed(e)
+    require_signed(e)
     if e.premium_due <= 0:
         raise ApplicationError("endorsement_state", "该批改无需缴费。")
     if e.paid_at is not None:
@@ -662,7 +406,7 @@ def require_ready_to_pay(e: Endorsement) -> None:
 
 def endorsement_withdraw(*, number: str, actor: str) -> Endorsement:
     with transaction.atomic():
-        e = _locked(number)
+        e = locked_endorsement(number)
         if e.status not in OPEN:
             raise ApplicationError("endorsement_state", "只有尚未生效的批改申请可以撤回。")
         if e.paid_at is not None:

@@ -1,0 +1,64 @@
+"""The policyholder's sign-in to an issued motor policy (pages /m/p/): the policy number and the
+applicant's ID number, then an SMS code to the applicant's phone on file. The answer is the same whether
+the two match or not, so the page never tells whether a policy exists."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from epolicy.common.request_meta import ClientInfo
+from epolicy.identity import otp
+from epolicy.identity.ratelimit import rate_limit_hit
+from epolicy.notifications.services import Recipient, notification_deliver_now, notify
+from epolicy.parties.models import Customer
+from epolicy.policies.models import Policy
+
+ACCESS_PURPOSE = "motor_policy_access"
+
+
+def policy_access_send(*, policy_number: str, id_number: str, client: ClientInfo) -> None:
+    """Send an SMS code to the applicant's phone when the number and the applicant's ID number match.
+    Answers the same whether they match or not: the page never tells whether a policy exists."""
+    rate_limit_hit(
+        bucket="motor_policy_access", client=client.client_key, limit=settings.QUERY_MAX_PER_IP_PER_HOUR
+    )
+    policy = (
+        Policy.objects.select_related("applicant")
+        .filter(
+            number=policy_number.strip().upper(),
+            applicant__id_number_index=Customer.id_index(id_number.strip()),
+        )
+        .first()
+    )
+    if policy is None:
+        return
+    challenge, code = otp.otp_issue(
+        purpose=ACCESS_PURPOSE, subject=policy.number, phone=policy.applicant.phone, ip=client.ip
+    )
+    send_code(
+        policy.applicant.phone, code, policy.number, f"{policy.number}.access.{challenge.pk}", "保单批改"
+    )
+
+
+def policy_access_verify(*, policy_number: str, code: str) -> Policy:
+    number = policy_number.strip().upper()
+    otp.otp_check(purpose=ACCESS_PURPOSE, subject=number, code=code)
+    return Policy.objects.get(number=number)
+
+
+def send_code(phone: str, code: str, reference: str, dedupe_key: str, purpose_zh: str) -> None:
+    with transaction.atomic():
+        notification = notify(
+            event="motor.otp",
+            recipient=Recipient(phone=phone),
+            context={
+                "code": code,
+                "application_number": reference,
+                "product_short_name": purpose_zh,
+                "valid_minutes": settings.OTP["ttl_seconds"] // 60,
+            },
+            dedupe_key=dedupe_key,
+            actor=f"customer:{reference}",
+        )
+    notification_deliver_now(notification=notification)
