@@ -268,3 +268,75 @@ def test_taking_a_rider_off_mid_term_refunds_by_day(commercial_policy, committed
     assert PaymentRefund.objects.get(reference=e.number).amount_fen == int(e.refund * 100)
     names = [line["name"] for line in current_view(policy).quote["commercial"]["lines"]]
     assert not any("划痕" in n for n in names)
+
+
+def test_a_cancellation_mid_term_keeps_the_days_used_and_ends_the_policy_on_that_day(policy, committed):
+    """Simulated dates: 100 days into the cover the vehicle is deregistered; the cancellation takes effect
+    at 0:00 the next day, the premium of the 101 days used is kept (条例 第十七条), the rest refunded, the
+    calendar no longer moves the policy, and its documents are kept 5 years from its last day."""
+    from epolicy.policies.status import policy_status_sweep
+
+    start = policy.period_start
+    day = start + dt.timedelta(days=100)
+    at = dt.datetime.combine(day, dt.time(10, 0), tzinfo=clock.SHANGHAI)
+    with clock.frozen_clock(at):
+        assert policy_status_sweep(now=at) == 1
+        e = es.endorsement_request(
+            policy_number=policy.number, kind="cancel", changes={"ground": "lost"}, actor="customer:test"
+        )
+        assert e.effective_on == day + dt.timedelta(days=1)
+        total = (policy.period_end - start).days + 1
+        kept = (policy.premium * 101 / total).quantize(Decimal("0.01"))
+        assert e.refund == policy.premium - kept
+        assert "已经过 101 天" in e.refund_basis
+        with committed(execute=True):
+            e = _through(e, realname=True)
+        policy.refresh_from_db()
+        assert policy.status == Policy.Status.CANCELLED
+        later = at + dt.timedelta(days=30)
+        assert policy_status_sweep(now=later) == 0
+    policy.refresh_from_db()
+    assert policy.status == Policy.Status.CANCELLED
+    last_day = e.effective_on - dt.timedelta(days=1)
+    dates = set(ArchivedObject.objects.of(policy).values_list("retention_until", flat=True))
+    assert dates == {last_day.replace(year=last_day.year + 5)}
+
+
+def test_a_request_left_over_night_is_withdrawn_and_asked_again(policy):
+    e = es.endorsement_request(
+        policy_number=policy.number, kind="contact", changes={"email": "later@example.com"}, actor="c"
+    )
+    tomorrow = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(9), tzinfo=clock.SHANGHAI)
+    with clock.frozen_clock(tomorrow):
+        with pytest.raises(ApplicationError) as err:
+            es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+        assert err.value.code == "endorsement_expired"
+        again = es.endorsement_request(
+            policy_number=policy.number, kind="contact", changes={"email": "later@example.com"}, actor="c"
+        )
+    e.refresh_from_db()
+    assert e.status == Endorsement.Status.WITHDRAWN and again.status == Endorsement.Status.REQUESTED
+
+
+def test_bad_changes_are_refused_with_the_field_and_write_nothing(policy, new_car_policy):
+    cases = [
+        (policy, "plate", {"plate": "京A12345"}, "endorsement_not_allowed"),  # already has a plate
+        (new_car_policy, "plate", {"plate": "ABC"}, "invalid_plate"),
+        (policy, "vehicle", {"vin": "LSVAB2BR1KN000001"}, "invalid_vin"),
+        (policy, "vehicle", {"colour": "red"}, "validation_error"),
+        (policy, "contact", {}, "endorsement_no_change"),
+        (policy, "contact", {"phone": "123"}, "invalid_phone"),
+        (
+            policy,
+            "transfer",
+            {"new_owner": {"name": "李", "id_number": "x", "phone": "13900000000"}},
+            "validation_error",
+        ),
+        (policy, "coverage", {"remove": ["scratch"]}, "endorsement_not_allowed"),  # 交强险 has no coverages
+        (policy, "rename", {}, "endorsement_kind_unknown"),
+    ]
+    for target, kind, changes, code in cases:
+        with pytest.raises(ApplicationError) as err:
+            es.endorsement_request(policy_number=target.number, kind=kind, changes=changes, actor="c")
+        assert err.value.code == code, (kind, changes, err.value.code)
+    assert not Endorsement.objects.exists()
