@@ -44,8 +44,10 @@ def test_each_demo_prints_its_own_people(pki, settings, tmp_path, runs):
         # the motor applicant, with the full ID number and phone, next to the link, in the motor section
         assert applicant.id_number in motor and applicant.phone in motor
     assert "交强险和商业险投保单" in motor
-    issued = Application.objects.filter(status=Application.Status.ISSUED).select_related("applicant").get()
-    assert issued.applicant.id_number in motor
+    issued = list(Application.objects.filter(status=Application.Status.ISSUED).select_related("applicant"))
+    assert len(issued) == 2  # a registered car, and a new car whose plate is added by endorsement
+    assert all(app.applicant.id_number in motor for app in issued)
+    assert "新车未上牌" in motor and "/m/p/" in motor
 
     life_id = DEMO_ID_FIRST17 + id_number_check_char(DEMO_ID_FIRST17)
     assert life_id in life and DEMO_PHONE in life and "张伟" in life
