@@ -15,10 +15,10 @@ from epolicy.common.errors import ApplicationError
 from epolicy.documents.qr import qr_png
 from epolicy.motor import selectors, services
 from epolicy.motor.demo import DEMOS, demo_application_input, demo_commercial_input
-from epolicy.motor.models import Application
+from epolicy.motor.models import Application, Endorsement
 from epolicy.motor.quote import MotorQuote, motor_quote
 from epolicy.notifications.models import SmsMessage
-from epolicy.payments.models import PaymentNotification
+from epolicy.payments.models import PaymentNotification, PaymentRefund
 from epolicy.policies.models import Policy
 from epolicy.portal.views import page
 
@@ -90,6 +90,17 @@ def _detail(app: Application) -> dict[str, object]:
     }
 
 
+def _endorsements(app: Application) -> list[Endorsement]:
+    """The e-endorsements of the application's policies, each with the name of its change."""
+    from epolicy.products.motor_endorsements import endorsement_catalogue
+
+    kinds = endorsement_catalogue().kinds
+    rows = list(Endorsement.objects.filter(policy__application=app).select_related("policy").order_by("pk"))
+    for e in rows:
+        e.kind_name = kinds[e.kind].label_zh if e.kind in kinds else e.kind  # type: ignore[attr-defined]
+    return rows
+
+
 def _get(number: str) -> Application:
     app = Application.objects.select_related("applicant").filter(number=number).first()
     if app is None:
@@ -111,6 +122,8 @@ def application(request: HttpRequest, number: str, error: ApplicationError | Non
             "reads": app.reads.order_by("first_served_at"),
             "archived": ArchivedObject.objects.of(app, *app.policies.all()).order_by("id"),
             "payments": app.payments.all(),
+            "endorsements": _endorsements(app),
+            "refunds": PaymentRefund.objects.filter(order__application=app).select_related("order"),
             "audit": audit_events_for("application", app.number),
         },
         status=error.status if error else 200,

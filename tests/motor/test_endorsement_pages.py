@@ -162,3 +162,22 @@ def test_the_query_lists_and_serves_the_endorsements(client, policy, committed):
     link = result["endorsements"][0]["download_url"]
     got = client.get(re.sub(r"^https?://[^/]+", "", link))
     assert got.status_code == 200 and got.content.startswith(b"%PDF")
+
+
+def test_the_console_shows_a_policys_endorsements_and_refunds(client, policy, committed):
+    from django.contrib.auth import get_user_model
+
+    from epolicy.motor.endorsements import services as es
+    from tests.motor.test_endorsements import _through
+
+    e = es.endorsement_request(
+        policy_number=policy.number, kind="cancel", changes={"ground": "suspended"}, actor="staff:test"
+    )
+    with committed(execute=True):
+        _through(e, realname=True)
+    staff = get_user_model().objects.create_user("bob", password="pw-123456", is_staff=True)
+    client.force_login(staff)
+    page = client.get(f"/console/applications/{policy.application.number}/").content.decode()
+    section = page[page.index('id="endorsements"') :]
+    assert e.number in section and "退保" in section and "已生效" in section
+    assert f"RF{e.number}01" in section and str(int(policy.premium * 100)) in section
