@@ -104,6 +104,12 @@ class CheckReport:
     has_dss: bool | None = None
     validation_time: str | None = None
     check_ms: float | None = None
+    # What follows the last signature that no signature covers and that is not proven validation data
+    # (one plain Chinese sentence each; code unsigned_additions).
+    unsigned_additions: tuple[str, ...] = ()
+    # Revisions after the last signature's (in a genuine file: proven validation data or timestamps);
+    # None when the verifier did not say.
+    updates_after_last_signature: int | None = None
 
     @property
     def genuine(self) -> bool:
@@ -152,6 +158,8 @@ class CheckReport:
             has_dss=_flag(raw.get("has_dss")),
             validation_time=_text(raw.get("validation_time")),
             check_ms=check_ms,
+            unsigned_additions=tuple(_text(a) or "" for a in raw.get("unsigned_additions") or ()),
+            updates_after_last_signature=_count(raw.get("updates_after_last_signature")),
         )
 
 
@@ -255,6 +263,10 @@ def _text(value: object) -> str | None:
 
 def _flag(value: object) -> bool | None:
     return None if value is None else bool(value)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _number(value: object) -> float | None:

@@ -54,14 +54,10 @@ class ArchiveMatch:
             "接续，原文件仍然有效。"
         )
 
-    def as_json(self, *, genuine: bool) -> dict[str, object]:
+    def as_json(self, *, genuine: bool, report: CheckReport | None = None) -> dict[str, object]:
         summary = self.summary_zh
         if not self.identical:
-            summary += (
-                "签章验证通过、内容未被修改，只是文件字节与存档不同（例如追加了时间戳或验证数据）。"
-                if genuine
-                else "文件在保险公司出具后被改动过。"
-            )
+            summary += _difference_zh(genuine, report)
         return {
             "versions": self.versions,
             "matched_version": self.matched_version,
@@ -69,6 +65,28 @@ class ArchiveMatch:
             "matched_archived_at": self.matched_archived_at,
             "summary": summary,
         }
+
+
+def _difference_zh(genuine: bool, report: CheckReport | None) -> str:
+    """Why a file differs from every archived version, saying only what the verifier proved."""
+    if not genuine:
+        if report is not None and report.code == "unsigned_additions":
+            return "文件在签章后被追加了未经签章的内容（见验证结果）。"
+        return "文件在保险公司出具后被改动过。"
+    # Genuine: every signature holds, and whatever follows the last one is proven validation data (DSS)
+    # or document timestamps (epolicy.signing.verify.additions).
+    updates = report.updates_after_last_signature if report is not None else None
+    if updates:
+        return (
+            f"签章验证通过、签章覆盖的内容未被修改；签章后的 {updates} 次追加经核实都是验证数据或存档时间戳，"
+            "文件与存档的差别在这些追加部分，不影响签章覆盖的内容。"
+        )
+    if updates == 0:
+        return (
+            "签章验证通过、签章覆盖的内容未被修改；文件只含签章时的内容，不含存档版本在签章后追加的"
+            "验证数据或存档时间戳。"
+        )
+    return "签章验证通过、签章覆盖的内容未被修改，但文件字节与存档不同。"
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,10 @@ class VerificationResult:
             "document_number": r.document_number,
             "document": self.document,
             "byte_identical_to_archive": self.byte_identical,
-            "archive": self.archive.as_json(genuine=self.genuine) if self.archive is not None else None,
+            "archive": self.archive.as_json(genuine=self.genuine, report=r)
+            if self.archive is not None
+            else None,
+            "unsigned_additions": list(r.unsigned_additions),
             "signatures": [s.as_json() for s in r.signatures],
             "document_timestamps": list(r.document_timestamps),
             "long_term_validation": {"lta": r.lta, "valid_until": r.lta_valid_until, "has_dss": r.has_dss}

@@ -40,6 +40,7 @@ REJECTION_CODES = {
     "not_signed",
     "integrity_broken",
     "modified_after_signing",
+    "unsigned_additions",
     "untrusted_signer",
     "not_insurer",
     "revoked",

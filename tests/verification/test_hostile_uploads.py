@@ -219,9 +219,13 @@ def test_unsigned_bytes_after_the_last_revision_are_not_genuine(client, genuine_
     previous_revision_end = eofs[-2] + len(b"%%EOF\n")
     cut = genuine_pdf[: previous_revision_end + 300]
     appended = genuine_pdf + b"<< /Payload (not covered by any signature) >>\n"
-    for data in (cut, appended):
+    for data, size in ((cut, 300), (appended, 46)):
         report = upload(client, data).json()
-        assert report["genuine"] is False and report["code"] == "modified_after_signing", report["code"]
+        assert report["genuine"] is False and report["code"] == "unsigned_additions", report["code"]
+        # What was added, and that no signature covers it.
+        (addition,) = report["unsigned_additions"]
+        assert f"{size} 字节" in addition and "没有任何签章覆盖" in addition, addition
+        assert addition in report["message"]
     # Padding after %%EOF is not data; the exact earlier revision is a genuine (sealed) document too.
     assert upload(client, genuine_pdf + b"\r\n\x00\x00").json()["genuine"] is True
     assert upload(client, genuine_pdf[:previous_revision_end]).json()["genuine"] is True

@@ -10,7 +10,10 @@ signature, all five checks hold (motor standard §3.8, §6.4):
     证书链   the signer's certificate chains to one of the insurer's roots and was valid when it signed
     吊销状态 revocation data (our CRLs, and those in the document's DSS) says good at signing time
     时间戳   the signature timestamp is intact, from a trusted TSA, and that TSA was valid when proven
-    签后修改 after the signature only DSS updates and document timestamps were added (or nothing)
+    签后修改 after the signature only DSS updates and document timestamps were added (or nothing): what
+             a reader shows is judged by pyHanko's difference analysis, the rest (bytes outside any
+             revision, objects nothing references, changed properties) by `additions` — anything not
+             proven to be validation data is `unsigned_additions`, listed in the report
 
 Times (PAdES B-LTA, offline, no fetching). Document timestamps are checked from the last one back: the
 last at the validation time, each earlier one at the time of the next (which proves it existed then).
@@ -20,6 +23,7 @@ renewed before each TSA certificate expires (`lta.lta_renew_document`), verifies
 document verifies while its TSA's certificate is valid (10 years) and is `expired` after that.
 
 The package: `document` (verify_pdf, the verdict on a file), `signatures` (one signature's five checks),
+`additions` (what follows the last signature: proven validation data and timestamps, or not),
 `timestamps` (document and signature timestamps), `trust` (what is trusted, kept per process while it
 is unchanged) and `report` (the report and its Chinese messages).
 

@@ -12,6 +12,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from epolicy.common import clock
 
+from .additions import byte_range_end, unsigned_additions
 from .report import (
     CHECK_NAMES,
     MESSAGES,
@@ -38,15 +39,6 @@ SEAL_REQUIRED_KINDS = frozenset({"policy", "endorsement"})
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 MAX_REVISIONS = 64
 MAX_SIGNATURES = 16
-# What may follow a file's last %%EOF marker (end-of-line characters and padding some tools add).
-TRAILING_PADDING = b" \t\r\n\x00\x0c"
-
-
-def unsigned_tail(data: bytes) -> bool:
-    """Bytes after the last %%EOF that no revision accounts for: readers skip them, no signature covers
-    them, and a file cut in the middle of its last revision (or with a payload appended) looks like that."""
-    end = data.rfind(b"%%EOF")
-    return end < 0 or bool(data[end + 5 :].strip(TRAILING_PADDING))
 
 
 def verify_pdf(
@@ -98,14 +90,16 @@ def _verify(data: bytes, sha: str, trust: Trust, at: dt.datetime) -> Verificatio
     if not regular:
         kind, number = _keywords(reader, None)
         return make_report("not_signed", sha, kind=kind, number=number, validation_time=at)
-    if unsigned_tail(data):
-        kind, number = _keywords(reader, min(s.signed_revision for s in regular))
-        return make_report("modified_after_signing", sha, kind=kind, number=number, validation_time=at)
-
     # Document kind and number as they were when first signed: a later update cannot change them.
     first = min(regular, key=lambda s: s.signed_revision)
     kind, number = _keywords(reader, first.signed_revision)
     revinfo, has_dss = revinfo_of(reader, trust)
+
+    # What follows the last signature, unless proven to be validation data or document timestamps.
+    last = max(regular, key=lambda s: s.signed_revision)
+    last_revision = last.signed_revision
+    findings = unsigned_additions(data, reader, last, doc_timestamps)
+    additions = tuple(f.message_zh for f in findings)
 
     problems: list[str] = []
     # Document timestamps, last first: each is a proof of existence for everything before it.
@@ -113,7 +107,10 @@ def _verify(data: bytes, sha: str, trust: Trust, at: dt.datetime) -> Verificatio
     proven: list[tuple[int, dt.datetime]] = []  # (signed revision, genTime) of the valid ones
     next_proof: dt.datetime | None = None
     for ts in reversed(doc_timestamps):
-        ts_info, problem = check_document_timestamp(ts, trust, revinfo, next_proof or at)
+        ts_end = byte_range_end(ts)
+        ts_info, problem = check_document_timestamp(
+            ts, trust, revinfo, next_proof or at, later_additions=any(f.offset >= ts_end for f in findings)
+        )
         ts_infos.append(ts_info)
         if problem:
             problems.append(problem)
@@ -125,11 +122,18 @@ def _verify(data: bytes, sha: str, trust: Trust, at: dt.datetime) -> Verificatio
     ts_infos.reverse()
 
     infos: list[SignatureInfo] = []
-    last_revision = max(s.signed_revision for s in regular)
     for sig in regular:
         later = [when for revision, when in proven if revision > sig.signed_revision]
         proof = min(later) if later else at
-        info = check_signature(sig, trust, revinfo, at, proof, is_last=sig.signed_revision == last_revision)
+        info = check_signature(
+            sig,
+            trust,
+            revinfo,
+            at,
+            proof,
+            is_last=sig.signed_revision == last_revision,
+            additions=additions,
+        )
         infos.append(info)
         if info.problem:
             problems.append(info.problem)
@@ -158,6 +162,8 @@ def _verify(data: bytes, sha: str, trust: Trust, at: dt.datetime) -> Verificatio
         lta=lta,
         lta_valid_until=last_ts.tsa_certificate_not_after if lta and last_ts is not None else None,
         validation_time=at,
+        unsigned_additions=additions,
+        updates_after_last_signature=reader.xrefs.total_revisions - 1 - last_revision,
     )
 
 

@@ -27,6 +27,10 @@ MESSAGES: dict[str, str] = {
         "该文件的签章与内容不符，文件在签章后被改动或已损坏，内容不可信。请向保险公司重新获取电子保单。"
     ),
     "modified_after_signing": "该文件在签章后被修改过，内容不可信，请向保险公司重新获取电子保单。",
+    "unsigned_additions": (
+        "该文件签章覆盖的内容未被改动，但签章之后又被追加了不受任何签章保护、也不是验证数据的内容，"
+        "不能确认整个文件就是保险公司出具的原件。请使用保险公司发送的原始文件，或向保险公司重新获取电子保单。"
+    ),
     "untrusted_signer": (
         "该文件的签章不是本公司或本公司认可的机构签发的，不能证明文件真实。"
         "请通过保险公司官方渠道获取电子保单。"
@@ -49,6 +53,7 @@ SEVERITY = (
     "untrusted_signer",
     "revocation_unknown",
     "expired",
+    "unsigned_additions",
 )
 EXPIRY = {
     AdESIndeterminate.EXPIRED,
@@ -119,6 +124,11 @@ class VerificationReport:
     # Until when the last document timestamp can be checked (its TSA certificate's expiry).
     lta_valid_until: dt.datetime | None = None
     validation_time: dt.datetime | None = None
+    # What follows the last signature that no signature covers and that is not proven to be validation
+    # data (DSS/VRI) or a document timestamp, one plain Chinese sentence each (code unsigned_additions).
+    unsigned_additions: tuple[str, ...] = ()
+    # Revisions after the last signature's (when genuine: all proven validation data or timestamps).
+    updates_after_last_signature: int = 0
 
     @property
     def checks_zh(self) -> list[str]:
@@ -140,10 +150,14 @@ def make_report(
     number: str | None = None,
     **extra: object,
 ) -> VerificationReport:
+    message = MESSAGES[code]
+    details = extra.get("unsigned_additions")
+    if code == "unsigned_additions" and isinstance(details, tuple) and details:
+        message += f"追加的内容：{'；'.join(str(d) for d in details)}。"
     return VerificationReport(
         genuine=code == "genuine",
         code=code,
-        message_zh=MESSAGES[code],
+        message_zh=message,
         signatures=signatures,
         document_sha256=sha,
         document_kind=kind,

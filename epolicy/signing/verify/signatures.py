@@ -108,7 +108,10 @@ def check_signature(
     proof: dt.datetime,
     *,
     is_last: bool,
+    additions: tuple[str, ...] = (),
 ) -> SignatureInfo:
+    """The five checks of one signature. `additions`: what follows the last signature that is neither
+    covered by a signature nor proven validation data or a document timestamp (additions.py)."""
     ts_time = timestamp_time(sig)
     signer_moment = ts_time or proof
     status: PdfSignatureStatus = validate_pdf_signature(
@@ -154,6 +157,12 @@ def check_signature(
             else "修改"
         )
         out.fail("modification", "modified_after_signing", f"签章后文件被{what}，签章不再对应当前内容。")
+    if additions:
+        out.fail(
+            "modification",
+            "unsigned_additions",
+            f"签章后追加的内容不都是验证数据或存档时间戳：{'；'.join(additions)}。",
+        )
 
     # 证书链 and 吊销状态
     indic = status.trust_problem_indic
@@ -276,10 +285,13 @@ def _checks(
     else:
         tsa_name = common_name(ts_status.signing_cert)
         ts_ok = f"签章时间 {fmt(ts_status.timestamp)} 由可信时间戳服务（{tsa_name}）证明。"
+    level = status.modification_level
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
         modification_ok = "签章覆盖整个文件，签章后文件未被修改。"
+    elif level is not None and level <= ModificationLevel.LTA_UPDATES:
+        modification_ok = "签章后只追加了验证数据或存档时间戳（长期验证），已逐项核实，签章覆盖的内容未变。"
     else:
-        modification_ok = "签章后只追加了验证数据或时间戳（长期验证），文件内容未变。"
+        modification_ok = "签章后只追加了其他签章（及验证数据、时间戳），签章覆盖的内容未变。"
     return (
         Check(
             CHECK_INTEGRITY,

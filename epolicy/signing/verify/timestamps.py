@@ -31,8 +31,15 @@ from .trust import (
 
 
 def check_document_timestamp(
-    ts: EmbeddedPdfSignature, trust: Trust, revinfo: Revinfo, moment: dt.datetime
+    ts: EmbeddedPdfSignature,
+    trust: Trust,
+    revinfo: Revinfo,
+    moment: dt.datetime,
+    *,
+    later_additions: bool = False,
 ) -> tuple[DocumentTimestampInfo, str | None]:
+    """One document timestamp, checked at `moment`. `later_additions`: the file has content after this
+    timestamp that is not proven validation data (the message then does not say "unchanged since")."""
     status = validate_pdf_timestamp(ts, validation_context=timestamp_context(trust, revinfo, moment))
     cert = status.signing_cert
     problem: str | None = None
@@ -41,7 +48,10 @@ def check_document_timestamp(
     if not (status.intact and status.valid):
         problem, message = "integrity_broken", "存档时间戳与文件内容不符，文件在加盖时间戳后被改动或已损坏。"
     elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE and (
-        level is None or level > ModificationLevel.LTA_UPDATES
+        status.coverage is None
+        or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION
+        or level is None
+        or level > ModificationLevel.LTA_UPDATES
     ):
         problem, message = "modified_after_signing", "加盖存档时间戳后文件又被修改过。"
     elif not status.trusted:
@@ -55,7 +65,12 @@ def check_document_timestamp(
         if revocation is not None:
             problem = "revoked"
             message = f"存档时间戳服务的证书已于 {fmt(revocation.revoked_at)} 被吊销。"
-    if problem is None:
+    if problem is None and later_additions:
+        message = (
+            f"存档时间戳证明它覆盖的内容在 {fmt(status.timestamp)} 已存在（{common_name(cert)}）；"
+            "其后追加的内容不在它的证明范围内。"
+        )
+    elif problem is None:
         message = (
             f"存档时间戳证明文件在 {fmt(status.timestamp)} 已存在且此后未被改动（{common_name(cert)}）。"
         )
