@@ -120,6 +120,7 @@ def render_application_form(data: ApplicationFormData) -> RenderedDocument:
             author=data.insurer.name,
             subject=f"{DOCUMENT_LABEL} {NUMBER_LABEL} {data.application_number}",
             keywords=keywords(data.application_number),
+            created=pdf.shown_time(data.generated_at),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),

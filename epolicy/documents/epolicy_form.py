@@ -159,6 +159,7 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
             author=data.insurer.name,
             subject=f"{DOCUMENT_LABELS.get(data.kind, DOCUMENT_LABEL)} {NUMBER_LABEL} {data.policy_number}",
             keywords=keywords(data.policy_number, data.kind),
+            created=pdf.shown_time(data.confirmed_at),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),

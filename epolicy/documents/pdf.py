@@ -6,6 +6,7 @@ its initial font so that ReportLab never references Helvetica.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zlib
@@ -25,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate, Paragraph, Spacer
 from reportlab.platypus import Table as RLTable
 
+from epolicy.common import clock
 from epolicy.common.types import SignatureBox
 from epolicy.documents.fonts import FONT_NAME, register_fonts
 from epolicy.documents.model import Field, InsurerInfo, RenderedDocument, Section, Table
@@ -229,13 +231,43 @@ class RenderRecord:
     signature_box: SignatureBox | None = None
 
 
-class DocumentCanvas(Canvas):
-    """A canvas in the embedded font that adds "第 x 页 / 共 y 页" footers once the page count is known."""
+class _DocumentTime:
+    """What ReportLab reads from its TimeStamp for /CreationDate and /ModDate: the document's own time in
+    Shanghai, with its offset (ReportLab's invariant mode would write 2000-01-01 in UTC)."""
 
-    def __init__(self, *args: Any, furniture: PageFurniture, record: RenderRecord, **kwargs: Any) -> None:
+    def __init__(self, created: dt.datetime) -> None:
+        local = clock.local(created)
+        offset = local.utcoffset() or dt.timedelta(0)
+        minutes = int(offset.total_seconds()) // 60
+        self.t = created.timestamp()
+        self.lt = local.timetuple()
+        self.YMDhms = tuple(self.lt)[:6]
+        self.dhh = int(minutes / 60)  # towards zero, as ReportLab computes it
+        self.dmm = abs(minutes) % 60
+        self.tzname = local.tzname() or ""
+
+
+class DocumentCanvas(Canvas):
+    """A canvas in the embedded font that adds "第 x 页 / 共 y 页" footers once the page count is known.
+
+    Output is invariant (same data, same bytes: no random document ID, no comments) except for the dates,
+    which are `created` when given.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        furniture: PageFurniture,
+        record: RenderRecord,
+        created: dt.datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["initialFontName"] = FONT_NAME
         kwargs["invariant"] = 1
         super().__init__(*args, **kwargs)
+        if created is not None:
+            # Read only when /Info is written (PDFInfo.format), after the document ID was seeded.
+            self._doc._timeStamp = _DocumentTime(created)
         self._furniture = furniture
         self._record = record
         self._pending_pages: list[dict[str, Any]] = []
@@ -298,6 +330,20 @@ class PdfMetadata:
     author: str
     subject: str
     keywords: str
+    # When the document came into being (an e-policy's issuance/confirmation, an endorsement's issue, a
+    # form's generation): its /CreationDate and /ModDate, in Shanghai time with the +08'00' offset. None
+    # keeps ReportLab's fixed invariant date (2000-01-01): every caller that has the time should pass it.
+    created: dt.datetime | None = None
+
+
+def shown_time(text: str) -> dt.datetime | None:
+    """A time as printed on a form (`clock.fmt_local`: "2026-12-07 12:29:39", Shanghai) as a datetime;
+    None when the text is not one. The PDF's dates then agree with what the document says."""
+    try:
+        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=clock.SHANGHAI)
 
 
 def build_pdf(
@@ -359,7 +405,10 @@ def build_pdf(
             PageTemplate(id="later", frames=[frame("later", later_top)], onPage=on_later),
         ],
     )
-    doc.build(story, canvasmaker=partial(DocumentCanvas, furniture=furniture, record=record))
+    doc.build(
+        story,
+        canvasmaker=partial(DocumentCanvas, furniture=furniture, record=record, created=metadata.created),
+    )
     return buffer.getvalue()
 
 

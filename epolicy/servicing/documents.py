@@ -210,6 +210,7 @@ def render_endorsement(data: EndorsementData) -> RenderedDocument:
             author=data.insurer.name,
             subject=f"{DOCUMENT_LABEL} {NUMBER_LABEL} {data.endorsement_number}",
             keywords=keywords(data.endorsement_number),
+            created=pdf.shown_time(data.issued_at),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),
