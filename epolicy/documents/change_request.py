@@ -100,6 +100,7 @@ def render_change_request(data: ChangeRequestFormData) -> RenderedDocument:
             author=data.insurer.name,
             subject=f"{data.title} {NUMBER_LABEL} {data.request_number}",
             keywords=document_keywords(KIND, data.request_number),
+            created=pdf.shown_time(data.generated_at),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),

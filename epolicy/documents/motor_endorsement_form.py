@@ -122,6 +122,7 @@ def render_motor_endorsement(data: MotorEndorsementData) -> RenderedDocument:
             author=data.insurer.name,
             subject=f"电子批单 {NUMBER_LABEL} {data.endorsement_number} 保险单号 {data.policy_number}",
             keywords=keywords(data.endorsement_number),
+            created=pdf.shown_time(data.issued_at),
         ),
         first_header_height=HEADER_HEIGHT,
         draw_first_header=_first_header(data),

@@ -17,9 +17,10 @@ from epolicy.common import clock
 from epolicy.documents.application_form import KIND as APPLICATION_KIND
 from epolicy.documents.epolicy_form import MARK_KIND
 from epolicy.motor.display import sections_json
-from epolicy.motor.models import Application
+from epolicy.motor.models import Application, Endorsement
 from epolicy.policies.models import Policy
 from epolicy.products.motor_products import motor_catalogue
+from epolicy.servicing.models import PolicyChange
 
 from . import sandbox, slots
 from .report import CheckReport, message_for
@@ -96,6 +97,11 @@ class VerificationResult:
     archive: ArchiveMatch | None
     # A signed e-application (投保单) names its application: genuine when the platform issued it.
     application: Application | None = None
+    # An e-endorsement names itself: a motor one (its policy is `policy`) or a life policy's change.
+    endorsement: Endorsement | None = None
+    life_change: PolicyChange | None = None
+    # An electronic 交强险 mark that a later one replaced (an endorsement changed what it shows).
+    mark_replaced: bool = False
 
     @property
     def is_endorsement(self) -> bool:
@@ -103,9 +109,14 @@ class VerificationResult:
 
     @property
     def genuine(self) -> bool:
-        # An endorsement has no record to look up yet: its insurer seal is the proof.
-        found = self.policy is not None or self.application is not None
-        return self.report.genuine and (found or self.is_endorsement)
+        # Genuine: the signatures hold and the document the file names is on record.
+        found = (
+            self.policy is not None
+            or self.application is not None
+            or self.endorsement is not None
+            or self.life_change is not None
+        )
+        return self.report.genuine and found
 
     @property
     def byte_identical(self) -> bool:
@@ -125,6 +136,31 @@ class VerificationResult:
         if not r.document_kind and not r.document_number:
             return None
         return {"kind": r.document_kind, "number": r.document_number}
+
+    def _endorsement_json(self) -> dict[str, object] | None:
+        if self.endorsement is not None:
+            from epolicy.products.motor_endorsements import endorsement_catalogue
+
+            e = self.endorsement
+            return {
+                "number": e.number,
+                "policy_number": e.policy.number,
+                "change": endorsement_catalogue().kind(e.kind).label_zh,
+                "effective_on": str(e.effective_on),
+                "applied_at": clock.fmt_local(e.applied_at) if e.applied_at else None,
+                "policy_status": e.policy.get_status_display(),
+            }
+        if self.life_change is not None:
+            c = self.life_change
+            return {
+                "number": c.endorsement_number,
+                "policy_number": c.policy.number,
+                "change": c.item_name_zh,
+                "effective_on": None,
+                "applied_at": clock.fmt_local(c.applied_at) if c.applied_at else None,
+                "policy_status": None,
+            }
+        return None
 
     def as_json(self) -> dict[str, object]:
         r = self.report
@@ -152,7 +188,15 @@ class VerificationResult:
             "application": application_summary(self.application)
             if self.application is not None and self.genuine
             else None,
+            "endorsement": self._endorsement_json() if self.genuine else None,
+            "notice": MARK_REPLACED if self.mark_replaced and self.genuine else None,
         }
+
+
+MARK_REPLACED = (
+    "该电子交强险标志是真实的，但保单批改后保险人已出具新的标志，本标志已作废；请使用最新的标志"
+    "（可在保单查询或“我的保单”页面下载）。"
+)
 
 
 def policy_summary(policy: Policy) -> dict[str, object]:
@@ -207,6 +251,9 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
     policy = None
     archive = None
     application = None
+    endorsement: Endorsement | None = None
+    life_change: PolicyChange | None = None
+    mark_replaced = False
     if report.document_number and report.document_kind == APPLICATION_KIND:
         application = Application.objects.filter(number=report.document_number).first()
         if application is not None:
@@ -218,13 +265,47 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
         # The electronic 交强险 mark names its policy: genuine when that policy exists.
         policy = Policy.objects.filter(number=report.document_number).first()
         if policy is not None:
+            current = _versions(
+                list(ArchivedObject.objects.filter(pk=policy.mark_document_id or 0)),
+                ArchivedObject.Kind.MARK,
+            )
             marks = ArchivedObject.objects.of(policy).filter(kind=ArchivedObject.Kind.MARK)
             archive = _match(_versions(list(marks), ArchivedObject.Kind.MARK), sha256)
-    elif report.document_number and report.document_kind != "endorsement":
+            # An earlier mark (before an endorsement) is genuine but no longer the one to carry.
+            mark_replaced = archive.identical and sha256 not in {o.sha256 for o in current}
+    elif report.document_number and report.document_kind == "endorsement":
+        endorsement = (
+            Endorsement.objects.select_related("policy", "document")
+            .filter(number=report.document_number, status=Endorsement.Status.APPLIED)
+            .first()
+        )
+        if endorsement is not None and endorsement.document is not None:
+            policy = endorsement.policy
+            archive = _match(_versions([endorsement.document], ArchivedObject.Kind.ENDORSEMENT), sha256)
+        else:
+            endorsement = None
+            life_change = (
+                PolicyChange.objects.select_related("policy", "endorsement")
+                .filter(endorsement_number=report.document_number, endorsement__isnull=False)
+                .first()
+            )
+            if life_change is not None and life_change.endorsement is not None:
+                archive = _match(
+                    _versions([life_change.endorsement], ArchivedObject.Kind.ENDORSEMENT), sha256
+                )
+    elif report.document_number:
         policy = Policy.objects.select_related("document").filter(number=report.document_number).first()
         if policy is not None:
             archive = archive_match(policy, sha256)
-    return VerificationResult(report=report, policy=policy, archive=archive, application=application)
+    return VerificationResult(
+        report=report,
+        policy=policy,
+        archive=archive,
+        application=application,
+        endorsement=endorsement,
+        life_change=life_change,
+        mark_replaced=mark_replaced,
+    )
 
 
 def archive_match(policy: Policy, sha256: str) -> ArchiveMatch:

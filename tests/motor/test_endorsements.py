@@ -82,6 +82,7 @@ def test_plate_after_registration_makes_a_sealed_endorsement_and_a_new_mark(
     policy = new_car_policy
     assert policy.plate == "" and policy.mark_document_id
     old_mark = policy.mark_document_id
+    old_mark_pdf = archive_read(policy.mark_document)
     e = es.endorsement_request(
         policy_number=policy.number, kind="plate", changes={"plate": "京A9K321"}, actor="customer:test"
     )
@@ -99,9 +100,16 @@ def test_plate_after_registration_makes_a_sealed_endorsement_and_a_new_mark(
     assert result.genuine, result.as_json()
     assert result.report.document_kind == "endorsement"
     assert result.report.document_number == e.number
+    assert result.byte_identical
+    summary = result.as_json()["endorsement"]
+    assert summary["policy_number"] == policy.number and summary["change"] == "新车上牌后补录号牌"
+    # The mark issued before the plate: still genuine, but replaced, and the report says so.
+    old = verify_document(old_mark_pdf, bounded=False).as_json()
+    assert old["genuine"] and "已作废" in old["notice"]
     # The new mark shows the plate and verifies as the policy's mark.
     mark = archive_read(policy.mark_document)
-    assert verify_document(mark, bounded=False).genuine
+    current = verify_document(mark, bounded=False)
+    assert current.genuine and current.as_json()["notice"] is None
     text = subprocess.run(["pdftotext", "-", "-"], input=mark, capture_output=True).stdout.decode()
     assert "京A9K321" in text
 
@@ -340,3 +348,31 @@ def test_bad_changes_are_refused_with_the_field_and_write_nothing(policy, new_ca
             es.endorsement_request(policy_number=target.number, kind=kind, changes=changes, actor="c")
         assert err.value.code == code, (kind, changes, err.value.code)
     assert not Endorsement.objects.exists()
+
+
+def test_a_sealed_endorsement_the_insurer_has_no_record_of_is_not_genuine(pki):
+    """Only the insurer's key can seal, but a sealed file naming an endorsement that does not exist (a
+    leaked key, a test document) is not reported as a genuine endorsement."""
+    from epolicy.documents.model import InsurerInfo
+    from epolicy.documents.motor_endorsement_form import MotorEndorsementData, render_motor_endorsement
+    from epolicy.signing.signers import seal_document
+
+    rendered = render_motor_endorsement(
+        MotorEndorsementData(
+            endorsement_number="EDZA20261207999999",
+            policy_number="PDZA20261207999999",
+            title="机动车交通事故责任强制保险批单",
+            issued_at="2026-12-07 10:00:00",
+            insurer=InsurerInfo.from_settings(),
+            sections=(),
+            lines=("本保险单退保。",),
+            amount_label="应退保险费",
+            amount="950.00元",
+            amount_upper="人民币玖佰伍拾元整",
+            verify_url="https://insurer.example/v/EDZA20261207999999",
+        )
+    )
+    sealed = seal_document(rendered.pdf, box=rendered.signature_box).pdf
+    result = verify_document(sealed, bounded=False)
+    assert result.report.genuine and not result.genuine
+    assert result.code == "policy_not_found"

@@ -96,15 +96,17 @@ def _sealable_pdf(number: str, kind: str = "endorsement") -> bytes:
     return buf.getvalue()
 
 
-def test_endorsement_is_named_as_an_endorsement(client, pki):
+def test_an_endorsement_is_named_as_one_and_must_be_on_record(client, pki):
+    """A sealed file that calls itself an e-endorsement is genuine only when that endorsement was issued
+    (tests/motor/test_endorsements.py checks issued ones, motor and life)."""
     from epolicy.common.types import SignatureBox
     from epolicy.signing.signers import seal_document
 
     sealed = seal_document(_sealable_pdf("EDZA20261121000007"), box=SignatureBox(0, 400, 60, 560, 200)).pdf
     report = upload(client, sealed).json()
     assert report["document"] == {"kind": "endorsement", "number": "EDZA20261121000007"}
-    assert report["genuine"] is True and report["code"] == "genuine"
-    assert report["policy"] is None and report["archive"] is None
+    assert report["genuine"] is False and report["code"] == "policy_not_found"
+    assert report["policy"] is None and report["archive"] is None and report["endorsement"] is None
     assert report["byte_identical_to_archive"] is False
 
 

@@ -52,34 +52,13 @@ def noise(stderr: str) -> list[str]:
     return [line for line in lines if not any(w in line for w in STARTUP_WARNING)]
 
 
-# Seals a document with the platform's PKI and extends it to B-LTA, as issuance does (an endorsement:
-# genuine on its seal alone, without a record to look up).
-SEAL = """
-import django, sys
-django.setup()
-from epolicy.signing import lta, signers
-from tests.signing.conftest import SEAL_BOX, make_pdf
-pdf = make_pdf(kind="endorsement", number="EDAA202611000001")
-open(sys.argv[1], "wb").write(lta.lta_extend(signers.seal_document(pdf, box=SEAL_BOX).pdf))
-"""
-
-
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory) -> Path:
-    """A database with the development PKI and one sealed B-LTA document (var/sealed.pdf)."""
+    """A database with the development PKI and one issued e-policy, sealed and B-LTA (var/sealed.pdf)."""
     var = tmp_path_factory.mktemp("verify-cli")
     epolicy(var, "migrate", "-v0", check=True)
     epolicy(var, "pki_init", check=True)
-    sealed = subprocess.run(
-        [sys.executable, "-c", SEAL, str(var / "sealed.pdf")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=_env(var),
-        cwd=ROOT,
-        check=False,
-    )
-    assert sealed.returncode == 0, sealed.stderr
+    epolicy(var, "issue_demo_policy", "--out", str(var / "sealed.pdf"), check=True)
     return var
 
 

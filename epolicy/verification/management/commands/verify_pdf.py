@@ -91,6 +91,15 @@ class Command(BaseCommand):
         )
         if report["archive"]:
             self.stdout.write(f"存档：{report['archive']['summary']}")
+        endorsement = report.get("endorsement")
+        if endorsement:
+            self.stdout.write(
+                f"批单 {endorsement['number']}：保单 {endorsement['policy_number']} 的{endorsement['change']}"
+                + (f"，{endorsement['effective_on']} 零时起生效" if endorsement.get("effective_on") else "")
+                + (f"；保单现状态 {endorsement['policy_status']}" if endorsement.get("policy_status") else "")
+            )
+        if report.get("notice"):
+            self.stdout.write(f"! {report['notice']}")
         for addition in report.get("unsigned_additions") or ():
             self.stdout.write(f"! 未经签章的追加内容：{addition}")
         for s in report["signatures"]:
