@@ -376,3 +376,52 @@ def test_a_sealed_endorsement_the_insurer_has_no_record_of_is_not_genuine(pki):
     result = verify_document(sealed, bounded=False)
     assert result.report.genuine and not result.genuine
     assert result.code == "policy_not_found"
+
+
+def _paid_coverage_change(policy: Policy, committed) -> Endorsement:
+    e = es.endorsement_request(
+        policy_number=policy.number,
+        kind="coverage",
+        changes={
+            "add": [{"code": "repair_compensation", "parent": "damage", "days": 10, "daily_amount": "100"}]
+        },
+        actor="customer:test",
+    )
+    es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+    masked = es.endorsement_otp_send(number=e.number, client=CLIENT)
+    es.endorsement_otp_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+    es.endorsement_realname(number=e.number, bank_card=GOOD_CARD, bank_phone=GOOD_BANK_PHONE, client=CLIENT)
+    with committed(execute=False):  # paid; the apply job not run yet
+        _pay_endorsement(e)
+    e.refresh_from_db()
+    assert e.paid_at is not None and e.status == Endorsement.Status.SIGNED
+    return e
+
+
+def test_the_apply_job_running_twice_applies_once(commercial_policy, committed):
+    from epolicy.motor.endorsements.jobs import apply_endorsement
+
+    e = _paid_coverage_change(commercial_policy, committed)
+    with committed(execute=True):
+        apply_endorsement(str(e.pk))
+        apply_endorsement(str(e.pk))  # a crash after the commit, the job taken over
+    e.refresh_from_db()
+    assert e.status == Endorsement.Status.APPLIED
+    assert commercial_policy.versions.count() == 2
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_withdraw(number=e.number, actor="c")
+    assert err.value.code == "endorsement_state"
+
+
+def test_a_paid_change_whose_policy_ended_first_is_given_back(commercial_policy, committed):
+    from epolicy.motor.endorsements.jobs import apply_endorsement
+
+    e = _paid_coverage_change(commercial_policy, committed)
+    Policy.objects.filter(pk=commercial_policy.pk).update(status=Policy.Status.EXPIRED)
+    with committed(execute=True):
+        apply_endorsement(str(e.pk))
+    e.refresh_from_db()
+    assert e.status == Endorsement.Status.WITHDRAWN
+    refund = PaymentRefund.objects.get(reference=e.number)
+    assert refund.amount_fen == int(e.premium_due * 100) and refund.reason == "endorsement_void"
+    assert commercial_policy.versions.count() == 1

@@ -217,14 +217,15 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
     new mark where needed, the policy's state, the refund owed and the notifications, in one transaction."""
     with transaction.atomic():
         e = locked_endorsement(number)
-        if e.paid_at is not None and e.status == Endorsement.Status.SIGNED:
-            # Paid: the checks held when the money was taken; it applies on whatever day the job runs.
+        paid = e.paid_at is not None
+        if paid and e.status != Endorsement.Status.SIGNED:
+            return e  # applied (or given back) already: the outbox job ran twice
+        if paid:
+            # The checks held when the money was taken; it applies on whatever day the job runs.
             missing = []
         else:
             require_open_today(e)
             missing = missing_steps(e)
-        if e.status == Endorsement.Status.APPLIED:
-            return e
         if missing:
             code, message = STEP_ERRORS[missing[0]]
             raise ApplicationError(code, message, {"missing": missing})
@@ -232,6 +233,8 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
             Policy.objects.select_for_update(of=("self",)).select_related("applicant").get(pk=e.policy_id)
         )
         if policy.status not in ENDORSABLE:
+            if paid:
+                return _give_back(e, policy, actor)
             raise ApplicationError("policy_state", f"保单状态为“{policy.get_status_display()}”，不能再批改。")
         now = clock.now()
         _apply_party_changes(e)
@@ -315,6 +318,27 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
         policy_retention_recompute(
             policy=policy, actor=actor, terminated_on=e.effective_on - dt.timedelta(days=1)
         )
+    return e
+
+
+def _give_back(e: Endorsement, policy: Policy, actor: str) -> Endorsement:
+    """A paid change whose policy ended before it could apply: withdrawn, and the money goes back."""
+    e.status = Endorsement.Status.WITHDRAWN
+    e.save(update_fields=["status"])
+    payment_refund_owe(
+        application_id=policy.application_id,
+        amount_fen=fen_int(e.premium_due),
+        reason="endorsement_void",
+        reference=e.number,
+        actor=actor,
+    )
+    audit_record(
+        action="endorsement.withdrawn",
+        actor=actor,
+        subject_type="policy",
+        subject_id=policy.number,
+        data={"endorsement": e.number, "reason": "policy_ended", "refund": str(e.premium_due)},
+    )
     return e
 
 
