@@ -14,7 +14,7 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
-from epolicy.documents.model import EPolicyData, RenderedDocument, document_keywords
+from epolicy.documents.model import EPolicyData, InsurerInfo, RenderedDocument, document_keywords
 from epolicy.documents.qr import draw_qr
 
 KIND = "policy"
@@ -37,11 +37,14 @@ def keywords(policy_number: str, kind: str = KIND) -> str:
     return document_keywords(kind, policy_number)
 
 
-def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:
+def qr_header(insurer: InsurerInfo, title: str, verify_url: str) -> Callable[[Canvas], None]:
+    """The first page's header of a document that is verified by its QR code (the e-policy, the mark,
+    the motor e-endorsement): the brand, the QR code top right with its caption, the title, two rules."""
+
     def draw(canv: Canvas) -> None:
         top = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP
-        pdf.draw_brand(canv, data.insurer, pdf.MARGIN_X, top)
-        draw_qr(canv, data.verify_url, QR_X, QR_Y, QR_SIZE)
+        pdf.draw_brand(canv, insurer, pdf.MARGIN_X, top)
+        draw_qr(canv, verify_url, QR_X, QR_Y, QR_SIZE)
         canv.saveState()
         canv.setFont(FONT_NAME, 7.5)
         canv.setFillColor(pdf.MUTED)
@@ -49,10 +52,8 @@ def _first_header(data: EPolicyData) -> Callable[[Canvas], None]:
         canv.drawCentredString(QR_X + QR_SIZE / 2, QR_Y - 17, QR_CAPTION)
         # The title stays clear of the QR's quiet zone (about four modules, under 12 pt).
         room = 2 * (QR_X - 14 - pdf.PAGE_WIDTH / 2)
-        size = pdf.fit_font_size(data.product_title, 17, room)
-        pdf.fake_bold_string(
-            canv, pdf.PAGE_WIDTH / 2, top - 68, data.product_title, size, pdf.BRAND, anchor="center"
-        )
+        size = pdf.fit_font_size(title, 17, room)
+        pdf.fake_bold_string(canv, pdf.PAGE_WIDTH / 2, top - 68, title, size, pdf.BRAND, anchor="center")
         right = pdf.PAGE_WIDTH - pdf.MARGIN_X
         canv.setStrokeColor(pdf.BRAND)
         canv.setLineWidth(1.4)
@@ -162,9 +163,9 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
             created=pdf.shown_time(data.confirmed_at),
         ),
         first_header_height=HEADER_HEIGHT,
-        draw_first_header=_first_header(data),
+        draw_first_header=qr_header(data.insurer, data.product_title, data.verify_url),
         record=record,
     )
 
 
-__all__ = ["QR_SIZE", "QR_X", "QR_Y", "keywords", "render_epolicy"]
+__all__ = ["QR_SIZE", "QR_X", "QR_Y", "keywords", "qr_header", "render_epolicy"]

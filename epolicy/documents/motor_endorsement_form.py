@@ -4,24 +4,18 @@ the insurer's seal. It names itself as kind "endorsement" in the PDF keywords.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
-from epolicy.documents.fonts import FONT_NAME
+from epolicy.documents.epolicy_form import qr_header
 from epolicy.documents.model import InsurerInfo, RenderedDocument, Section, document_keywords
-from epolicy.documents.qr import draw_qr
 
 KIND = "endorsement"
 NUMBER_LABEL = "批单号"
 HEADER_HEIGHT = 106.0
 SEAL_SIZE = 110.0
-QR_SIZE = 72.0
-QR_X = pdf.PAGE_WIDTH - pdf.MARGIN_X - QR_SIZE
-QR_Y = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP - QR_SIZE
 
 
 @dataclass(frozen=True)
@@ -41,27 +35,6 @@ class MotorEndorsementData:
 
 def keywords(endorsement_number: str) -> str:
     return document_keywords(KIND, endorsement_number)
-
-
-def _first_header(data: MotorEndorsementData) -> Callable[[Canvas], None]:
-    def draw(canv: Canvas) -> None:
-        top = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP
-        pdf.draw_brand(canv, data.insurer, pdf.MARGIN_X, top)
-        draw_qr(canv, data.verify_url, QR_X, QR_Y, QR_SIZE)
-        canv.saveState()
-        canv.setFont(FONT_NAME, 7.5)
-        canv.setFillColor(pdf.MUTED)
-        canv.drawCentredString(QR_X + QR_SIZE / 2, QR_Y - 17, "扫码验真")
-        room = 2 * (QR_X - 14 - pdf.PAGE_WIDTH / 2)
-        size = pdf.fit_font_size(data.title, 17, room)
-        pdf.fake_bold_string(canv, pdf.PAGE_WIDTH / 2, top - 68, data.title, size, pdf.BRAND, anchor="center")
-        right = pdf.PAGE_WIDTH - pdf.MARGIN_X
-        canv.setStrokeColor(pdf.BRAND)
-        canv.setLineWidth(1.4)
-        canv.line(pdf.MARGIN_X, top - 96, right, top - 96)
-        canv.restoreState()
-
-    return draw
 
 
 def _row(cells: tuple[str, str, str, str], split: float = 0.55) -> pdf.FormTable:
@@ -125,6 +98,6 @@ def render_motor_endorsement(data: MotorEndorsementData) -> RenderedDocument:
             created=pdf.shown_time(data.issued_at),
         ),
         first_header_height=HEADER_HEIGHT,
-        draw_first_header=_first_header(data),
+        draw_first_header=qr_header(data.insurer, data.title, data.verify_url),
         record=record,
     )

@@ -113,31 +113,33 @@ def require_signed(e: Endorsement) -> None:
 
 
 # --- SMS code, real-name check, the new owner's consent ----------------------------------------------------
-def endorsement_otp_send(*, number: str, client: ClientInfo) -> str:
-    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
+def _signed(number: str, *, related: str | None = None) -> Endorsement:
+    rows = Endorsement.objects.select_related(related) if related else Endorsement.objects.all()
+    e = rows.filter(number=number).first()
     if e is None:
         raise ApplicationError("not_found", "没有这个批改申请。")
     require_signed(e)
-    phone = e.policy.applicant.phone
-    challenge, code = otp.otp_issue(purpose=OTP_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
-    send_code(phone, code, e.policy.number, f"{e.number}.{challenge.pk}", "保单批改")
+    return e
+
+
+def _send(e: Endorsement, *, purpose: str, phone: str, tag: str, purpose_zh: str, client: ClientInfo) -> str:
+    challenge, code = otp.otp_issue(purpose=purpose, subject=e.number, phone=phone, ip=client.ip)
+    send_code(phone, code, e.policy.number, f"{e.number}{tag}.{challenge.pk}", purpose_zh)
     return mask_phone(phone)
 
 
-def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    require_signed(e)
-    challenge = otp.otp_check(purpose=OTP_PURPOSE, subject=e.number, code=code)
+def _verify(number: str, *, purpose: str, code: str, field: str, who: str, client: ClientInfo) -> Endorsement:
+    """Check a code (outside any transaction: a wrong one uses up an attempt), then record it."""
+    _signed(number)
+    challenge = otp.otp_check(purpose=purpose, subject=number, code=code)
     with transaction.atomic():
         e = locked_endorsement(number)
         require_signed(e)
-        e.otp_verified_at = challenge.verified_at
-        e.save(update_fields=["otp_verified_at"])
+        setattr(e, field, challenge.verified_at)
+        e.save(update_fields=[field])
         audit_record(
-            action="endorsement.otp_verified",
-            actor=f"customer:{e.policy.number}",
+            action=f"endorsement.{field.removesuffix('_at')}",
+            actor=f"{who}:{e.policy.number}",
             subject_type="policy",
             subject_id=e.policy.number,
             data={"endorsement": e.number, "ip": client.ip},
@@ -145,15 +147,24 @@ def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> End
     return e
 
 
+def endorsement_otp_send(*, number: str, client: ClientInfo) -> str:
+    e = _signed(number, related="policy__applicant")
+    phone = e.policy.applicant.phone
+    return _send(e, purpose=OTP_PURPOSE, phone=phone, tag="", purpose_zh="保单批改", client=client)
+
+
+def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
+    return _verify(
+        number, purpose=OTP_PURPOSE, code=code, field="otp_verified_at", who="customer", client=client
+    )
+
+
 def endorsement_realname(*, number: str, bank_card: str, bank_phone: str, client: ClientInfo) -> Endorsement:
     """Four-element real-name check of the applicant (name and ID number on file, the bank card and the
     phone the bank holds); after the SMS code. The provider is called outside any transaction."""
     from epolicy.identity.providers.base import ProviderUnavailable
 
-    e = Endorsement.objects.select_related("policy__applicant").filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    require_signed(e)
+    e = _signed(number, related="policy__applicant")
     if e.otp_verified_at is None:
         raise ApplicationError("otp_required", "请先完成短信验证。")
     rate_limit_hit(bucket="motor_endorsement_realname", client=client.client_key, limit=10)
@@ -198,36 +209,24 @@ def endorsement_realname(*, number: str, bank_card: str, bank_phone: str, client
 
 def endorsement_consent_send(*, number: str, client: ClientInfo) -> str:
     """过户: a code to the new owner's phone; entering it is the new owner's consent."""
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    require_signed(e)
+    e = _signed(number, related="policy")
     if e.kind != "transfer":
         raise ApplicationError("endorsement_state", "该批改无需他人同意。")
     phone = e.changes["new_owner"]["phone"]
-    challenge, code = otp.otp_issue(purpose=CONSENT_PURPOSE, subject=e.number, phone=phone, ip=client.ip)
-    send_code(phone, code, e.policy.number, f"{e.number}.consent.{challenge.pk}", "车辆过户同意")
-    return mask_phone(phone)
+    return _send(
+        e, purpose=CONSENT_PURPOSE, phone=phone, tag=".consent", purpose_zh="车辆过户同意", client=client
+    )
 
 
 def endorsement_consent_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
-    e = Endorsement.objects.filter(number=number).first()
-    if e is None:
-        raise ApplicationError("not_found", "没有这个批改申请。")
-    require_signed(e)
-    challenge = otp.otp_check(purpose=CONSENT_PURPOSE, subject=e.number, code=code)
-    with transaction.atomic():
-        e = locked_endorsement(number)
-        e.consent_verified_at = challenge.verified_at
-        e.save(update_fields=["consent_verified_at"])
-        audit_record(
-            action="endorsement.consent_verified",
-            actor=f"new_owner:{e.policy.number}",
-            subject_type="policy",
-            subject_id=e.policy.number,
-            data={"endorsement": e.number, "ip": client.ip},
-        )
-    return e
+    return _verify(
+        number,
+        purpose=CONSENT_PURPOSE,
+        code=code,
+        field="consent_verified_at",
+        who="new_owner",
+        client=client,
+    )
 
 
 def missing_steps(e: Endorsement, *, now: dt.datetime | None = None) -> list[str]:
