@@ -95,6 +95,8 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
         application=app,
         applicant=app.applicant,
         plate=app.plate,
+        vin_index=app.vin_index,
+        insured_id_index=app.insured.id_number_index,
         period_start=app.period_start,
         period_end=app.period_end,
         premium=display.product_premium(app, code),

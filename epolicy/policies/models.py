@@ -35,6 +35,10 @@ class Policy(models.Model):
     # Keyed blind index of the plate (same context as Application.plate_index): the public query
     # matches number + applicant's ID number + plate through it.
     plate_index = models.CharField(max_length=64, db_index=True)
+    # Who and what the policy covers now (an endorsement may change them: a corrected VIN, a transfer's
+    # new insured): keyed blind indexes the public query matches, kept beside the plate's.
+    vin_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    insured_id_index = models.CharField(max_length=64, blank=True, default="")
     period_start = models.DateField()
     period_end = models.DateField()
     premium = models.DecimalField(max_digits=12, decimal_places=2)

@@ -33,12 +33,14 @@ def _vehicle_matches(policy: Policy, plate_or_vin: str) -> bool:
     # Plate and VIN are encrypted: matched through their blind indexes (normalised the same way).
     if policy.plate:
         return policy.plate_index == plate_index_of(plate_or_vin)
-    return bool(plate_or_vin) and policy.application.vin_index == vin_index_of(plate_or_vin)
+    vin_index = policy.vin_index or policy.application.vin_index
+    return bool(plate_or_vin) and vin_index == vin_index_of(plate_or_vin)
 
 
 def _person_matches(policy: Policy, id_number: str) -> bool:
     wanted = Customer.id_index((id_number or "").strip())
-    return wanted in (policy.applicant.id_number_index, policy.application.insured.id_number_index)
+    insured = policy.insured_id_index or policy.application.insured.id_number_index
+    return wanted in (policy.applicant.id_number_index, insured)
 
 
 def download_token(policy: Policy) -> str:

@@ -44,7 +44,11 @@ def _policy(kind: str, settings) -> Policy:
 CHANGES = {
     "contact": {"phone": "13700001111", "address": "上海市浦东新区示例路 1 号"},
     "plate": {"plate": "京AF5678"},
-    "vehicle": {"engine_number": "E7654321", "brand_model": "示例牌 SL7152 轿车（更正）"},
+    "vehicle": {
+        "engine_number": "E7654321",
+        "brand_model": "示例牌 SL7152 轿车（更正）",
+        "vin": "LSVAB2BRXKN000001",
+    },
     "transfer": {"new_owner": NEW_OWNER},
     "coverage": {
         "remove": ["scratch"],
@@ -123,6 +127,11 @@ def test_each_kind_from_the_api_to_a_sealed_endorsement(
     )
     result = verify_document(pdf, bounded=False)
     assert result.genuine and result.endorsement == e and result.byte_identical
+    # Rendered as a page someone reads: one A4 page with ink on it.
+    png = subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(path)], capture_output=True
+    )
+    assert png.returncode == 0 and png.stdout.startswith(b"\x89PNG") and len(png.stdout) > 10_000
 
     view = current_view(policy)
     if kind == "contact":
@@ -137,9 +146,15 @@ def test_each_kind_from_the_api_to_a_sealed_endorsement(
             ).stdout.decode()
         )
     elif kind == "vehicle":
-        assert view.engine_number == "E7654321"
+        assert view.engine_number == "E7654321" and view.vin == "LSVAB2BRXKN000001"
+        assert policy.vin_index  # the corrected VIN is the one a new car's policy is queried by
     elif kind == "transfer":
         assert view.owner.name == NEW_OWNER["name"] and view.insured.name == NEW_OWNER["name"]
+        # The new insured can query the policy with their own ID number (the applicant still can).
+        from epolicy.policies.selectors import policy_find
+
+        for id_number in (NEW_OWNER["id_number"], applicant.id_number):
+            assert policy_find(policy_number=policy.number, id_number=id_number, plate=policy.plate) == policy
     elif kind == "coverage":
         names = " ".join(line["name"] for line in view.quote["commercial"]["lines"])
         assert "修理期间" in names and "划痕" not in names

@@ -25,6 +25,7 @@ from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 from epolicy.common.money import fen_int
 from epolicy.common.numbering import document_number
+from epolicy.common.vehicle_keys import vin_index_of
 from epolicy.notifications.services import Attachment, Recipient, notify
 from epolicy.parties.models import Customer
 from epolicy.payments.services import payment_refund_owe, payment_start
@@ -265,6 +266,13 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
         if e.kind == "plate":
             policy.plate = e.changes["plate"]
             fields.append("plate")
+        if e.kind == "vehicle" and "vin" in e.changes:
+            policy.vin_index = vin_index_of(e.changes["vin"])
+            fields.append("vin_index")
+        if e.kind == "transfer":
+            # The new owner, now the insured, can query the policy and download its documents.
+            policy.insured_id_index = Customer.id_index(e.changes["new_owner"]["id_number"])
+            fields.append("insured_id_index")
         if e.kind == "cancel":
             policy.status = Policy.Status.CANCELLED
             fields.append("status")
