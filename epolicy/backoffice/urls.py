@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from . import auth_views, ops_views, views
+from . import auth_views, endorsement_views, ops_views, views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("two-factor/verify/", auth_views.otp_verify, name="otp_verify"),
     path("two-factor/enroll/", auth_views.otp_enroll, name="otp_enroll"),
     path("policies/", views.policies, name="policies"),
+    path("policies/<str:number>/endorse/", endorsement_views.endorse, name="endorse"),
     path("applications/demo/", views.demo_application, name="demo_application"),
     path("applications/demo/<str:kind>/", views.demo_commercial, name="demo_commercial"),
     path("applications/new/", views.new_application, name="new_application"),

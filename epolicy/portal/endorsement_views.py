@@ -22,6 +22,7 @@ from epolicy.motor import display
 from epolicy.motor.endorsements import selectors as es_sel
 from epolicy.motor.endorsements import services as es
 from epolicy.motor.endorsements.coverage import coverage_options
+from epolicy.motor.endorsements.forms import changes_from_form
 from epolicy.motor.endorsements.state import current_view
 from epolicy.motor.models import Endorsement
 from epolicy.policies.models import Policy
@@ -164,38 +165,6 @@ def my_document(request: HttpRequest, number: str, doc: str) -> HttpResponse:
     return response
 
 
-def _changes_from(kind: str, post: Any) -> dict[str, Any]:
-    if kind == "contact":
-        return {k: post.get(k, "").strip() for k in ("phone", "email", "address") if post.get(k, "").strip()}
-    if kind == "plate":
-        return {"plate": post.get("plate", "")}
-    if kind == "vehicle":
-        return {
-            k: post.get(k, "").strip()
-            for k in ("vin", "engine_number", "brand_model")
-            if post.get(k, "").strip()
-        }
-    if kind == "transfer":
-        return {
-            "new_owner": {
-                "name": post.get("owner_name", ""),
-                "id_type": post.get("owner_id_type", "resident_id"),
-                "id_number": post.get("owner_id_number", ""),
-                "phone": post.get("owner_phone", ""),
-            }
-        }
-    if kind == "cancel":
-        return {"ground": post.get("ground", "")}
-    if kind == "coverage":
-        add: dict[str, Any] = {"code": post.get("add_code", "").strip()}
-        for name in ("parent", "amount", "days", "daily_amount", "seats", "rate"):
-            value = post.get(f"add_{name}", "").strip()
-            if value:
-                add[name] = int(value) if name in ("days", "seats") and value.isdigit() else value
-        return {"remove": post.getlist("remove"), "add": [add] if add["code"] else []}
-    return {}
-
-
 @require_http_methods(["GET", "POST"])
 def change(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     try:
@@ -213,7 +182,7 @@ def change(request: HttpRequest, number: str, kind: str) -> HttpResponse:
             e = es.endorsement_request(
                 policy_number=policy.number,
                 kind=kind,
-                changes=_changes_from(kind, request.POST),
+                changes=changes_from_form(kind, request.POST),
                 actor=f"customer:{policy.number}",
             )
             return HttpResponseRedirect(reverse("portal:my_endorsement", args=[policy.number, e.number]))

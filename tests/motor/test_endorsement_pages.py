@@ -181,3 +181,30 @@ def test_the_console_shows_a_policys_endorsements_and_refunds(client, policy, co
     section = page[page.index('id="endorsements"') :]
     assert e.number in section and "退保" in section and "已生效" in section
     assert f"RF{e.number}01" in section and str(int(policy.premium * 100)) in section
+
+
+def test_staff_ask_for_a_change_on_the_applicants_behalf_and_the_applicant_confirms(
+    client, policy, committed
+):
+    from django.contrib.auth import get_user_model
+
+    from epolicy.notifications.models import SmsMessage
+
+    staff = get_user_model().objects.create_user("carol", password="pw-123456", is_staff=True)
+    client.force_login(staff)
+    form = client.get(f"/console/policies/{policy.number}/endorse/?kind=cancel").content.decode()
+    assert 'name="ground"' in form and "代投保人申请批改" in form
+    refused = client.post(f"/console/policies/{policy.number}/endorse/", {"kind": "cancel", "ground": "sold"})
+    assert refused.status_code == 422 and 'data-code="cancel_ground_invalid"' in refused.content.decode()
+    with committed(execute=True):
+        done = client.post(
+            f"/console/policies/{policy.number}/endorse/", {"kind": "cancel", "ground": "lost"}
+        )
+    assert done.status_code == 302
+    e = Endorsement.objects.get(policy=policy)
+    assert e.requested_by == "staff:carol" and e.status == Endorsement.Status.REQUESTED
+    sms = SmsMessage.objects.filter(phone_masked=mask_phone(policy.applicant.phone)).order_by("-id").first()
+    assert "退保" in sms.text and "/m/p/" in sms.text
+    # Staff cannot take the applicant's steps: the page for them is the applicant's own, behind their SMS.
+    client.logout()
+    assert client.post(f"/m/p/{policy.number}/e/{e.number}/", {"action": "apply"}).status_code == 404

@@ -39,6 +39,11 @@ def context(event: str) -> dict[str, Any]:
             "product_short_name": "交强险",
             "valid_minutes": 5,
         },
+        "motor.endorsement_requested": {
+            "policy_number": "PDZA20261201000001",
+            "change_name": "退保",
+            "url": "https://insurer.example/m/p/",
+        },
         "motor.endorsement_issued": {
             "applicant_name": NAME,
             "policy_number": "PDZA20261201000001",
