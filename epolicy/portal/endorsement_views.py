@@ -5,7 +5,6 @@ to the sealed e-endorsement. Every step is checked again by the services: the pa
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from epolicy.common.request_meta import ClientInfo
 from epolicy.motor import display
 from epolicy.motor.endorsements import selectors as es_sel
 from epolicy.motor.endorsements import services as es
+from epolicy.motor.endorsements.access import grant_access, has_access
 from epolicy.motor.endorsements.coverage import coverage_options
 from epolicy.motor.endorsements.forms import changes_from_form
 from epolicy.motor.endorsements.state import current_view
@@ -31,8 +31,6 @@ from epolicy.products.motor_products import motor_catalogue
 
 from .views import page
 
-SESSION_KEY = "motor_policy_access"
-ACCESS_SECONDS = 30 * 60
 STEP_LABELS = {
     "sign": "签名",
     "sms": "短信验证",
@@ -42,20 +40,10 @@ STEP_LABELS = {
 }
 
 
-def _grant(request: HttpRequest, number: str) -> None:
-    granted = {k: v for k, v in request.session.get(SESSION_KEY, {}).items() if v > time.time()}
-    granted[number] = time.time() + ACCESS_SECONDS
-    request.session[SESSION_KEY] = dict(list(granted.items())[-5:])
-
-
 def _policy(request: HttpRequest, number: str) -> Policy:
     """The policy this browser signed in to; anything else is the same not_found (nothing to probe)."""
-    expires = request.session.get(SESSION_KEY, {}).get(number, 0)
-    policy = (
-        Policy.objects.select_related("applicant").filter(number=number).first()
-        if expires > time.time()
-        else None
-    )
+    allowed = has_access(request.session, number)
+    policy = Policy.objects.select_related("applicant").filter(number=number).first() if allowed else None
     if policy is None:
         raise ApplicationError("not_found", "请先通过保单号、投保人证件号和短信验证码登录。")
     return policy
@@ -83,7 +71,7 @@ def login(request: HttpRequest) -> HttpResponse:
                 policy = es.policy_access_verify(
                     policy_number=form["policy_number"], code=request.POST.get("code", "")
                 )
-                _grant(request, policy.number)
+                grant_access(request.session, policy.number)
                 return HttpResponseRedirect(reverse("portal:my_policy", args=[policy.number]))
         except ApplicationError as exc:
             error = exc

@@ -50,3 +50,8 @@ def endorsements_of(policy: Policy) -> list[ArchivedObject]:
 
 def bound_people_count(openid: str) -> int:
     return len(wechat_people_of(openid))
+
+
+def is_applicant(openid: str, policy: Policy) -> bool:
+    """Whether a person bound to this openid is the policy's applicant (who alone may change it)."""
+    return policy.applicant.id_number_index in wechat_people_of(openid)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("unbind/", views.unbind, name="unbind"),
     path("policies/", views.policies, name="policies"),
     path("p/<str:number>/", views.policy, name="policy"),
+    path("p/<str:number>/endorse/", views.endorse, name="endorse"),
     path("p/<str:number>/policy.pdf", views.policy_pdf, name="policy_pdf"),
     path("p/<str:number>/mark.pdf", views.mark_pdf, name="mark_pdf"),
     path("p/<str:number>/e/<str:public_id>.pdf", views.endorsement_pdf, name="endorsement_pdf"),

@@ -19,6 +19,7 @@ from epolicy.archive.services import archive_read
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
+from epolicy.motor.endorsements.access import grant_access
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.verification.api import uploaded_file, verify_upload
 from epolicy.verification.services import policy_summary
@@ -234,8 +235,30 @@ def policy(request: HttpRequest, openid: str, number: str) -> HttpResponse:
             "summary": policy_summary(found),
             "has_mark": bool(found.mark_document_id),
             "endorsements": endorsements,
+            "can_endorse": selectors.is_applicant(openid, found),
         },
     )
+
+
+@signed_in
+@require_POST
+def endorse(request: HttpRequest, openid: str, number: str) -> HttpResponse:
+    """To the policyholder's own pages for changes and cancellation (/m/p/): the applicant bound here
+    proved who they are by ID number and SMS code, so this browser is let in to that policy."""
+    try:
+        found = selectors.policy_of(openid, number)
+    except ApplicationError as exc:
+        return _not_found(request, exc)
+    if not selectors.is_applicant(openid, found):
+        return _message(
+            request,
+            ApplicationError(
+                "permission_denied", "批改和退保须由投保人本人办理；被保险人可查询、下载保单和批单。"
+            ),
+            retry=False,
+        )
+    grant_access(request.session, found.number)
+    return HttpResponseRedirect(reverse("portal:my_policy", args=[found.number]))
 
 
 def _pdf(data: bytes, filename: str) -> HttpResponse:

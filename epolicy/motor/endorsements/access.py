@@ -4,6 +4,9 @@ the two match or not, so the page never tells whether a policy exists."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 
@@ -15,6 +18,20 @@ from epolicy.parties.models import Customer
 from epolicy.policies.models import Policy
 
 ACCESS_PURPOSE = "motor_policy_access"
+SESSION_KEY = "motor_policy_access"
+ACCESS_SECONDS = 30 * 60
+
+
+def grant_access(session: Any, number: str) -> None:
+    """This browser may see and change the policy for 30 minutes: its applicant proved who they are (an
+    SMS code here, or a WeChat binding by ID number and SMS code). At most five policies at a time."""
+    granted = {k: v for k, v in session.get(SESSION_KEY, {}).items() if v > time.time()}
+    granted[number] = time.time() + ACCESS_SECONDS
+    session[SESSION_KEY] = dict(list(granted.items())[-5:])
+
+
+def has_access(session: Any, number: str) -> bool:
+    return bool(session.get(SESSION_KEY, {}).get(number, 0) > time.time())
 
 
 def policy_access_send(*, policy_number: str, id_number: str, client: ClientInfo) -> None:
