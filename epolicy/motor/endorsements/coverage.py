@@ -126,7 +126,12 @@ def check_coverage(raw: dict[str, Any], view: Application) -> tuple[dict[str, An
             "annual_before": str(before_annual),
             "annual_after": str(quote.total),
         },
-        {"lines": [line["name"] for line in stored.get("lines", [])]},
+        {
+            "lines": [
+                {"code": line["code"], "name": line["name"], "premium": line["premium"]}
+                for line in stored.get("lines", [])
+            ]
+        },
     )
 
 
@@ -199,3 +204,21 @@ def coverage_options(view: Application) -> dict[str, Any]:
         ],
         "addable": addable,
     }
+
+
+def coverage_rows(changes: dict[str, Any], before: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """(险别, 变更前, 变更后) of a coverage change, with each line's annual premium."""
+    old = {line["code"]: line for line in before.get("lines", []) if isinstance(line, dict)}
+    new = {line["code"]: line for line in changes["commercial"].get("lines", [])}
+    rows = [
+        (line["name"], f"已投保（年保费 {line['premium']} 元）", "减少")
+        for code, line in old.items()
+        if code not in new
+    ]
+    rows += [
+        (line["name"], "未投保", f"增加（年保费 {line['premium']} 元）")
+        for code, line in new.items()
+        if code not in old
+    ]
+    rows.append(("商业险年保险费合计", f"{changes['annual_before']} 元", f"{changes['annual_after']} 元"))
+    return tuple(rows)

@@ -47,6 +47,10 @@ def change_rows(e: Endorsement, before: Application, after: Application) -> tupl
             ("机动车所有人", before.owner.name, who),
             ("被保险人", before.insured.name, who),
         )
+    if e.kind == "coverage":
+        from .coverage import coverage_rows
+
+        return coverage_rows(c, e.before)
     if e.kind == "cancel":
         return (("保单状态", "有效" if e.policy.status == Policy.Status.IN_FORCE else "未起保", "已退保"),)
     return ()
@@ -80,13 +84,19 @@ def _change_section(e: Endorsement) -> Section:
 
 
 def _money_section(e: Endorsement) -> Section | None:
-    if e.kind != "cancel":
-        return None
-    return Section(
-        "退费计算",
-        (Field("应退保险费", f"{fmt_cny(e.refund)}元（原路退回付款账户）"),),
-        paragraphs=(e.refund_basis,),
-    )
+    if e.premium_due > 0:
+        return Section(
+            "保险费计算",
+            (Field("应补交保险费", f"{fmt_cny(e.premium_due)}元（投保人本人缴纳后生效）"),),
+            paragraphs=(e.refund_basis,),
+        )
+    if e.refund > 0 or e.kind == "cancel":
+        return Section(
+            "退费计算",
+            (Field("应退保险费", f"{fmt_cny(e.refund)}元（原路退回付款账户）"),),
+            paragraphs=(e.refund_basis,),
+        )
+    return None
 
 
 def render_request(e: Endorsement, before: Application, after: Application) -> RenderedDocument:
@@ -149,6 +159,10 @@ def render_endorsement(
     ]
     if e.kind == "cancel":
         lines.append(f"本保险合同自该时起解除，应退保险费人民币 {fmt_cny(e.refund)} 元原路退回付款账户。")
+    elif e.premium_due > 0:
+        lines.append(f"投保人已缴纳增加的保险费人民币 {fmt_cny(e.premium_due)} 元。")
+    elif e.refund > 0:
+        lines.append(f"应退保险费人民币 {fmt_cny(e.refund)} 元原路退回付款账户。")
     if tax_text:
         lines.append(tax_text)
     if e.kind == "transfer":
@@ -165,9 +179,11 @@ def render_endorsement(
             insurer=InsurerInfo.from_settings(),
             sections=tuple(sections),
             lines=tuple(lines),
-            amount_label="应退保险费" if e.kind == "cancel" else "收付金额",
-            amount=f"{fmt_cny(e.refund)}元",
-            amount_upper=cny_upper(e.refund),
+            amount_label="应补交保险费"
+            if e.premium_due > 0
+            else ("应退保险费" if e.refund or e.kind == "cancel" else "收付金额"),
+            amount=f"{fmt_cny(e.premium_due or e.refund)}元",
+            amount_upper=cny_upper(e.premium_due or e.refund),
             verify_url=verify_url(e.number, e.verify_code),
         )
     )
