@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "epolicy.common.middleware.PublicRateLimitMiddleware",
     "epolicy.common.middleware.RequestBodyLimitMiddleware",
     "epolicy.common.middleware.ApiRequestLogMiddleware",
+    "epolicy.common.envelope_middleware.SMEnvelopeMiddleware",  # 国密报文 on /api/v1/ (docs/sm-envelope.md)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -360,6 +361,9 @@ IDENTITY_HTTP_TIMEOUT = float(os.environ.get("EPOLICY_IDENTITY_HTTP_TIMEOUT", "1
 # SIGNING_KEY_DIR; "pkcs11": a PKCS#11 token), the optional separate signing service, and the TSA.
 SIGNING_KEYSTORE = os.environ.get("EPOLICY_SIGNING_KEYSTORE", "database")
 SIGNING_KEY_DIR = os.environ.get("EPOLICY_SIGNING_KEY_DIR", str(VAR_DIR / "keys"))
+# The insurer seal's algorithm: "rsa" (default) or "sm2", the optional 国密 track: SM2/SM3 seal from
+# the SM2 dev PKI in SIGNING_KEY_DIR/sm2 (`epolicy pki_sm2_init`; docs/sm2-signing.md).
+SEAL_ALGORITHM = os.environ.get("EPOLICY_SEAL_ALGORITHM", "rsa").strip().lower()
 PKCS11 = {
     "module": os.environ.get("EPOLICY_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
     "token_label": os.environ.get("EPOLICY_PKCS11_TOKEN", "epolicy"),
@@ -369,6 +373,20 @@ CORE_SYSTEM_URL = os.environ.get("EPOLICY_CORE_SYSTEM_URL", "")
 CORE_SYSTEM_SECRET = _SECRETS["core_system_secret"]
 SIGNING_SERVICE_URL = os.environ.get("EPOLICY_SIGNING_SERVICE_URL", "")  # empty: sign in-process
 SIGNING_SERVICE_TOKEN = _SECRETS["signing_service_token"]
+# TLS of the link to the signing service (docs/signing-service.md). Client side: the CA file that signed
+# the service's certificate (default: the system's store) and, for mutual TLS, this client's certificate
+# and key. Server side (`epolicy signing_server`): its certificate and key, and the CA whose client
+# certificates it requires (empty: no client certificate asked for).
+SIGNING_SERVICE_TLS = {
+    "ca_file": os.environ.get("EPOLICY_SIGNING_SERVICE_CA", ""),
+    "client_cert": os.environ.get("EPOLICY_SIGNING_SERVICE_CLIENT_CERT", ""),
+    "client_key": os.environ.get("EPOLICY_SIGNING_SERVICE_CLIENT_KEY", ""),
+    "server_cert": os.environ.get("EPOLICY_SIGNING_TLS_CERT", ""),
+    "server_key": os.environ.get("EPOLICY_SIGNING_TLS_KEY", ""),
+    "server_client_ca": os.environ.get("EPOLICY_SIGNING_TLS_CLIENT_CA", ""),
+}
+# Plain HTTP to the signing service only inside a segment the insurer declares trusted (production).
+SIGNING_SERVICE_TRUSTED_SEGMENT = _env_bool("EPOLICY_SIGNING_SERVICE_TRUSTED_SEGMENT", False)
 TSA_URL = os.environ.get("EPOLICY_TSA_URL", "")  # empty: the platform's own timestamp authority
 TSA_API_KEY = os.environ.get("EPOLICY_TSA_API_KEY", "")  # X-API-Key sent to TSA_URL (scope "tsa")
 CERT_EXPIRY_WARNING_DAYS = int(os.environ.get("EPOLICY_CERT_EXPIRY_WARNING_DAYS", "90"))
@@ -508,6 +526,11 @@ if PRODUCTION:
         _required["EPOLICY_CORE_SYSTEM_SECRET"] = CORE_SYSTEM_SECRET
     if SIGNING_SERVICE_URL:
         _required["EPOLICY_SIGNING_SERVICE_TOKEN"] = SIGNING_SERVICE_TOKEN
+        if not SIGNING_SERVICE_URL.startswith("https://") and not SIGNING_SERVICE_TRUSTED_SEGMENT:
+            raise ImproperlyConfigured(
+                "production signs over https:// only (EPOLICY_SIGNING_SERVICE_URL); plain http only inside a "
+                "segment declared trusted with EPOLICY_SIGNING_SERVICE_TRUSTED_SEGMENT=1"
+            )
     if any(".http." in PROVIDERS[k] for k in ("realname", "face", "video")):
         _required["EPOLICY_IDENTITY_HTTP_SECRET"] = IDENTITY_HTTP_SECRET
     if PROVIDERS["wechat"].endswith(".wechat.WeChatTemplateMessages"):
@@ -557,3 +580,34 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     # Health checks from the load balancer arrive over plain HTTP on the private network.
     SECURE_REDIRECT_EXEMPT = [r"^ops/health"]
+
+# --- SM envelope (国密报文 with outside systems; docs/sm-envelope.md) ---------------------------------------
+# The platform's own SM2 key and certificate: made at random on first start in development (var/sm-envelope/,
+# mode 0600, like var/secrets.json); in production the operator's files (`epolicy api_client envelope-key
+# --generate` makes them). The core system's SM2 certificate or public key (PEM file), when given, makes the
+# core-system HTTP adapter seal its requests and accept only sealed answers signed by that key.
+_SM_DIR = VAR_DIR / "sm-envelope"
+SM_ENVELOPE: dict[str, Any] = {
+    "platform_id": os.environ.get("EPOLICY_SM_ENVELOPE_PLATFORM_ID", "epolicy"),
+    "key_file": os.environ.get(
+        "EPOLICY_SM_ENVELOPE_KEY_FILE", "" if PRODUCTION else str(_SM_DIR / "platform-key.pem")
+    ),
+    "certificate_file": os.environ.get(
+        "EPOLICY_SM_ENVELOPE_CERT_FILE", "" if PRODUCTION else str(_SM_DIR / "platform-cert.pem")
+    ),
+    "max_skew_seconds": int(os.environ.get("EPOLICY_SM_ENVELOPE_MAX_SKEW_SECONDS", "300")),
+    "path_prefixes": ["/api/v1/"],
+    "core_system_peer_file": os.environ.get("EPOLICY_CORE_SYSTEM_SM_PEER_FILE", ""),
+    "core_system_peer_id": os.environ.get("EPOLICY_CORE_SYSTEM_SM_PEER_ID", "core-system"),
+}
+if not PRODUCTION and not os.environ.get("EPOLICY_SM_ENVELOPE_KEY_FILE"):
+    from epolicy.common.gm.keyfile import ensure_key_pair
+
+    ensure_key_pair(
+        Path(SM_ENVELOPE["key_file"]),
+        Path(SM_ENVELOPE["certificate_file"]),
+        common_name=f"{SM_ENVELOPE['platform_id']} SM envelope",
+        organization=INSURER["name"],
+    )
+elif PRODUCTION and SM_ENVELOPE["key_file"] and not Path(SM_ENVELOPE["key_file"]).is_file():
+    raise ImproperlyConfigured(f"EPOLICY_SM_ENVELOPE_KEY_FILE {SM_ENVELOPE['key_file']} does not exist")

@@ -67,11 +67,13 @@ def service_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_signing_server(env: dict[str, str], log: Path) -> tuple[str, subprocess.Popen]:
+def start_signing_server(
+    env: dict[str, str], log: Path, extra: tuple[str, ...] = ()
+) -> tuple[str, subprocess.Popen]:
     """`epolicy signing_server` on a free port; returns its base URL once it listens."""
     with log.open("w") as stderr:
         proc = subprocess.Popen(
-            [EPOLICY, "signing_server", "--host", "127.0.0.1", "--port", "0"],
+            [EPOLICY, "signing_server", "--host", "127.0.0.1", "--port", "0", *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=stderr,

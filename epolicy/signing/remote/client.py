@@ -139,15 +139,26 @@ def _base_url() -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
 
 
+def tls_context() -> ssl.SSLContext:
+    """TLS 1.2 or newer, the service's certificate checked (host name included) against the configured
+    CA file (EPOLICY_SIGNING_SERVICE_CA; else the system's store), and this client's own certificate
+    when the service asks for one (mutual TLS)."""
+    tls = settings.SIGNING_SERVICE_TLS
+    context = ssl.create_default_context(cafile=tls["ca_file"] or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls["client_cert"]:
+        context.load_cert_chain(tls["client_cert"], tls["client_key"] or None)
+    return context
+
+
 def _transport(method: str, url: str, headers: dict[str, str], body: bytes) -> Response:
     """One HTTP exchange; raises OSError or http.client.HTTPException when there is no answer."""
     parts = urlsplit(url)
     assert parts.hostname is not None
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        # Trusts the system's CA store (or the file named by SSL_CERT_FILE).
         conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=ssl.create_default_context()
+            parts.hostname, parts.port, timeout=CONNECT_TIMEOUT, context=tls_context()
         )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT)

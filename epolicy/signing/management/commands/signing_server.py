@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import socketserver
+import ssl
 from types import FrameType
 from typing import Any
 from wsgiref import simple_server
@@ -46,6 +47,33 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+def _tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
+    """TLS 1.2 or newer with the service's certificate; with `client_ca`, a client certificate signed by
+    that CA is required of every connection (mutual TLS)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key or None)
+        if client_ca:
+            context.load_verify_locations(cafile=client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"cannot load the TLS certificate or key: {exc}") from exc
+    return context
+
+
+def _serve_tls(server: socketserver.BaseServer, context: ssl.SSLContext) -> None:
+    """Accept TLS connections; each handshake runs in the request's own thread (on its first read), so
+    a slow or silent client never holds up the accepting loop."""
+    plain_get_request = server.get_request  # type: ignore[attr-defined]
+
+    def get_request() -> tuple[Any, Any]:
+        sock, address = plain_get_request()
+        return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    server.get_request = get_request  # type: ignore[attr-defined,method-assign]
+
+
 class _Handler(simple_server.WSGIRequestHandler):
     # A client that stops sending must not hold a thread for ever.
     timeout = 60
@@ -66,9 +94,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", type=int, default=8765, help="port to listen on (default 8765; 0 picks a free one)"
         )
+        tls = settings.SIGNING_SERVICE_TLS
+        parser.add_argument("--tls-cert", default=tls["server_cert"], help="PEM certificate (chain) for TLS")
+        parser.add_argument("--tls-key", default=tls["server_key"], help="PEM private key for TLS")
+        parser.add_argument(
+            "--tls-client-ca",
+            default=tls["server_client_ca"],
+            help="require client certificates from this CA",
+        )
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         self._refuse_bad_configuration()
+        cert, key, client_ca = options["tls_cert"], options["tls_key"], options["tls_client_ca"]
+        if client_ca and not cert:
+            raise CommandError("--tls-client-ca needs --tls-cert: client certificates are asked for over TLS")
+        if not cert and settings.PRODUCTION and not settings.SIGNING_SERVICE_TRUSTED_SEGMENT:
+            raise CommandError(
+                "production serves the signing service over TLS (--tls-cert/--tls-key or "
+                "EPOLICY_SIGNING_TLS_*); plain HTTP only in a segment declared trusted "
+                "(EPOLICY_SIGNING_SERVICE_TRUSTED_SEGMENT=1)"
+            )
+        context = _tls_context(cert, key, client_ca) if cert else None
         # This process answers only the service's URLs: no admin, API or pages next to the keys.
         settings.ROOT_URLCONF = URLCONF
         app = WSGIHandler()
@@ -78,12 +124,20 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc}") from exc
         server.set_app(app)
+        if context is not None:
+            _serve_tls(server, context)
         bound_port = server.server_address[1]
         self._warn_without_pki()
         shown_host = f"[{host}]" if ":" in host else host
+        scheme = "https" if context is not None else "http"
         self.stdout.write(
-            f"epolicy signing service listening on http://{shown_host}:{bound_port}{API_PREFIX}"
+            f"epolicy signing service listening on {scheme}://{shown_host}:{bound_port}{API_PREFIX}"
         )
+        if context is not None:
+            self.stdout.write(
+                "TLS 1.2+"
+                + (", client certificates required" if client_ca else ", no client certificate asked")
+            )
         allowed = ", ".join(settings.ALLOWED_HOSTS)
         self.stdout.write(f"clients must use a host name listed in EPOLICY_ALLOWED_HOSTS ({allowed})")
         self.stdout.flush()
