@@ -29,7 +29,7 @@ from pyhanko.sign.general import SigningError
 from epolicy.common import clock
 from epolicy.common.types import SignatureBox
 
-from . import appearance, keystore, pki, tsa
+from . import appearance, keystore, pki, sm2, tsa
 from .pki import LoadedCredential, Role
 from .tsa import TSA_POLICY_OID, PlatformTimeStamper
 
@@ -149,6 +149,8 @@ def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单�
         from .remote import client
 
         return client.seal_document(pdf, box=box, reason=reason)
+    if sm2.enabled():
+        return _seal_sm2(pdf, box=box, reason=reason)
     seal, tsa_credential = _with_tsa(Role.SEAL)
     insurer = settings.INSURER
     writer = _open(pdf, box)
@@ -184,6 +186,49 @@ def seal_document(pdf: bytes, *, box: SignatureBox, reason: str = "电子保单�
     return SignedResult(
         pdf=signed,
         certificate_serial=pki.serial_hex(seal.certificate),
+        certificate_fingerprint=seal.fingerprint,
+        signed_at=signed_at,
+    )
+
+
+def _seal_sm2(pdf: bytes, *, box: SignatureBox, reason: str) -> SignedResult:
+    """The seal on the SM2 track: SM3 digest, SM2 signature, the same PAdES B-T layout (sm2/signer)."""
+    from .sm2 import signer as sm2_signer
+    from .sm2 import store as sm2_store
+
+    seal = sm2_store.load_seal()
+    tsa_credential = pki.load_credential(Role.TSA) if tsa.uses_platform_tsa() else None
+    insurer = settings.INSURER
+    writer = _open(pdf, box)
+    meta = signers.PdfSignatureMetadata(
+        field_name=SEAL_FIELD,
+        md_algorithm=sm2.oids.SM3_NAME,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        name=insurer["name"],
+        certify=not writer.prev.embedded_signatures,
+        docmdp_permissions=SEAL_DOCMDP,
+    )
+    reserved = _reserve(
+        [
+            seal.certificate.dump(),
+            *(c.dump() for c in seal.chain if c.self_signed == "no"),
+            *_tsa_certificates(tsa_credential),
+        ]
+    )
+    signed, signed_at = _sign(
+        pdf,
+        writer,
+        meta=meta,
+        signer=sm2_signer.Sm2Signer(key=seal.key, cert=seal.certificate, chain=seal.chain),
+        tsa_credential=tsa_credential,
+        box=box,
+        style=appearance.seal_style(insurer["name"]),
+        reserved=reserved,
+    )
+    return SignedResult(
+        pdf=signed,
+        certificate_serial=seal.serial_hex,
         certificate_fingerprint=seal.fingerprint,
         signed_at=signed_at,
     )

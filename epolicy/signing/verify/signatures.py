@@ -21,6 +21,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 from pyhanko_certvalidator.policy_decl import NO_REVOCATION, CertRevTrustPolicy
 
+from ..sm2.cms import is_sm2
 from .report import (
     CHECK_CHAIN,
     CHECK_INTEGRITY,
@@ -100,46 +101,22 @@ class _Outcome:
         self.codes.append(code)
 
 
-def check_signature(
-    sig: EmbeddedPdfSignature,
-    trust: Trust,
-    revinfo: Revinfo,
-    at: dt.datetime,
-    proof: dt.datetime,
+def modification_check(
+    out: _Outcome,
+    coverage: SignatureCoverageLevel | None,
+    level: ModificationLevel | None,
+    docmdp_ok: bool | None,
     *,
     is_last: bool,
-    additions: tuple[str, ...] = (),
-) -> SignatureInfo:
-    """The five checks of one signature. `additions`: what follows the last signature that is neither
-    covered by a signature nor proven validation data or a document timestamp (additions.py)."""
-    ts_time = timestamp_time(sig)
-    signer_moment = ts_time or proof
-    status: PdfSignatureStatus = validate_pdf_signature(
-        sig,
-        signer_validation_context=signer_context(trust, revinfo, signer_moment),
-        ts_validation_context=timestamp_context(trust, revinfo, proof),
-    )
-    ts_status = status.timestamp_validity
-    level = status.modification_level
-    coverage = status.coverage
-    cert = sig.signer_cert
-    role = role_of(cert, trust)
-    out = _Outcome()
-    revoked_at: dt.datetime | None = None
-
-    # 完整性
-    if not (status.intact and status.valid):
-        out.fail("integrity", "integrity_broken", "签名值与签章覆盖的内容不符：文件在签章后被改动或已损坏。")
-    if ts_status is not None and not (ts_status.intact and ts_status.valid):
-        out.fail("integrity", "integrity_broken", "签章时间戳与签名值不符，时间戳已被改动或损坏。")
-
-    # 签后修改
+    additions: tuple[str, ...],
+) -> None:
+    """签后修改: the signature covers its whole revision, and only what it permits follows."""
     if (
         coverage is None
         or coverage < SignatureCoverageLevel.ENTIRE_REVISION
         or level is None
         or level > ModificationLevel.FORM_FILLING
-        or status.docmdp_ok is False
+        or docmdp_ok is False
         # After the last signature only DSS and document timestamps may follow.
         or (
             is_last
@@ -163,6 +140,93 @@ def check_signature(
             "unsigned_additions",
             f"签章后追加的内容不都是验证数据或存档时间戳：{'；'.join(additions)}。",
         )
+
+
+def timestamp_check(
+    out: _Outcome, ts_status: TimestampSignatureStatus | None, revinfo: Revinfo, proof: dt.datetime
+) -> None:
+    """时间戳 (trust and revocation of the TSA; an altered token is an integrity failure)."""
+    if ts_status is not None and ts_status.intact and ts_status.valid:
+        if not ts_status.trusted:
+            if ts_status.trust_problem_indic in EXPIRY:
+                out.fail(
+                    "timestamp",
+                    "expired",
+                    f"时间戳服务的证书在 {fmt(proof)} 已过有效期，"
+                    "且文件没有更晚的存档时间戳，签章时间无法证明。",
+                )
+            else:
+                out.fail("timestamp", "untrusted_signer", "签章时间戳不是由本公司认可的时间戳服务签发。")
+        else:
+            revocation = tsa_revoked(ts_status, revinfo, proof)
+            if revocation is not None:
+                out.fail(
+                    "timestamp", "revoked", f"时间戳服务的证书已于 {fmt(revocation.revoked_at)} 被吊销。"
+                )
+
+
+def timestamp_ok_message(
+    ts_status: TimestampSignatureStatus | None, proof: dt.datetime, at: dt.datetime
+) -> str:
+    if ts_status is None:
+        return (
+            "签章未附时间戳，按验证时间检查证书有效期。"
+            if proof == at
+            else f"签章未附时间戳；存档时间戳证明签章在 {fmt(proof)} 已存在。"
+        )
+    return (
+        f"签章时间 {fmt(ts_status.timestamp)} 由可信时间戳服务（{common_name(ts_status.signing_cert)}）证明。"
+    )
+
+
+def modification_ok_message(coverage: SignatureCoverageLevel | None, level: ModificationLevel | None) -> str:
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return "签章覆盖整个文件，签章后文件未被修改。"
+    if level is not None and level <= ModificationLevel.LTA_UPDATES:
+        return "签章后只追加了验证数据或存档时间戳（长期验证），已逐项核实，签章覆盖的内容未变。"
+    return "签章后只追加了其他签章（及验证数据、时间戳），签章覆盖的内容未变。"
+
+
+def check_signature(
+    sig: EmbeddedPdfSignature,
+    trust: Trust,
+    revinfo: Revinfo,
+    at: dt.datetime,
+    proof: dt.datetime,
+    *,
+    is_last: bool,
+    additions: tuple[str, ...] = (),
+) -> SignatureInfo:
+    """The five checks of one signature. `additions`: what follows the last signature that is neither
+    covered by a signature nor proven validation data or a document timestamp (additions.py)."""
+    if is_sm2(sig.signer_info):
+        # pyHanko cannot check SM2: the SM2 track's own checks, with the same report (verify/sm2.py).
+        from .sm2 import check_sm2_signature
+
+        return check_sm2_signature(sig, trust, revinfo, at, proof, is_last=is_last, additions=additions)
+    ts_time = timestamp_time(sig)
+    signer_moment = ts_time or proof
+    status: PdfSignatureStatus = validate_pdf_signature(
+        sig,
+        signer_validation_context=signer_context(trust, revinfo, signer_moment),
+        ts_validation_context=timestamp_context(trust, revinfo, proof),
+    )
+    ts_status = status.timestamp_validity
+    level = status.modification_level
+    coverage = status.coverage
+    cert = sig.signer_cert
+    role = role_of(cert, trust)
+    out = _Outcome()
+    revoked_at: dt.datetime | None = None
+
+    # 完整性
+    if not (status.intact and status.valid):
+        out.fail("integrity", "integrity_broken", "签名值与签章覆盖的内容不符：文件在签章后被改动或已损坏。")
+    if ts_status is not None and not (ts_status.intact and ts_status.valid):
+        out.fail("integrity", "integrity_broken", "签章时间戳与签名值不符，时间戳已被改动或损坏。")
+
+    # 签后修改
+    modification_check(out, coverage, level, status.docmdp_ok, is_last=is_last, additions=additions)
 
     # 证书链 and 吊销状态
     indic = status.trust_problem_indic
@@ -220,23 +284,7 @@ def check_signature(
         )
 
     # 时间戳
-    if ts_status is not None and ts_status.intact and ts_status.valid:
-        if not ts_status.trusted:
-            if ts_status.trust_problem_indic in EXPIRY:
-                out.fail(
-                    "timestamp",
-                    "expired",
-                    f"时间戳服务的证书在 {fmt(proof)} 已过有效期，"
-                    "且文件没有更晚的存档时间戳，签章时间无法证明。",
-                )
-            else:
-                out.fail("timestamp", "untrusted_signer", "签章时间戳不是由本公司认可的时间戳服务签发。")
-        else:
-            revocation = tsa_revoked(ts_status, revinfo, proof)
-            if revocation is not None:
-                out.fail(
-                    "timestamp", "revoked", f"时间戳服务的证书已于 {fmt(revocation.revoked_at)} 被吊销。"
-                )
+    timestamp_check(out, ts_status, revinfo, proof)
 
     if not out.codes and not status.bottom_line:
         # pyHanko's overall judgment has the last word (e.g. seed value constraints not met).
@@ -276,22 +324,8 @@ def _checks(
     path = status.validation_path
     root_name = name_cn(path.trust_anchor.authority.name) if path is not None else ""
     issuer = name_cn(cert.issuer)
-    if ts_status is None:
-        ts_ok = (
-            "签章未附时间戳，按验证时间检查证书有效期。"
-            if proof == at
-            else f"签章未附时间戳；存档时间戳证明签章在 {fmt(proof)} 已存在。"
-        )
-    else:
-        tsa_name = common_name(ts_status.signing_cert)
-        ts_ok = f"签章时间 {fmt(ts_status.timestamp)} 由可信时间戳服务（{tsa_name}）证明。"
-    level = status.modification_level
-    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
-        modification_ok = "签章覆盖整个文件，签章后文件未被修改。"
-    elif level is not None and level <= ModificationLevel.LTA_UPDATES:
-        modification_ok = "签章后只追加了验证数据或存档时间戳（长期验证），已逐项核实，签章覆盖的内容未变。"
-    else:
-        modification_ok = "签章后只追加了其他签章（及验证数据、时间戳），签章覆盖的内容未变。"
+    ts_ok = timestamp_ok_message(ts_status, proof, at)
+    modification_ok = modification_ok_message(status.coverage, status.modification_level)
     return (
         Check(
             CHECK_INTEGRITY,

@@ -27,6 +27,7 @@ from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 
 from .. import crl, pki
+from ..sm2 import store as sm2_store
 
 MAX_DSS_OBJECTS = 256
 
@@ -39,6 +40,9 @@ class Trust:
     customer_cas: tuple[x509.Certificate, ...]
     ca_certs: tuple[x509.Certificate, ...]
     crls: tuple[asn1_crl.CertificateList, ...]
+    # The SM2 track (docs/sm2-signing.md): SM2 roots and their CRLs, DER, read from the SM2 PKI's files.
+    sm2_roots: tuple[bytes, ...] = ()
+    sm2_crls: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ def _trust_version() -> tuple[object, ...]:
 
     credentials = SigningCredential.objects.aggregate(n=Count("id"), last=Max("id"))
     crls = CertificateRevocationList.objects.aggregate(n=Count("id"), last=Max("id"))
-    return (credentials["n"], credentials["last"], crls["n"], crls["last"])
+    return (credentials["n"], credentials["last"], crls["n"], crls["last"], sm2_store.version())
 
 
 def _read_trust() -> Trust:
@@ -138,6 +142,8 @@ def _read_trust() -> Trust:
         customer_cas=tuple(pki.customer_ca_certificates()),
         ca_certs=tuple(cas),
         crls=tuple(crl.current_crls_asn1()),
+        sm2_roots=sm2_store.trusted_roots(),
+        sm2_crls=sm2_store.crls(),
     )
 
 
