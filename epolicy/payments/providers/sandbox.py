@@ -64,7 +64,7 @@ class SandboxGateway:
             "notify_id": secrets.token_hex(8),
             "order_no": txn.merchant_order_no,
             "txn_id": txn.txn_id,
-            "status": "SUCCESS" if txn.status in {"success", "partially_refunded", "refunded"} else "FAILED",
+            "status": "SUCCESS" if txn.status in {"success", "part_refunded", "refunded"} else "FAILED",
             "amount_fen": txn.amount_fen,
             "payer_name": txn.payer_name,
             "payer_id_number": txn.payer_id_number,
@@ -81,7 +81,7 @@ class SandboxGateway:
         self, txn: SandboxTransaction, *, payer_name: str, payer_id_number: str, succeed: bool
     ) -> None:
         """The payer pays (or the bank declines) on the cashier page."""
-        if txn.status in {"success", "partially_refunded", "refunded"}:
+        if txn.status in {"success", "part_refunded", "refunded"}:
             return  # a finished transaction cannot be paid again
         txn.payer_name = payer_name.strip()
         txn.payer_id_number = payer_id_number.strip().upper()
@@ -157,7 +157,7 @@ class SandboxGateway:
         with transaction.atomic():
             txn = (
                 SandboxTransaction.objects.select_for_update()
-                .filter(merchant_order_no=order_no, status__in=["success", "partially_refunded", "refunded"])
+                .filter(merchant_order_no=order_no, status__in=["success", "part_refunded", "refunded"])
                 .order_by("-id")
                 .first()
             )
@@ -169,6 +169,6 @@ class SandboxGateway:
                 raise ValueError(f"sandbox gateway: refund of {order_no} exceeds what is left to refund")
             txn.refunded_fen += amount_fen
             txn.refund_nos = [*txn.refund_nos, refund_no]
-            txn.status = "refunded" if txn.refunded_fen == txn.amount_fen else "partially_refunded"
+            txn.status = "refunded" if txn.refunded_fen == txn.amount_fen else "part_refunded"
             txn.save(update_fields=["refunded_fen", "refund_nos", "status"])
         log.info("sandbox gateway: refunded %s fen of %s (%s, %s)", amount_fen, order_no, reason, refund_no)
