@@ -71,6 +71,7 @@ def login(request: HttpRequest) -> HttpResponse:
                 policy = es.policy_access_verify(
                     policy_number=form["policy_number"], code=request.POST.get("code", "")
                 )
+                request.session.cycle_key()  # a new session id once the person proved who they are
                 grant_access(request.session, policy.number)
                 return HttpResponseRedirect(reverse("portal:my_policy", args=[policy.number]))
         except ApplicationError as exc:
