@@ -155,8 +155,10 @@ def ensure_fresh_crls(*, root_key: pki.RootKey | None = None) -> list[Certificat
     now = clock.now()
     by_issuer = {row.issuer_id: row for row in latest_crls()}
     offline_due = dt.timedelta(days=pki.offline.root_crl_warning_days())
-    for ca in SigningCredential.objects.filter(role__in=CA_ROLES, not_after__gt=now).order_by(
-        "created_at", "id"
+    for ca in (
+        SigningCredential.objects.filter(role__in=CA_ROLES, not_after__gt=now)
+        .exclude(key_store=SigningCredential.KeyStore.EXTERNAL)  # an outside CA issues its own CRLs
+        .order_by("created_at", "id")
     ):
         latest = by_issuer.get(ca.pk)
         if pki.offline.is_offline(ca):
@@ -182,6 +184,8 @@ def ensure_fresh_crls(*, root_key: pki.RootKey | None = None) -> list[Certificat
 def refresh_crls() -> list[CertificateRevocationList]:
     """The scheduled CRL job: `ensure_fresh_crls` without any offline key, logging what needs one."""
     rows = ensure_fresh_crls()
+    if pki.external.refresh_external_crls():
+        rows = latest_crls()
     for warning in pki.offline.offline_crl_warnings():
         logger.warning("%s", warning.message)
     return rows

@@ -97,31 +97,33 @@ def store_for(role: str) -> str:
     if role == Role.ROOT_CA:
         return KeyStore.OFFLINE
     store = settings.SIGNING_KEYSTORE
-    if store not in KeyStore.values or store == KeyStore.OFFLINE:
+    if store not in KeyStore.values or store in (KeyStore.OFFLINE, KeyStore.EXTERNAL):
         raise ImproperlyConfigured(f"SIGNING_KEYSTORE must be database, files or pkcs11, not {store!r}")
     if store == KeyStore.PKCS11 and role not in PKCS11_ROLES:
         return KeyStore.DATABASE
     return store
 
 
-def generate_key(role: str, *, rsa_bits: int) -> NewKey:
-    """A new RSA key for `role`, made where the configured key store keeps it."""
-    store = store_for(role)
+def generate_key(role: str, *, rsa_bits: int, store: str | None = None) -> NewKey:
+    """A new RSA key for `role`, made where the configured key store (or `store`) keeps it."""
+    store = store or store_for(role)
     if store == KeyStore.PKCS11:
         return _pkcs11_generate(role, rsa_bits)
     key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     return NewKey(store=store, public_key=key.public_key(), private_key=key)
 
 
-def persist_key(new: NewKey, *, role: str, fingerprint: str, certificate_der: bytes) -> dict[str, Any]:
+def persist_key(new: NewKey, *, role: str, fingerprint: str, certificate_der: bytes | None) -> dict[str, Any]:
     """Write the key to its store; returns the credential fields that say where it is.
 
-    An offline key is not written here: `pki.offline.export_root_key` hands it to the operator.
+    An offline key is not written here: `pki.offline.export_root_key` hands it to the operator. A key
+    made for a certificate request (`pki.licensed`) has no certificate yet (`certificate_der` None).
     """
-    if new.store == KeyStore.OFFLINE:
-        raise ValueError("an offline key is exported to the operator (pki.offline), not stored online")
+    if new.store in (KeyStore.OFFLINE, KeyStore.EXTERNAL):
+        raise ValueError(f"a {new.store} key is not stored online")
     if new.store == KeyStore.PKCS11:
-        _pkcs11_store_certificate(new.token_label, certificate_der)
+        if certificate_der is not None:
+            _pkcs11_store_certificate(new.token_label, certificate_der)
         return {"key_store": KeyStore.PKCS11, "key_ref": new.token_label, "private_key": b""}
     assert new.private_key is not None
     pem = encrypt_pem(new.private_key)
@@ -176,6 +178,10 @@ def load_private_key(cred: SigningCredential) -> PrivateKey | None:
     """
     if cred.key_store == KeyStore.OFFLINE:
         raise OfflineKeyRequired(cred)
+    if cred.key_store == KeyStore.EXTERNAL:
+        raise KeyUnavailable(
+            f"credential {cred.pk} ({cred.role}) is an outside CA's: the platform has no key"
+        )
     if cred.key_store == KeyStore.PKCS11:
         return None
     if cred.key_store == KeyStore.FILES:
@@ -278,6 +284,28 @@ def _pkcs11_store_certificate(label: str, certificate_der: bytes) -> None:
                 Attribute.VALUE: certificate_der,
             }
         )
+
+
+def pkcs11_store_certificate(label: str, certificate_der: bytes) -> None:
+    """Keep a certificate next to the token key `label` (an imported licensed-CA certificate)."""
+    _pkcs11_store_certificate(label, certificate_der)
+
+
+def sign_with(new: NewKey, data: bytes) -> bytes:
+    """An RSA PKCS#1 v1.5 SHA-256 signature by a new key, wherever it is (a certificate request's)."""
+    if new.private_key is not None:
+        if not isinstance(new.private_key, rsa.RSAPrivateKey):
+            raise ValueError("only RSA keys sign certificate requests here")
+        return new.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    from pkcs11 import Attribute, Mechanism, ObjectClass
+
+    session = pkcs11_session()
+    with _p11_op_lock:
+        (key,) = list(
+            session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: new.token_label})
+        )
+        signature: bytes = key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)
+    return signature
 
 
 def import_to_pkcs11(cred: SigningCredential) -> SigningCredential:

@@ -26,6 +26,10 @@ class SigningCredential(models.Model):
         TSA = "tsa", "时间戳服务"
         # The root of an external RFC 3161 TSA (settings.TSA_URL): trusted for timestamps only, no key.
         TSA_ROOT = "tsa_root", "外部时间戳服务根证书"
+        # A licensed CA's (电子认证服务机构) certificates above a seal, TSA or customer CA it certified
+        # (`pki.licensed`): trusted for verification, no key.
+        CA_ROOT = "ca_root", "电子认证服务机构根证书"
+        CA_INTERMEDIATE = "ca_intermediate", "电子认证服务机构中级证书"
 
     class KeyStore(models.TextChoices):
         DATABASE = "database", "数据库（加密）"
@@ -33,6 +37,8 @@ class SigningCredential(models.Model):
         PKCS11 = "pkcs11", "PKCS#11 硬件/软件令牌"
         # Not kept by the platform: the root CA's key, on offline media (see `pki.offline`).
         OFFLINE = "offline", "离线（平台不保存）"
+        # A certificate whose key the platform never had: a licensed CA's, or an outside event CA's.
+        EXTERNAL = "external", "外部机构持有（平台无密钥）"
 
     role = models.CharField(max_length=20, choices=Role.choices)
     label = models.CharField(max_length=200)
@@ -58,6 +64,15 @@ class SigningCredential(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Certificates from a licensed CA (`pki.licensed`): who issued this one (empty: the platform's own
+    # CAs), and, on a licensed CA's row, where the CRLs it issues and its OCSP responder are.
+    external_issuer = models.TextField(
+        blank=True, default="", help_text="subject of the licensed CA that issued it"
+    )
+    crl_url = models.CharField(
+        max_length=500, blank=True, default="", help_text="where this CA's CRL is fetched"
+    )
+    ocsp_url = models.CharField(max_length=500, blank=True, default="", help_text="this CA's OCSP responder")
 
     class Meta:
         indexes = [models.Index(fields=["role", "active", "-created_at"], name="signing_cred_role_active")]
@@ -122,3 +137,38 @@ class CertificateRevocationList(models.Model):
 
     def __str__(self) -> str:
         return f"CRL #{self.number} of {self.issuer_id}"
+
+
+class PendingKey(models.Model):
+    """A key pair made for a certificate request to a licensed CA (`pki.licensed`), not yet in use.
+
+    The key is where a credential's would be (database, files, token: the same fields); `pki_import`
+    moves its place to the new credential when the CA's certificate for it arrives, and marks it used.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待导入证书"
+        USED = "used", "已导入"
+        DISCARDED = "discarded", "已作废"
+
+    role = models.CharField(max_length=20, choices=SigningCredential.Role.choices)
+    algorithm = models.CharField(max_length=16, default="rsa")
+    key_store = models.CharField(max_length=16, choices=SigningCredential.KeyStore.choices)
+    key_ref = models.CharField(max_length=255, blank=True, default="")
+    private_key = models.BinaryField(editable=False, default=b"", blank=True)
+    public_key = models.BinaryField(help_text="SubjectPublicKeyInfo, DER")
+    public_key_sha256 = models.CharField(max_length=64, unique=True)
+    subject = models.TextField()
+    csr_pem = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=clock.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+    credential = models.ForeignKey(
+        SigningCredential, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["role", "status", "-created_at"], name="signing_pending_role")]
+
+    def __str__(self) -> str:
+        return f"pending {self.role} key {self.public_key_sha256[:16]} ({self.status})"

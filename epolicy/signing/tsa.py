@@ -143,7 +143,10 @@ class _TokenParts:
 
     def __init__(self, tsa: LoadedCredential):
         cert = tsa.cert_asn1
-        self.certificates = _tlv(0xA0, cert.dump())  # [0] IMPLICIT SET OF CertificateChoices
+        # [0] IMPLICIT SET OF CertificateChoices: the TSA's certificate, and the intermediates of a
+        # licensed CA that certified it (our own TSA hangs directly under our root: none).
+        intermediates = b"".join(c.dump() for c in tsa.chain_asn1 if c.self_signed not in ("maybe", "yes"))
+        self.certificates = _tlv(0xA0, cert.dump() + intermediates)
         self.sid = cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": cms.IssuerAndSerialNumber(

@@ -21,7 +21,7 @@ private names other modules and tests reach (`_load_key`, `_issued_by` from `crl
 `_names` from tests) are re-exported here, and `bootstrap` calls `_load_key` through the package.
 """
 
-from . import offline
+from . import external, licensed, offline
 from .bootstrap import ROTATABLE_ROLES, PkiChanges, pki_init, pki_rotate
 from .certificates import (
     BACKDATE,
@@ -64,9 +64,11 @@ __all__ = [
     "RootKeyRequired",
     "clear_cache",
     "customer_ca_certificates",
+    "external",
     "fingerprint",
     "issue_event_certificate",
     "key_to_asn1",
+    "licensed",
     "load_credential",
     "load_credentials",
     "load_root_key",

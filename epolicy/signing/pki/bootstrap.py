@@ -150,7 +150,13 @@ def _plan(
     plan: list[str] = []
     for role in _ROLE_ORDER:
         parent_role = _PARENT.get(role)
-        if wanted(role, current[role]) or (parent_role is not None and parent_role in plan):
+        cred = current[role]
+        # A credential a licensed CA certified (`licensed`) does not hang under our CA being renewed:
+        # it is replaced only when asked for by name.
+        follows_parent = parent_role is not None and parent_role in plan
+        if follows_parent and cred is not None and cred.external_issuer:
+            follows_parent = False
+        if wanted(role, cred) or follows_parent:
             plan.append(role)
     return plan
 

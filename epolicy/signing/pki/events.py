@@ -11,14 +11,15 @@ import datetime as dt
 import re
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from epolicy.common import clock
 
+from ..event_ca import EventCaError, EventCertificateRequest, get_event_ca
 from ..models import SigningCredential
-from .certificates import BACKDATE, PrivateKey, Role, _attr, _build_certificate, fingerprint, serial_hex
+from .certificates import BACKDATE, PrivateKey, Role, _attr, fingerprint, serial_hex
 from .loading import _issued_by, load_credential
 
 # Event certificates are made for every consumer signature, so their key must be cheap to generate:
@@ -43,7 +44,6 @@ def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Cer
         raise ValueError("subject_serial must be 1-64 ASCII characters (a keyed hash of the ID number)")
     if _ID_NUMBER.fullmatch(subject_serial):
         raise ValueError("subject_serial looks like an ID number: pass a keyed hash of it instead")
-    ca = load_credential(Role.CUSTOMER_CA)
     key: PrivateKey
     if EVENT_KEY_TYPE == "ec":
         key = ec.generate_private_key(ec.SECP256R1())
@@ -57,17 +57,41 @@ def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Cer
             x509.NameAttribute(NameOID.SERIAL_NUMBER, subject_serial),
         ]
     )
-    cert = _build_certificate(
+    # The provider (settings.PROVIDERS["event_ca"]) issues; the request is signed with the new key so
+    # that an outside CA sees proof of possession. ECDSA signing takes microseconds.
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    request = EventCertificateRequest(
         subject=subject,
-        public_key=key.public_key(),
-        issuer=ca.certificate,
-        issuer_key=ca.require_key(),
+        csr_pem=csr.public_bytes(serialization.Encoding.PEM),
         not_before=now - BACKDATE,
         not_after=now + EVENT_CERT_VALIDITY,
-        ca=False,
-        issuer_role=Role.CUSTOMER_CA,
     )
+    provider = get_event_ca()
+    cert = provider.issue(request)
+    _check_event_certificate(cert, key, provider.name)
     return cert, key
+
+
+def _check_event_certificate(cert: x509.Certificate, key: PrivateKey, provider: str) -> None:
+    """The provider's answer is for our key and issued by the active customer CA (whose chain is embedded)."""
+    if cert.public_key() != key.public_key():
+        raise EventCaError(f"the {provider} event CA answered with a certificate for another key")
+    ca = load_credential(Role.CUSTOMER_CA)
+    if cert.issuer != ca.certificate.subject or not _issued_by(cert, ca.certificate):
+        raise EventCaError(
+            f"the {provider} event CA's certificate was not issued by the active customer CA "
+            f"({ca.certificate.subject.rfc4514_string()}): import its CA with pki_import --outside-key"
+        )
+
+
+def event_certificate_issuer(cert: x509.Certificate) -> str:
+    """Who issued an event certificate, for evidence: the issuing CA's subject and, if a licensed CA
+    certified it, that CA's (`external_issuer`)."""
+    for row in SigningCredential.objects.filter(role=Role.CUSTOMER_CA).order_by("-created_at"):
+        ca = x509.load_der_x509_certificate(bytes(row.certificate))
+        if ca.subject == cert.issuer and _issued_by(cert, ca):
+            return row.subject + (f" (certified by {row.external_issuer})" if row.external_issuer else "")
+    return cert.issuer.rfc4514_string()
 
 
 def customer_ca_certificates() -> list[x509.Certificate]:
@@ -83,8 +107,10 @@ def seal_fingerprints() -> frozenset[str]:
 
 
 def trust_roots() -> list[x509.Certificate]:
-    """Roots the verifier trusts: every root CA, active or not (documents from before a rotation verify)."""
-    return _certs_of_role(Role.ROOT_CA)
+    """Roots the verifier trusts: every root CA, active or not (documents from before a rotation verify),
+    and the root of every licensed CA that certified a credential of ours (`licensed`). A certificate
+    below such a root is a signer of ours only if it is one of our seals or event certificates."""
+    return _certs_of_role(Role.ROOT_CA) + _certs_of_role(Role.CA_ROOT)
 
 
 def tsa_trust_roots() -> list[x509.Certificate]:

@@ -96,7 +96,8 @@ def _issuer_chain(cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
     cas = [
         x509.load_der_x509_certificate(bytes(der))
         for der in SigningCredential.objects.filter(
-            role__in=(Role.ROOT_CA, Role.ISSUING_CA, Role.CUSTOMER_CA)
+            # A licensed CA's certificates above a seal, TSA or customer CA it certified, too.
+            role__in=(Role.ROOT_CA, Role.ISSUING_CA, Role.CUSTOMER_CA, Role.CA_ROOT, Role.CA_INTERMEDIATE)
         ).values_list("certificate", flat=True)
     ]
     chain: list[x509.Certificate] = []
