@@ -7,6 +7,10 @@ import secrets
 
 from django.db import models
 
+# The SM envelope's error codes exist as soon as Django has loaded this app (they are raised by the
+# middleware and the core-system adapter, and listed in docs/errors.md).
+from epolicy.common.gm import errors as _envelope_errors  # noqa: F401
+
 
 class Sequence(models.Model):
     """A named counter advanced under a row lock (document numbers must never repeat)."""
@@ -52,6 +56,10 @@ class ApiClient(models.Model):
     rotated_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The SM envelope (docs/sm-envelope.md): the client's SM2 certificate or public key (PEM), which
+    # verifies its envelopes and receives the answers; and whether it may still call in plaintext.
+    sm2_public_key = models.TextField("SM2 证书或公钥（PEM）", blank=True, default="")
+    require_envelope = models.BooleanField("必须使用国密报文", default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -98,3 +106,21 @@ class ApiRequestLog(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["client", "at"], name="common_apireq_client_at")]
+
+
+class EnvelopeNonce(models.Model):
+    """A nonce of an SM envelope that was accepted: the same (sender, nonce) is refused as a replay.
+
+    Kept in the database so that every process and machine shares it; a row is only needed while its
+    envelope's timestamp could still pass the time window, so older rows are deleted as new ones come.
+    """
+
+    sender = models.CharField(max_length=100)
+    nonce = models.CharField(max_length=32)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sender", "nonce"], name="common_envelope_nonce_once")]
+
+    def __str__(self) -> str:
+        return f"{self.sender}:{self.nonce}"

@@ -12,6 +12,13 @@ retried the same way but always with the same `Idempotency-Key`, which the core 
 answering the first result, so a retry never applies twice. Each attempt is signed afresh (a server
 refuses a signature it has seen). 4xx answers are final and map back to ApplicationError; everything
 that is not an answer by the contract raises CoreSystemUnavailable.
+
+With the core system's SM2 certificate or public key configured (settings.SM_ENVELOPE
+["core_system_peer_file"], or `sm_peer`), every request travels in the SM envelope
+(docs/sm-envelope.md): the JSON body sealed to the core system's key and signed with the platform's
+envelope key (a body-less GET carries its envelope in the X-EPolicy-SM-Envelope header); the HMAC above
+then covers the envelope as sent. Only a sealed answer, signed by that key and naming this request's
+nonce, is read; anything else is CoreSystemUnavailable.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
@@ -31,6 +39,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from epolicy.common import signed_http
 from epolicy.common.errors import CODES, ApplicationError
+from epolicy.common.gm.envelope import CONTENT_TYPE as ENVELOPE_CONTENT_TYPE
+from epolicy.common.gm.envelope import REQUEST_HEADER as ENVELOPE_HEADER
+from epolicy.common.gm.envelope import b64url, open_envelope, seal
+from epolicy.common.gm.sm2 import KeyFormatError, SM2PrivateKey, SM2PublicKey, load_peer
 from epolicy.common.signed_http import (
     secrets_of,
 )
@@ -102,6 +114,43 @@ def error_from(status: int, data: Any) -> Exception:
 class Answer:
     status: int
     body: bytes
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    """The SM envelope towards the core system: its key and id, and the platform's own key and id."""
+
+    peer: SM2PublicKey
+    peer_id: str
+    own_key: SM2PrivateKey
+    own_id: str
+
+
+def _envelope_settings(sm_peer: str | None, sm_peer_id: str | None) -> _Envelope | None:
+    from epolicy.common.envelope_middleware import envelope_settings, platform_id, platform_key
+
+    config = envelope_settings()
+    if sm_peer is None:
+        path = str(config.get("core_system_peer_file") or "")
+        if not path:
+            return None
+        try:
+            sm_peer = Path(path).read_text()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"core system SM2 certificate {path}: {exc}") from exc
+    if not sm_peer.strip():
+        return None
+    try:
+        peer = load_peer(sm_peer).public_key
+    except KeyFormatError as exc:
+        raise ImproperlyConfigured(f"core system SM2 certificate or public key: {exc}") from exc
+    try:
+        own_key = platform_key()
+    except ApplicationError as exc:
+        raise ImproperlyConfigured("the SM envelope needs the platform's key (SM_ENVELOPE key_file)") from exc
+    peer_id = sm_peer_id if sm_peer_id is not None else str(config.get("core_system_peer_id") or "")
+    return _Envelope(peer, peer_id or "core-system", own_key, platform_id())
 
 
 class HttpCoreSystem:
@@ -119,6 +168,8 @@ class HttpCoreSystem:
         attempts: int = 3,
         backoff: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
+        sm_peer: str | None = None,
+        sm_peer_id: str | None = None,
     ):
         url = base_url if base_url is not None else settings.CORE_SYSTEM_URL
         parts = urlsplit(url)
@@ -132,6 +183,8 @@ class HttpCoreSystem:
         self._secret = signing[0]
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.attempts, self.backoff, self._sleep = max(1, attempts), backoff, sleep
+        # None: plain JSON; otherwise the SM envelope ("" for sm_peer turns it off whatever the settings).
+        self._envelope = _envelope_settings(sm_peer, sm_peer_id)
 
     # the port
     def validate(self, request: ChangeRequest) -> tuple[Reason, ...]:
@@ -186,16 +239,20 @@ class HttpCoreSystem:
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
                 self._sleep(self.backoff * 2 ** (attempt - 2))
+            wire, extra, nonce = self._wrap(method, path, body)
             headers = {
-                "Accept": "application/json",
+                "Accept": ENVELOPE_CONTENT_TYPE if self._envelope else "application/json",
+                **extra,
                 **signed_headers(
-                    self._secret, method=method, path=path, body=body, idempotency_key=idempotency_key
+                    self._secret, method=method, path=path, body=wire, idempotency_key=idempotency_key
                 ),
             }
             if payload is not None:
-                headers["Content-Type"] = "application/json; charset=utf-8"
+                headers["Content-Type"] = (
+                    ENVELOPE_CONTENT_TYPE if self._envelope else "application/json; charset=utf-8"
+                )
             try:
-                answer = self._exchange(method, path, headers, body)
+                answer = self._exchange(method, path, headers, wire)
             except (OSError, http.client.HTTPException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 logger.warning("core system %s %s attempt %d: %s", method, route, attempt, problem)
@@ -204,8 +261,53 @@ class HttpCoreSystem:
                 problem = f"HTTP {answer.status}"
                 logger.warning("core system %s %s attempt %d: %s", method, route, attempt, problem)
                 continue
-            return self._interpret(answer)
+            return self._interpret(self._unwrap(answer, nonce))
         raise CoreSystemUnavailable(f"{method} {route}: no answer after {self.attempts} attempts ({problem})")
+
+    def _wrap(self, method: str, path: str, body: bytes) -> tuple[bytes, dict[str, str], str]:
+        """What goes on the wire: the body, or its envelope (a fresh one each attempt)."""
+        env = self._envelope
+        if env is None:
+            return body, {}, ""
+        sealed, header = seal(
+            body,
+            sender_id=env.own_id,
+            sender_key=env.own_key,
+            recipient=env.peer,
+            content_type="application/json; charset=utf-8",
+            method=method,
+            path=path,
+        )
+        if body:
+            return sealed, {}, header["nonce"]
+        return b"", {ENVELOPE_HEADER: b64url(sealed)}, header["nonce"]
+
+    def _unwrap(self, answer: Answer, nonce: str) -> Answer:
+        """The plaintext answer inside the core system's envelope (only its key may have sealed it)."""
+        env = self._envelope
+        if env is None:
+            return answer
+        if answer.content_type.split(";")[0].strip().lower() != ENVELOPE_CONTENT_TYPE:
+            try:
+                code = str(json.loads(answer.body)["error"]["code"])
+            except (ValueError, KeyError, TypeError):
+                code = ""
+            if code.startswith("envelope_"):
+                raise CoreSystemUnavailable(f"the core system refused our envelope ({code})")
+            raise CoreSystemUnavailable(f"HTTP {answer.status}: the answer is not in the SM envelope")
+        try:
+            opened = open_envelope(
+                answer.body,
+                recipient_key=env.own_key,
+                sender_key_for=lambda sid: env.peer if sid == env.peer_id else None,
+                expect="response",
+                reply_to=nonce,
+            )
+        except ApplicationError as exc:
+            raise CoreSystemUnavailable(f"the answer's envelope is refused ({exc.code})") from exc
+        if opened.header["status"] != answer.status:
+            raise CoreSystemUnavailable("the answer's envelope names another HTTP status")
+        return Answer(answer.status, opened.body, opened.content_type)
 
     def _exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         conn: http.client.HTTPConnection
@@ -220,7 +322,7 @@ class HttpCoreSystem:
             conn.request(method, path, body=body or None, headers=headers)
             response = conn.getresponse()
             data = response.read(MAX_RESPONSE_BYTES + 1)
-            return Answer(response.status, data)
+            return Answer(response.status, data, response.getheader("Content-Type") or "")
         finally:
             conn.close()
 

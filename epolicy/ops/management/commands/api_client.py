@@ -6,6 +6,12 @@
     epolicy api_client rotate NAME [--overlap-hours 24]     (the old key works that long, then stops)
     epolicy api_client revoke NAME
     epolicy api_client scopes                               (what each scope allows)
+    epolicy api_client envelope NAME --sm2-key client.pem [--require | --allow-plaintext]
+                                                            (the client's SM2 certificate or public key;
+                                                             --require refuses its plaintext calls)
+    epolicy api_client envelope NAME --clear-key            (back to plaintext only)
+    epolicy api_client envelope-key [--generate]            (the platform's SM2 certificate for partners;
+                                                             --generate makes the key files if missing)
 
 Keys are printed once and stored only as SHA-256. Every change is recorded in the audit log.
 """
@@ -13,13 +19,17 @@ Keys are printed once and stored only as SHA-256. Every change is recorded in th
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from epolicy.audit.services import audit_record
 from epolicy.common import clock
+from epolicy.common.gm.sm2 import KeyFormatError, load_peer
 from epolicy.common.models import SCOPES, ApiClient
 
 ACTOR = "system:api_client_command"
@@ -45,6 +55,19 @@ class Command(BaseCommand):
         rotate.add_argument("--overlap-hours", type=float, default=0.0)
         revoke = sub.add_parser("revoke", help="the client's keys stop working at once")
         revoke.add_argument("name")
+        envelope = sub.add_parser(
+            "envelope", help="the client's SM2 key for the SM envelope, and whether required"
+        )
+        envelope.add_argument("name")
+        envelope.add_argument(
+            "--sm2-key", help="PEM file: the client's SM2 certificate or public key ('-': stdin)"
+        )
+        envelope.add_argument("--clear-key", action="store_true", help="forget the client's SM2 key")
+        required = envelope.add_mutually_exclusive_group()
+        required.add_argument("--require", dest="require", action="store_true", default=None)
+        required.add_argument("--allow-plaintext", dest="require", action="store_false")
+        platform = sub.add_parser("envelope-key", help="the platform's SM2 envelope certificate (PEM)")
+        platform.add_argument("--generate", action="store_true", help="make the key files when missing")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"].replace("-", "_")
@@ -140,3 +163,59 @@ class Command(BaseCommand):
             client.save()
             self._audit("revoked", client)
         self.stdout.write(f"{client.name}: revoked; its keys no longer work")
+
+    def _envelope(self, options: dict[str, Any]) -> None:
+        if options["sm2_key"] and options["clear_key"]:
+            raise CommandError("give --sm2-key or --clear-key, not both")
+        pem = ""
+        if options["sm2_key"]:
+            source = options["sm2_key"]
+            pem = sys.stdin.read() if source == "-" else Path(source).read_text()
+            try:
+                load_peer(pem)
+            except KeyFormatError as exc:
+                raise CommandError(f"not an SM2 certificate or public key: {exc}") from exc
+        with transaction.atomic():
+            client = self._client(options["name"])
+            if options["clear_key"]:
+                client.sm2_public_key = ""
+                if options["require"] is None:
+                    client.require_envelope = False
+            elif pem:
+                client.sm2_public_key = pem
+            if options["require"] is not None:
+                client.require_envelope = options["require"]
+            if client.require_envelope and not client.sm2_public_key:
+                raise CommandError("--require needs the client's SM2 key (--sm2-key FILE)")
+            client.save(update_fields=["sm2_public_key", "require_envelope"])
+            key_id = load_peer(client.sm2_public_key).public_key.key_id if client.sm2_public_key else ""
+            self._audit("envelope_set", client, sm2_key_id=key_id, require_envelope=client.require_envelope)
+        self.stdout.write(
+            f"{client.name}: SM2 key {key_id or '(none)'}; "
+            f"{'envelope required' if client.require_envelope else 'plaintext allowed'}"
+        )
+
+    def _envelope_key(self, options: dict[str, Any]) -> None:
+        from epolicy.common.envelope_middleware import platform_certificate_pem, platform_id, platform_key
+        from epolicy.common.errors import ApplicationError
+        from epolicy.common.gm.keyfile import ensure_key_pair
+
+        config = getattr(settings, "SM_ENVELOPE", {})
+        if options["generate"]:
+            if not config.get("key_file") or not config.get("certificate_file"):
+                raise CommandError("set EPOLICY_SM_ENVELOPE_KEY_FILE and EPOLICY_SM_ENVELOPE_CERT_FILE first")
+            made = ensure_key_pair(
+                Path(config["key_file"]),
+                Path(config["certificate_file"]),
+                common_name=f"{platform_id()} SM envelope",
+                organization=settings.INSURER["name"],
+            )
+            self.stderr.write("made the platform's SM2 envelope key" if made else "the key exists; kept it")
+        try:
+            key_id = platform_key().public.key_id
+        except ApplicationError as exc:
+            raise CommandError(
+                "no platform SM2 envelope key (run: epolicy api_client envelope-key --generate)"
+            ) from exc
+        self.stderr.write(f"platform id {platform_id()}, key id {key_id}")
+        self.stdout.write(platform_certificate_pem().rstrip("\n"))
