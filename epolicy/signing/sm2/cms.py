@@ -36,6 +36,22 @@ def is_sm2(signer_info: cms.SignerInfo) -> bool:
         return False
 
 
+def signer_certificate(
+    signed_data: cms.SignedData, signer_info: cms.SignerInfo
+) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """The certificate the SignerInfo's issuer-and-serial names, and the others in the SignedData."""
+    certs = [c.chosen for c in signed_data["certificates"] if c.name == "certificate"]
+    sid = signer_info["sid"]
+    for cert in certs:
+        if sid.name == "issuer_and_serial_number":
+            wanted = sid.chosen
+            if cert.serial_number == wanted["serial_number"].native and cert.issuer == wanted["issuer"]:
+                return cert, [c for c in certs if c is not cert]
+        elif cert.key_identifier == sid.chosen.native:
+            return cert, [c for c in certs if c is not cert]
+    raise ValueError("the SignerInfo names no certificate of the SignedData")
+
+
 def _attr(attrs: cms.CMSAttributes, name: str) -> list[object]:
     return [a["values"] for a in attrs if a["type"].native == name]
 

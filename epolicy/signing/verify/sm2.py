@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 
 from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -61,8 +62,14 @@ def check_sm2_signature(
 ) -> SignatureInfo:
     """The five checks of one SM2 signature; `proof` and `additions` as in `signatures.check_signature`."""
     out = _Outcome()
-    cert = sig.signer_cert
     signer_info = sig.signer_info
+    try:
+        cert = sig.signer_cert
+        others = [c for c in sig.other_embedded_certs if c.dump() != cert.dump()]
+    except SignatureValidationError:
+        # pyHanko refuses a certificate that the signing-certificate-v2 attribute does not name (one put
+        # in place of the seal's): take the one the SignerInfo points to; check_signer_info fails it.
+        cert, others = sm2_cms.signer_certificate(sig.signed_data, signer_info)
 
     # pyHanko: the SM3 /ByteRange digest (by name, `cryptography` has SM3), coverage, difference analysis.
     sig.compute_integrity_info()
@@ -96,7 +103,6 @@ def check_sm2_signature(
 
     # 证书链 and 吊销状态
     roots = sm2_cms.load_certificates(trust.sm2_roots)
-    others = [c for c in sig.other_embedded_certs if c.dump() != cert.dump()]
     chain = sm2_cms.check_chain(cert, [*others, *revinfo.certs], roots, signer_moment)
     revoked_at: dt.datetime | None = None
     revocation_ok = ""
