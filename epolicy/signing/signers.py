@@ -9,6 +9,9 @@ with directly (pyHanko's SimpleSigner would re-parse the key for every signature
 is reserved from the known certificate sizes instead of a signing dry run, and the seal's appearance is
 drawn once per process. `keystore.signer_for_credential` is the one place that turns a credential into
 a pyHanko signer, whichever key store (database, files, PKCS#11 token) holds its key.
+
+With settings.SEAL_ALGORITHM = "sm2" the seal is made with SM2 over SM3 instead, by the SM2 track's
+signer and seal (`sm2.signer`, `sm2.store`; docs/sm2-signing.md); everything else here is the same.
 """
 
 from __future__ import annotations
