@@ -38,9 +38,11 @@ from .events import (
     EVENT_CERT_VALIDITY,
     EVENT_KEY_TYPE,
     customer_ca_certificates,
+    event_certificate_issuer,
     issue_event_certificate,
     seal_fingerprints,
     trust_roots,
+    trust_tsa_chain,
     trust_tsa_root,
     tsa_trust_roots,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "RootKeyRequired",
     "clear_cache",
     "customer_ca_certificates",
+    "event_certificate_issuer",
     "external",
     "fingerprint",
     "issue_event_certificate",
@@ -79,6 +82,7 @@ __all__ = [
     "serial_hex",
     "to_asn1",
     "trust_roots",
+    "trust_tsa_chain",
     "trust_tsa_root",
     "tsa_trust_roots",
 ]

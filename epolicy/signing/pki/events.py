@@ -148,6 +148,21 @@ def trust_tsa_root(certificate: bytes) -> SigningCredential:
     )
 
 
+def trust_tsa_chain(data: bytes) -> list[SigningCredential]:
+    """Register the root(s) in a PEM bundle (a TSA's chain as its CA publishes it) as TSA trust roots.
+
+    The intermediates are not needed here: a TSA's token carries them (RFC 3161 tokens with certReq).
+    """
+    from .licensed import read_certificates
+
+    if not data.lstrip().startswith(b"-----") or data.count(b"-----BEGIN CERTIFICATE") <= 1:
+        return [trust_tsa_root(data)]
+    roots = [c for c in read_certificates(data) if c.issuer == c.subject]
+    if not roots:
+        raise ValueError("the file holds no self-signed root: add the root of the TSA's CA")
+    return [trust_tsa_root(c.public_bytes(serialization.Encoding.DER)) for c in roots]
+
+
 def _certs_of_role(role: str) -> list[x509.Certificate]:
     return [
         x509.load_der_x509_certificate(bytes(der))

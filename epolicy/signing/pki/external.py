@@ -190,17 +190,18 @@ def _due(latest: CertificateRevocationList | None, now: dt.datetime) -> bool:
     return now >= latest.this_update + (latest.next_update - latest.this_update) / 2
 
 
-def refresh_external_crls() -> list[CertificateRevocationList]:
+def refresh_external_crls(*, force: bool = False) -> list[CertificateRevocationList]:
     """Fetch a new CRL for every outside CA with an address whose kept CRL is half-way through its validity.
 
-    A failure is logged (WARNING, logger epolicy.signing.pki.external) and the kept CRL stays: the
-    verifier reports `revocation_unknown` for documents signed once it has run out.
+    `force` fetches every one at once (after the CA said it revoked something). A failure is logged
+    (WARNING, logger epolicy.signing.pki.external) and the kept CRL stays: the verifier reports
+    `revocation_unknown` for documents signed once it has run out.
     """
     now = clock.now()
     stored: list[CertificateRevocationList] = []
     rows = SigningCredential.objects.filter(key_store=SigningCredential.KeyStore.EXTERNAL, not_after__gt=now)
     for row in rows.exclude(crl_url="").order_by("id"):
-        if not _due(row.crls.order_by("-number").first(), now):
+        if not force and not _due(row.crls.order_by("-number").first(), now):
             continue
         issuer = x509.load_der_x509_certificate(bytes(row.certificate))
         try:

@@ -492,9 +492,9 @@ def import_certificate(
                 "source": "licensed_ca",
             },
         )
-        if credential.key_store == KeyStore.PKCS11:
-            der = bytes(credential.certificate)
-            transaction.on_commit(lambda: _certificate_to_token(credential.key_ref, der))
+    if credential.key_store == KeyStore.PKCS11:
+        # Once the switch is recorded (the token is no part of the transaction): shown next to the key.
+        _certificate_to_token(credential.key_ref, bytes(credential.certificate))
     clear_cache()
     stored = list(CertificateRevocationList.objects.filter(issuer__in=ca_rows.values()).order_by("id"))
     return ImportResult(credential=credential, previous=previous, chain=chain, crls=stored, warnings=warnings)

@@ -42,6 +42,8 @@ class LoadedCredential:
     def require_key(self) -> PrivateKey:
         """The key object; KeyUnavailable when it lives in a token (sign through the keystore instead)."""
         if self.key is None:
+            if self.key_store == SigningCredential.KeyStore.EXTERNAL:
+                raise keystore.KeyUnavailable(f"the {self.role} key is held by an outside CA, not here")
             raise keystore.KeyUnavailable(f"the {self.role} key is in a PKCS#11 token, not in memory")
         return self.key
 
@@ -156,7 +158,10 @@ def _loaded(role: str, pk: int, fp: str) -> LoadedCredential:
         role=role,
         fingerprint=fp,
         certificate=cert,
-        key=keystore.load_private_key(cred),
+        # An outside event CA's certificate (key store "external"): its chain is used, never a key.
+        key=None
+        if cred.key_store == SigningCredential.KeyStore.EXTERNAL
+        else keystore.load_private_key(cred),
         chain=_issuer_chain(cert),
         key_store=cred.key_store,
         key_ref=cred.key_ref,

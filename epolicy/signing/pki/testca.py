@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -238,7 +239,7 @@ class TestCa:
             .issuer_name(cert.subject)
             .last_update(now - dt.timedelta(minutes=1))
             .next_update(now + dt.timedelta(days=1))
-            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+            .add_extension(x509.CRLNumber(time.time_ns() // 1000), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
             )
@@ -285,43 +286,7 @@ class TestCa:
 
     def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
         """Serve the CRLs and OCSP on loopback in a daemon thread (state re-read on each request)."""
-        directory = self.directory
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                ca = TestCa.load(directory)
-                which = {"/crl/root.crl": "root", "/crl/intermediate.crl": "intermediate"}.get(self.path)
-                if which is None:
-                    certs = {"/ca/root.crt": ca.root, "/ca/intermediate.crt": ca.intermediate}
-                    if self.path in certs:
-                        der = certs[self.path].public_bytes(serialization.Encoding.DER)
-                        self._send(200, der, "application/pkix-cert")
-                        return
-                    self._send(404, b"not found", "text/plain")
-                    return
-                self._send(200, ca.crl(which), "application/pkix-crl")
-
-            def do_POST(self) -> None:
-                length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
-                body = self.rfile.read(length)
-                if self.path != "/ocsp":
-                    self._send(404, b"not found", "text/plain")
-                    return
-                self._send(200, TestCa.load(directory).ocsp_response(body), "application/ocsp-response")
-
-        server = ThreadingHTTPServer((host, port), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True, name="test-ca").start()
-        return server
+        return serve_directory(self.directory, host=host, port=port)
 
 
 def _crl_point(base_url: str, slug: str) -> x509.CRLDistributionPoints:
@@ -342,3 +307,43 @@ def _requested(csr: x509.CertificateSigningRequest) -> list[x509.Extension[Any]]
         return list(csr.extensions)
     except x509.ExtensionNotFound:
         return []
+
+
+def serve_directory(directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Serve the CRLs and OCSP of the test CA in `directory` (made now or later) on loopback."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            ca = TestCa.load(directory)
+            which = {"/crl/root.crl": "root", "/crl/intermediate.crl": "intermediate"}.get(self.path)
+            if which is None:
+                certs = {"/ca/root.crt": ca.root, "/ca/intermediate.crt": ca.intermediate}
+                if self.path in certs:
+                    der = certs[self.path].public_bytes(serialization.Encoding.DER)
+                    self._send(200, der, "application/pkix-cert")
+                    return
+                self._send(404, b"not found", "text/plain")
+                return
+            self._send(200, ca.crl(which), "application/pkix-crl")
+
+        def do_POST(self) -> None:
+            length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+            body = self.rfile.read(length)
+            if self.path != "/ocsp":
+                self._send(404, b"not found", "text/plain")
+                return
+            self._send(200, TestCa.load(directory).ocsp_response(body), "application/ocsp-response")
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="test-ca").start()
+    return server

@@ -1,4 +1,8 @@
-"""`epolicy pki_trust_tsa ROOT.pem`: trust an external TSA's root certificate for timestamps (TSA_URL)."""
+"""`epolicy pki_trust_tsa ROOT.pem`: trust an external TSA's root certificate for timestamps (TSA_URL).
+
+The file may be the chain of the TSA's certificate as its CA publishes it (PEM bundle): its root is
+registered (a TSA certified by a licensed CA's intermediate sends the intermediate in its tokens).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from epolicy.signing import pki
 
 class Command(BaseCommand):
     help = (
-        "Register the root certificate (PEM or DER) of the external RFC 3161 TSA at settings.TSA_URL: "
+        "Register the root certificate (PEM or DER, or the PEM chain with its root) of the external RFC 3161 "
+        "TSA at settings.TSA_URL: "
         "its timestamps are then trusted (for timestamps only, never for signers)."
     )
 
@@ -21,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, certificate: Path, **options: Any) -> None:
         try:
-            cred = pki.trust_tsa_root(certificate.read_bytes())
-        except (OSError, ValueError) as exc:
+            creds = pki.trust_tsa_chain(certificate.read_bytes())
+        except (OSError, ValueError, pki.licensed.LicensedCaError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"trusted TSA root {cred.subject} (serial {cred.serial})"))
+        for cred in creds:
+            self.stdout.write(self.style.SUCCESS(f"trusted TSA root {cred.subject} (serial {cred.serial})"))
