@@ -314,6 +314,10 @@ PROVIDERS = {
     "wechat_oauth": os.environ.get(
         "EPOLICY_WECHAT_OAUTH_PROVIDER", "epolicy.identity.providers.wechat.sandbox.SandboxWeChatOAuth"
     ),
+    # Who issues the applicants' event certificates (docs/pki.md): the platform's development customer CA
+    # (sandbox, refused in production below), the customer CA certified by a licensed CA
+    # (epolicy.signing.event_ca.licensed.LicensedCustomerCa), or an outside CA over EST (….est.EstEventCa).
+    "event_ca": os.environ.get("EPOLICY_EVENT_CA_PROVIDER", "epolicy.signing.event_ca.sandbox.PlatformEventCa"),
 }
 # Events with a WeChat template message: each needs its template id in the official account
 # (EPOLICY_WECHAT_TEMPLATES, JSON {event: template id}); an event left "" is skipped on WeChat.
