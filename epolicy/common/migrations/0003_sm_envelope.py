@@ -4,32 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('common', '0002_api_scopes'),
+        ("common", "0002_api_scopes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apiclient',
-            name='require_envelope',
-            field=models.BooleanField(default=False, verbose_name='必须使用国密报文'),
+            model_name="apiclient",
+            name="require_envelope",
+            field=models.BooleanField(default=False, verbose_name="必须使用国密报文"),
         ),
         migrations.AddField(
-            model_name='apiclient',
-            name='sm2_public_key',
-            field=models.TextField(blank=True, default='', verbose_name='SM2 证书或公钥（PEM）'),
+            model_name="apiclient",
+            name="sm2_public_key",
+            field=models.TextField(blank=True, default="", verbose_name="SM2 证书或公钥（PEM）"),
         ),
         migrations.CreateModel(
-            name='EnvelopeNonce',
+            name="EnvelopeNonce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sender', models.CharField(max_length=100)),
-                ('nonce', models.CharField(max_length=32)),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sender", models.CharField(max_length=100)),
+                ("nonce", models.CharField(max_length=32)),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('sender', 'nonce'), name='common_envelope_nonce_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("sender", "nonce"), name="common_envelope_nonce_once")
+                ],
             },
         ),
     ]
