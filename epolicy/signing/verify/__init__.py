@@ -25,7 +25,8 @@ document verifies while its TSA's certificate is valid (10 years) and is `expire
 The package: `document` (verify_pdf, the verdict on a file), `signatures` (one signature's five checks),
 `additions` (what follows the last signature: proven validation data and timestamps, or not),
 `timestamps` (document and signature timestamps), `trust` (what is trusted, kept per process while it
-is unchanged) and `report` (the report and its Chinese messages).
+is unchanged), `report` (the report and its Chinese messages) and `sm2` (the five checks of an SM2/SM3
+seal, which pyHanko cannot validate: docs/sm2-signing.md).
 
 Nothing here raises on bad input: every failure becomes a report with a stable code and a message an
 ordinary person can act on.
