@@ -73,6 +73,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EPOLICY_WECHAT_PROVIDER": "insurer.providers.WeChat",
         "EPOLICY_WECHAT_OAUTH_PROVIDER": "insurer.providers.WeChatOAuth",
         "EPOLICY_CLAIMS_HISTORY_PROVIDER": "insurer.providers.ClaimsHistory",
+        "EPOLICY_EVENT_CA_PROVIDER": "insurer.providers.EventCa",
     }
     return child_env(**{**base, **strong(), **overrides})
 

@@ -41,5 +41,11 @@ class Command(BaseCommand):
                 f"CRL #{row.number} of {row.issuer.subject}: {row.entries} revoked, "
                 f"next update {clock.fmt_local(row.next_update)}"
             )
+        # The licensed (outside) CAs' CRLs, fetched from their distribution points when half-way through.
+        for row in pki.external.refresh_external_crls():
+            self.stdout.write(
+                f"CRL #{row.number} of {row.issuer.subject} (outside CA) fetched, "
+                f"next update {clock.fmt_local(row.next_update)}"
+            )
         for warning in pki.offline.offline_crl_warnings():
             self.stderr.write(self.style.WARNING(f"WARNING {warning.message}"))
