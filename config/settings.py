@@ -317,7 +317,9 @@ PROVIDERS = {
     # Who issues the applicants' event certificates (docs/pki.md): the platform's development customer CA
     # (sandbox, refused in production below), the customer CA certified by a licensed CA
     # (epolicy.signing.event_ca.licensed.LicensedCustomerCa), or an outside CA over EST (….est.EstEventCa).
-    "event_ca": os.environ.get("EPOLICY_EVENT_CA_PROVIDER", "epolicy.signing.event_ca.sandbox.PlatformEventCa"),
+    "event_ca": os.environ.get(
+        "EPOLICY_EVENT_CA_PROVIDER", "epolicy.signing.event_ca.sandbox.PlatformEventCa"
+    ),
 }
 # Events with a WeChat template message: each needs its template id in the official account
 # (EPOLICY_WECHAT_TEMPLATES, JSON {event: template id}); an event left "" is skipped on WeChat.
@@ -388,6 +390,13 @@ SIGNING_SERVICE_TLS = {
     "server_cert": os.environ.get("EPOLICY_SIGNING_TLS_CERT", ""),
     "server_key": os.environ.get("EPOLICY_SIGNING_TLS_KEY", ""),
     "server_client_ca": os.environ.get("EPOLICY_SIGNING_TLS_CLIENT_CA", ""),
+}
+# The SM envelope on the signing link (epolicy.signing.remote.envelope): the service's SM2 certificate on
+# the app machines; on the service, the clients allowed (id=certificate-file, comma-separated) and its id.
+SIGNING_SERVICE_SM = {
+    "peer_file": os.environ.get("EPOLICY_SIGNING_SERVICE_SM_PEER_FILE", ""),
+    "service_id": os.environ.get("EPOLICY_SIGNING_SERVICE_SM_ID", "epolicy-signing"),
+    "clients": [c for c in os.environ.get("EPOLICY_SIGNING_SM_CLIENTS", "").split(",") if c.strip()],
 }
 # Plain HTTP to the signing service only inside a segment the insurer declares trusted (production).
 SIGNING_SERVICE_TRUSTED_SEGMENT = _env_bool("EPOLICY_SIGNING_SERVICE_TRUSTED_SEGMENT", False)

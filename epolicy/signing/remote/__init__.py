@@ -38,4 +38,9 @@ SERVICE_ERRORS: dict[str, tuple[int, str]] = {
         "签章服务配置有误：签章服务进程不得设置 EPOLICY_SIGNING_SERVICE_URL（否则会把请求转发给自己）。",
     ),
     "lta_unavailable": (501, "签章服务尚未提供长期验证（LTA）签章功能。"),
+    "envelope_required": (
+        400,
+        "签章服务要求国密报文：请在应用服务器配置 EPOLICY_SIGNING_SERVICE_SM_PEER_FILE"
+        "（签章服务的 SM2 证书）。",
+    ),
 }

@@ -36,8 +36,10 @@ from epolicy.common.errors import CODES, ApplicationError
 from epolicy.common.types import SignatureBox
 
 from . import API_PREFIX, MAX_BODY_BYTES, SERVICE_ERRORS, auth
+from . import envelope as sm
 
 if TYPE_CHECKING:
+    from epolicy.common.gm.sm2 import SM2PublicKey
     from epolicy.signing.signers import SignedResult
 
 logger = logging.getLogger(__name__)
@@ -182,28 +184,49 @@ def _call(
     body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else b""
     if len(body) > MAX_BODY_BYTES:
         raise ValueError(f"request of {len(body)} bytes exceeds the signing service's {MAX_BODY_BYTES}")
+    # The SM envelope on what carries documents (POST), when the service's SM2 key is configured.
+    service = sm.service_key() if method == "POST" else None
     for attempt in range(1, attempts + 1):
+        wire, nonce = (
+            sm.seal_request(body, method=method, path=path, service=service) if service else (body, "")
+        )
         # Signed afresh for each attempt: the service refuses a MAC it has already seen.
-        signed = auth.sign_request(method=method, path=path, body=body)
+        signed = auth.sign_request(method=method, path=path, body=wire)
         headers = {**signed.headers, "Accept": "application/json"}
         if payload is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = sm.CONTENT_TYPE if service else "application/json"
         try:
-            response = _transport(method, origin + path, headers, body)
+            response = _transport(method, origin + path, headers, wire)
         except (OSError, http.client.HTTPException) as exc:
             if attempt < attempts:
                 time.sleep(HEALTH_BACKOFF_SECONDS * attempt)
                 continue
             raise _unavailable(op, "unreachable") from exc
-        return _interpret(op, response, signed)
+        return _interpret(op, response, signed, service=service, nonce=nonce)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _interpret(op: str, response: Response, signed: auth.SignedRequest) -> dict[str, Any]:
+def _interpret(
+    op: str,
+    response: Response,
+    signed: auth.SignedRequest,
+    *,
+    service: SM2PublicKey | None = None,
+    nonce: str = "",
+) -> dict[str, Any]:
     if len(response.body) > MAX_RESPONSE_BYTES:
         raise _unavailable(op, "bad_response")
+    body = response.body
+    if service is not None:
+        if response.headers.get("content-type", "").startswith(sm.CONTENT_TYPE):
+            try:
+                body = sm.open_response(body, service=service, nonce=nonce)
+            except ApplicationError as exc:
+                raise _unavailable(op, exc.code) from None
+        elif response.status == 200:
+            raise _unavailable(op, "response_not_sealed")
     try:
-        data = json.loads(response.body)
+        data = json.loads(body)
     except ValueError:
         data = None
     header = response.headers.get(auth.RESPONSE_HEADER.lower())

@@ -30,10 +30,13 @@ from django.views.decorators.csrf import csrf_exempt
 from pyhanko.pdf_utils.misc import PdfError
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.gm.envelope import Opened
+from epolicy.common.gm.sm2 import SM2PublicKey
 from epolicy.common.types import SignatureBox
 from epolicy.signing import pki, signers
 
 from . import MAX_BODY_BYTES, PROTOCOL_VERSION, SERVICE_ERRORS, auth
+from . import envelope as sm
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +56,19 @@ class ServiceError(Exception):
         super().__init__(code)
 
 
-def _respond(status: int, data: dict[str, Any], verified: auth.Authorization | None) -> HttpResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    response = HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+def _respond(
+    status: int,
+    data: dict[str, Any],
+    verified: auth.Authorization | None,
+    sealed_for: tuple[Opened, dict[str, SM2PublicKey]] | None = None,
+) -> HttpResponse:
+    if sealed_for is not None:  # answered in the SM envelope, to the client that sealed the request
+        body = sm.seal_response(data, status=status, opened=sealed_for[0], allowed=sealed_for[1])
+        content_type = sm.CONTENT_TYPE
+    else:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        content_type = "application/json; charset=utf-8"
+    response = HttpResponse(body, status=status, content_type=content_type)
     response["Cache-Control"] = "no-store"
     if verified is not None:
         response[auth.RESPONSE_HEADER] = auth.response_mac(
@@ -116,8 +129,16 @@ def _endpoint(method: str, handler: Handler) -> View:
             if settings.SIGNING_SERVICE_URL:
                 # The signers would hand the work to a signing service again: possibly this one.
                 raise ServiceError("service_misconfigured")
+            sealed_for = None
+            allowed = sm.clients() if method == "POST" else {}
+            if allowed:
+                # The SM envelope is required of every client: open it (signature, recipient, time, nonce).
+                if not (request.META.get("CONTENT_TYPE") or "").startswith(sm.CONTENT_TYPE):
+                    raise ServiceError("envelope_required")
+                opened = sm.open_request(body, method=method, path=request.path, allowed=allowed)
+                body, sealed_for = opened.body, (opened, allowed)
             payload = _payload(body) if method == "POST" else {}
-            return _respond(200, handler(payload), verified)
+            return _respond(200, handler(payload), verified, sealed_for)
         except auth.AuthError as exc:
             logger.warning(
                 "signing service refused %s %s from %s: %s",
