@@ -3,11 +3,12 @@ certificates, so they must not change."""
 
 from django.urls import path
 
-from .views import ca_certificate_view, crl_view
+from .views import ca_certificate_view, crl_view, sm_envelope_certificate_view
 
 app_name = "pki"
 
 urlpatterns = [
     path("crl/<path:filename>", crl_view, name="crl"),
     path("ca/<path:filename>", ca_certificate_view, name="ca"),
+    path("sm-envelope.pem", sm_envelope_certificate_view, name="sm_envelope"),
 ]

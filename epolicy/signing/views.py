@@ -148,3 +148,19 @@ def _published(
     patch_cache_control(response, public=True, no_transform=True, max_age=int(max_age.total_seconds()))
     conditional = get_conditional_response(request, etag=etag, last_modified=modified, response=response)
     return conditional if conditional is not None else response
+
+
+def sm_envelope_certificate_view(request: HttpRequest) -> HttpResponse:
+    """The platform's SM2 envelope certificate (PEM), for partners who seal requests to it
+    (docs/sm-envelope.md); the same as `epolicy api_client envelope-key`."""
+    from epolicy.common.envelope_middleware import platform_certificate_pem
+    from epolicy.common.errors import ApplicationError
+
+    try:
+        pem = platform_certificate_pem()
+    except ApplicationError:
+        return _not_found("本平台尚未配置国密报文密钥。")
+    response = HttpResponse(pem, content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'inline; filename="sm-envelope.pem"'
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

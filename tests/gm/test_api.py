@@ -246,3 +246,15 @@ def test_without_a_platform_key_the_envelope_is_unavailable(client, keys, sm_cli
     )
     response = post(client, sm_client, envelope)
     assert (response.status_code, response.json()["code"]) == (503, "envelope_unavailable")
+
+
+def test_the_platform_certificate_is_published_for_partners(client):
+    from django.conf import settings
+
+    from epolicy.common.gm.sm2 import load_peer
+
+    answer = client.get("/pki/sm-envelope.pem")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/x-pem-file"
+    peer = load_peer(answer.content)
+    assert answer.content.decode() == open(settings.SM_ENVELOPE["certificate_file"]).read()
+    assert peer.public_key.key_id
