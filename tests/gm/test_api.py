@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -256,5 +257,5 @@ def test_the_platform_certificate_is_published_for_partners(client):
     answer = client.get("/pki/sm-envelope.pem")
     assert answer.status_code == 200 and answer["Content-Type"] == "application/x-pem-file"
     peer = load_peer(answer.content)
-    assert answer.content.decode() == open(settings.SM_ENVELOPE["certificate_file"]).read()
+    assert answer.content.decode() == Path(settings.SM_ENVELOPE["certificate_file"]).read_text()
     assert peer.public_key.key_id
