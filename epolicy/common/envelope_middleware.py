@@ -85,12 +85,17 @@ def remember_nonce(sender: str, nonce: str, ts: int) -> bool:
 
 
 def client_peer(client: ApiClient) -> Peer | None:
+    """The client's SM2 key; None without one, or when its certificate has expired (its envelopes are
+    then refused as from an unknown sender until a current certificate is set)."""
     if not client.sm2_public_key.strip():
         return None
     try:
-        return load_peer(client.sm2_public_key)
+        peer = load_peer(client.sm2_public_key)
     except KeyFormatError:
         return None
+    if peer.not_after is not None and peer.not_after < clock.now():
+        return None
+    return peer
 
 
 def _client_key(name: str) -> SM2PublicKey | None:

@@ -259,3 +259,17 @@ def test_the_platform_certificate_is_published_for_partners(client):
     peer = load_peer(answer.content)
     assert answer.content.decode() == Path(settings.SM_ENVELOPE["certificate_file"]).read_text()
     assert peer.public_key.key_id
+
+
+def test_a_client_whose_certificate_expired_is_refused(client, keys, sm_client):
+    """An expired SM2 certificate no longer names the client: its envelopes are from an unknown sender."""
+    import datetime as dt
+
+    from epolicy.common import clock
+
+    envelope, _ = seal_request(keys, application_payload(), path=APPS)
+    later = clock.now() + dt.timedelta(days=3651)  # the test certificate is valid ten years
+    with clock.frozen_clock(later):
+        response = post(client, sm_client, envelope)
+    assert response.json()["code"] == "envelope_unknown_sender"
+    assert Application.objects.count() == 0
