@@ -142,6 +142,23 @@ def modification_check(
         )
 
 
+def expired(
+    out: _Outcome, bounds: asn1_x509.Certificate, cert: asn1_x509.Certificate, moment: dt.datetime
+) -> None:
+    """The chain check fails because `bounds` (the seal's certificate or a CA above it) was out of its
+    validity at the signing moment, and nothing proves the signature earlier."""
+    validity = bounds["tbs_certificate"]["validity"]
+    out.fail(
+        "chain",
+        "expired",
+        f"签章{'证书' if bounds is cert else '证书的上级 CA 证书'}"
+        f"在 {fmt(moment)} 不在有效期内"
+        f"（{fmt(validity['not_before'].native)} 至 {fmt(validity['not_after'].native)}），"
+        "且没有可信的时间证明签章早于证书到期。",
+    )
+    out.revocation = "证书已过有效期，未再检查吊销状态。"
+
+
 def timestamp_check(
     out: _Outcome, ts_status: TimestampSignatureStatus | None, revinfo: Revinfo, proof: dt.datetime
 ) -> None:
@@ -244,17 +261,7 @@ def check_signature(
         # show up as missing revocation data of its CA first, so expiry is looked at explicitly.
         out_of_validity = _out_of_validity(sig, signer_moment)
         if indic in EXPIRY or (out_of_validity is not None and status.intact and status.valid):
-            bounds = out_of_validity or cert
-            validity = bounds["tbs_certificate"]["validity"]
-            out.fail(
-                "chain",
-                "expired",
-                f"签章{'证书' if bounds is cert else '证书的上级 CA 证书'}"
-                f"在 {fmt(signer_moment)} 不在有效期内"
-                f"（{fmt(validity['not_before'].native)} 至 {fmt(validity['not_after'].native)}），"
-                "且没有可信的时间证明签章早于证书到期。",
-            )
-            out.revocation = "证书已过有效期，未再检查吊销状态。"
+            expired(out, out_of_validity or cert, cert, signer_moment)
         elif (
             status.intact
             and status.valid

@@ -42,6 +42,7 @@ from .report import (
 )
 from .signatures import (
     _Outcome,
+    expired,
     modification_check,
     modification_ok_message,
     timestamp_check,
@@ -113,17 +114,7 @@ def check_sm2_signature(
         out.fail("chain", "untrusted_signer", chain.message_zh)
         out.revocation = "证书链无效，未检查吊销状态。"
     elif chain.status == "expired":
-        bounds = chain.out_of_validity or cert
-        validity = bounds["tbs_certificate"]["validity"]
-        out.fail(
-            "chain",
-            "expired",
-            f"签章{'证书' if bounds is cert else '证书的上级 CA 证书'}"
-            f"在 {fmt(signer_moment)} 不在有效期内"
-            f"（{fmt(validity['not_before'].native)} 至 {fmt(validity['not_after'].native)}），"
-            "且没有可信的时间证明签章早于证书到期。",
-        )
-        out.revocation = "证书已过有效期，未再检查吊销状态。"
+        expired(out, chain.out_of_validity or cert, cert, signer_moment)
     else:
         revocation = sm2_cms.check_revocation(chain.path, sm2_cms.load_crls(trust.sm2_crls), signer_moment)
         if revocation.status == "revoked":
