@@ -425,3 +425,74 @@ def test_a_paid_change_whose_policy_ended_first_is_given_back(commercial_policy,
     refund = PaymentRefund.objects.get(reference=e.number)
     assert refund.amount_fen == int(e.premium_due * 100) and refund.reason == "endorsement_void"
     assert commercial_policy.versions.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("add", "field"),
+    [
+        ({"code": "repair_compensation", "parent": "damage", "days": "x", "daily_amount": "100"}, "days"),
+        (
+            {"code": "repair_compensation", "parent": "damage", "days": 10, "daily_amount": "abc"},
+            "daily_amount",
+        ),
+        ({"code": "passenger", "amount": "1000", "seats": "two"}, "seats"),
+        ({"code": "value_added_services", "services": "x"}, "services"),
+        ({"code": "third_party", "colour": "red"}, "colour"),
+        ({"code": 5}, "code"),
+    ],
+)
+def test_a_badly_typed_coverage_to_add_is_a_coded_refusal(commercial_policy, add, field):
+    with pytest.raises(ApplicationError) as err:
+        es.endorsement_request(
+            policy_number=commercial_policy.number, kind="coverage", changes={"add": [add]}, actor="c"
+        )
+    assert err.value.code == "validation_error" and err.value.details["field"] == f"changes.add[0].{field}"
+    assert not Endorsement.objects.exists()
+
+
+def test_a_payment_answered_after_the_checks_window_is_still_taken(commercial_policy, committed):
+    """The 30 minutes of the SMS and real-name checks hold when the payment starts; the gateway's answer
+    may come later and is accepted (not refunded as unpayable)."""
+    from epolicy.common.providers import get_provider
+    from epolicy.payments.models import PaymentOrder
+    from epolicy.payments.services import payment_sync
+
+    e = es.endorsement_request(
+        policy_number=commercial_policy.number,
+        kind="coverage",
+        changes={
+            "add": [{"code": "repair_compensation", "parent": "damage", "days": 10, "daily_amount": "100"}]
+        },
+        actor="c",
+    )
+    es.endorsement_sign(number=e.number, signature=drawn_signature_png(), client=CLIENT)
+    masked = es.endorsement_otp_send(number=e.number, client=CLIENT)
+    es.endorsement_otp_verify(number=e.number, code=latest_sms_code(masked), client=CLIENT)
+    es.endorsement_realname(number=e.number, bank_card=GOOD_CARD, bank_phone=GOOD_BANK_PHONE, client=CLIENT)
+    es.endorsement_pay(number=e.number, actor="c")
+    txn = SandboxTransaction.objects.order_by("-id").first()
+    applicant = commercial_policy.applicant
+    get_provider("payment").payer_submits(
+        txn, payer_name=applicant.name, payer_id_number=applicant.id_number, succeed=True
+    )
+    later = clock.now() + dt.timedelta(minutes=40)
+    with clock.frozen_clock(later), committed(execute=False):
+        payment_sync(order_no=txn.merchant_order_no, actor="c")
+    assert PaymentOrder.objects.get(order_no=txn.merchant_order_no).status == PaymentOrder.Status.PAID
+    e.refresh_from_db()
+    assert e.paid_at is not None
+
+
+def test_a_paid_change_is_not_withdrawn_by_a_request_the_next_day(commercial_policy, committed):
+    e = _paid_coverage_change(commercial_policy, committed)
+    tomorrow = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(9), tzinfo=clock.SHANGHAI)
+    with clock.frozen_clock(tomorrow), pytest.raises(ApplicationError) as err:
+        es.endorsement_request(
+            policy_number=commercial_policy.number,
+            kind="contact",
+            changes={"email": "x@example.com"},
+            actor="c",
+        )
+    assert err.value.code == "endorsement_open"
+    e.refresh_from_db()
+    assert e.status == Endorsement.Status.SIGNED and e.paid_at is not None

@@ -229,18 +229,22 @@ def endorsement_consent_verify(*, number: str, code: str, client: ClientInfo) ->
     )
 
 
-def missing_steps(e: Endorsement, *, now: dt.datetime | None = None) -> list[str]:
-    """What the endorsement still needs before it can be applied, in order."""
-    now = now or clock.now()
+def missing_steps(e: Endorsement, *, fresh: bool = True) -> list[str]:
+    """What the endorsement still needs before it can be applied, in order. The SMS and real-name checks
+    count for 30 minutes; with `fresh=False` only whether they were passed (a payment arriving from the
+    gateway after a payment that started in time)."""
+    now = clock.now()
     spec = endorsement_catalogue().kind(e.kind)
+
+    def passed(at: dt.datetime | None) -> bool:
+        return at is not None and (not fresh or now - at <= CHECK_VALID_FOR)
+
     missing: list[str] = []
     if e.status == Endorsement.Status.REQUESTED:
         missing.append("sign")
-    if e.otp_verified_at is None or now - e.otp_verified_at > CHECK_VALID_FOR:
+    if not passed(e.otp_verified_at):
         missing.append("sms")
-    if spec.needs_realname and (
-        e.realname_verified_at is None or now - e.realname_verified_at > CHECK_VALID_FOR
-    ):
+    if spec.needs_realname and not passed(e.realname_verified_at):
         missing.append("realname")
     if spec.consent == "new_owner" and e.consent_verified_at is None:
         missing.append("consent")

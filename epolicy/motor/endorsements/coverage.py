@@ -5,8 +5,10 @@ difference of the annual premiums is charged or refunded for the days left (按�
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.money import to_fen
@@ -16,8 +18,8 @@ from .. import display
 from ..inputs import CoverageChoice, VehicleInput
 from ..models import Application
 from ..quote import MotorQuote, commercial_requote, coverage_request_json, coverage_request_of
+from ..schemas import CoverageIn
 
-FIELDS = {"code", "parent", "amount", "seats", "rate", "days", "daily_amount", "services"}
 MAX_ITEMS = 30
 
 
@@ -42,23 +44,18 @@ def current_requests(view: Application) -> list[CoverageChoice]:
 
 
 def _request(raw: Any, index: int) -> CoverageChoice:
+    """One coverage to add, checked as the API checks a coverage of a new application (CoverageIn)."""
     where = f"changes.add[{index}]"
-    if not isinstance(raw, dict) or not isinstance(raw.get("code"), str):
-        raise ApplicationError("validation_error", "每个新增险别须写明 code。", {"field": f"{where}.code"})
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise ApplicationError(
-            "validation_error", f"不认识的字段：{unknown[0]}。", {"field": f"{where}.{unknown[0]}"}
-        )
     try:
-        return coverage_request_of(
-            {
-                k: (str(v) if k in ("amount", "rate", "daily_amount") and v is not None else v)
-                for k, v in raw.items()
-            }
-        )
-    except (InvalidOperation, TypeError, ValueError):
-        raise ApplicationError("validation_error", "金额或费率格式不正确。", {"field": where}) from None
+        return CoverageIn.model_validate(raw).to_input()
+    except PydanticValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise ApplicationError(
+            "validation_error",
+            f"新增险别第 {index + 1} 项的 {field or '内容'} 填写有误，请按险别要求填写。",
+            {"field": f"{where}.{field}" if field else where},
+        ) from None
 
 
 def _key(c: CoverageChoice) -> tuple[str, str | None]:

@@ -34,6 +34,6 @@ def changes_from_form(kind: str, post: Any) -> dict[str, Any]:
         for name in ("parent", "amount", "days", "daily_amount", "seats", "rate"):
             value = post.get(f"add_{name}", "").strip()
             if value:
-                add[name] = int(value) if name in ("days", "seats") and value.isdigit() else value
+                add[name] = value  # text as typed: the request's check (CoverageIn) reads the numbers
         return {"remove": post.getlist("remove"), "add": [add] if add["code"] else []}
     return {}

@@ -32,7 +32,8 @@ class EndorsementPayable:
             description=f"批改增加保险费 {e.number}",
             payer_name=applicant.name,
             payer_id_index=applicant.id_number_index,
-            accepting=ready and missing_steps(e) == ["pay"],
+            # The checks' 30 minutes were enforced when the payment started; the gateway may answer later.
+            accepting=ready and missing_steps(e, fresh=False) == ["pay"],
         )
 
     def require_ready(self, subject_id: int) -> None:

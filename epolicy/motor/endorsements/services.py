@@ -112,9 +112,10 @@ def endorsement_request(*, policy_number: str, kind: str, changes: dict[str, Any
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
         # A request left unfinished on an earlier day has lost its quote: withdrawn, it blocks nothing.
-        Endorsement.objects.filter(policy=locked, status__in=OPEN, quoted_on__lt=today).update(
-            status=Endorsement.Status.WITHDRAWN
-        )
+        # A paid one is not: its money is in and the outbox applies it whatever the day.
+        Endorsement.objects.filter(
+            policy=locked, status__in=OPEN, quoted_on__lt=today, paid_at__isnull=True
+        ).update(status=Endorsement.Status.WITHDRAWN)
         if locked.status not in ENDORSABLE:
             raise ApplicationError(
                 "policy_state",
