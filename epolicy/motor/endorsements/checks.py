@@ -71,7 +71,7 @@ def endorsement_sign(*, number: str, signature: str, client: ClientInfo) -> Endo
         if e.status != Endorsement.Status.REQUESTED:
             raise ApplicationError("endorsement_state", "批改申请已签名，无需重复签名。")
         policy = e.policy
-        rendered = documents.render_request(e, current_view(policy), current_view(policy, extra=e))
+        rendered = documents.render_request(e, current_view(policy))
         signed = sign_application(
             rendered.pdf,
             box=rendered.signature_box,

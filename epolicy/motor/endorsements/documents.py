@@ -28,7 +28,7 @@ DECLARATION = (
 )
 
 
-def change_rows(e: Endorsement, before: Application, after: Application) -> tuple[tuple[str, str, str], ...]:
+def change_rows(e: Endorsement, before: Application) -> tuple[tuple[str, str, str], ...]:
     """(项目, 变更前, 变更后) for the request and the e-endorsement (the document goes to the applicant:
     values in full, except identity numbers of other people, masked)."""
     c = e.changes
@@ -99,8 +99,8 @@ def _money_section(e: Endorsement) -> Section | None:
     return None
 
 
-def render_request(e: Endorsement, before: Application, after: Application) -> RenderedDocument:
-    rows = change_rows(e, before, after)
+def render_request(e: Endorsement, before: Application) -> RenderedDocument:
+    rows = change_rows(e, before)
     sections = [_policy_section(e.policy, before), _change_section(e)]
     sections.append(Section("变更内容", table=Table(("项目", "变更前", "变更后"), rows)))
     money = _money_section(e)
@@ -140,12 +140,17 @@ def _impact(e: Endorsement) -> tuple[str, ...]:
 
 
 def render_endorsement(
-    e: Endorsement, policy: Policy, after: Application, *, issued_at: dt.datetime, tax_text: str
+    e: Endorsement,
+    policy: Policy,
+    before: Application,
+    after: Application,
+    *,
+    issued_at: dt.datetime,
+    tax_text: str,
 ) -> RenderedDocument:
     catalogue = motor_catalogue()
     product = catalogue.product(policy.product)
-    before = _before_view(policy, e, after)
-    rows = change_rows(e, before, after)
+    rows = change_rows(e, before)
     sections = [_policy_section(policy, after), _change_section(e)]
     sections.append(Section("变更内容", table=Table(("项目", "变更前", "变更后"), rows)))
     money = _money_section(e)
@@ -187,12 +192,6 @@ def render_endorsement(
             verify_url=verify_url(e.number, e.verify_code),
         )
     )
-
-
-def _before_view(policy: Policy, e: Endorsement, after: Application) -> Application:
-    from .state import current_view
-
-    return current_view(policy)
 
 
 def render_mark(view: Application, policy: Policy, *, issued_at: dt.datetime) -> RenderedDocument:

@@ -36,7 +36,7 @@ def endorsement_json(e: Endorsement) -> dict[str, Any]:
     policy = e.policy
     open_ = e.status in (Endorsement.Status.REQUESTED, Endorsement.Status.SIGNED)
     before = current_view(policy) if open_ else None
-    rows = change_rows(e, before, before) if before is not None else ()
+    rows = change_rows(e, before) if before is not None else ()
     return {
         "number": e.number,
         "policy_number": policy.number,

@@ -239,10 +239,11 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
                 return _give_back(e, policy, actor)
             raise ApplicationError("policy_state", f"保单状态为“{policy.get_status_display()}”，不能再批改。")
         now = clock.now()
+        before = current_view(policy)
         _apply_party_changes(e)
         view = current_view(policy, extra=e)
         tax_text, _claim = vehicle_tax_note(policy, e)
-        rendered = documents.render_endorsement(e, policy, view, issued_at=now, tax_text=tax_text)
+        rendered = documents.render_endorsement(e, policy, before, view, issued_at=now, tax_text=tax_text)
         sealed = _seal(rendered)
         retention = retention_until(policy.period_start, policy.period_end)
         document = archive_put(
