@@ -96,7 +96,7 @@ def _issue_one(app: Application, code: str, *, confirmed_at: dt.datetime, actor:
         applicant=app.applicant,
         plate=app.plate,
         vin_index=app.vin_index,
-        insured_id_index=app.insured.id_number_index,
+        insured=app.insured,
         period_start=app.period_start,
         period_end=app.period_end,
         premium=display.product_premium(app, code),

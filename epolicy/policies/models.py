@@ -38,7 +38,8 @@ class Policy(models.Model):
     # Who and what the policy covers now (an endorsement may change them: a corrected VIN, a transfer's
     # new insured): keyed blind indexes the public query matches, kept beside the plate's.
     vin_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    insured_id_index = models.CharField(max_length=64, blank=True, default="")
+    # The insured now: the application's, until a transfer (过户) makes the new owner the insured.
+    insured = models.ForeignKey("parties.Customer", on_delete=models.PROTECT, related_name="+")
     period_start = models.DateField()
     period_end = models.DateField()
     premium = models.DecimalField(max_digits=12, decimal_places=2)

@@ -19,7 +19,7 @@ def policy_find(*, policy_number: str, id_number: str, plate: str) -> Policy:
     applicant or of its insured (both may query and download it), and its plate — or, for a new car
     not yet registered, its VIN."""
     policy = (
-        Policy.objects.select_related("applicant", "document", "application", "application__insured")
+        Policy.objects.select_related("applicant", "insured", "document", "application")
         .filter(number=(policy_number or "").strip().upper())
         .first()
     )
@@ -33,14 +33,12 @@ def _vehicle_matches(policy: Policy, plate_or_vin: str) -> bool:
     # Plate and VIN are encrypted: matched through their blind indexes (normalised the same way).
     if policy.plate:
         return policy.plate_index == plate_index_of(plate_or_vin)
-    vin_index = policy.vin_index or policy.application.vin_index
-    return bool(plate_or_vin) and vin_index == vin_index_of(plate_or_vin)
+    return bool(plate_or_vin) and policy.vin_index == vin_index_of(plate_or_vin)
 
 
 def _person_matches(policy: Policy, id_number: str) -> bool:
     wanted = Customer.id_index((id_number or "").strip())
-    insured = policy.insured_id_index or policy.application.insured.id_number_index
-    return wanted in (policy.applicant.id_number_index, insured)
+    return wanted in (policy.applicant.id_number_index, policy.insured.id_number_index)
 
 
 def download_token(policy: Policy) -> str:

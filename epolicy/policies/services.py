@@ -13,7 +13,6 @@ from epolicy.identity.wechat import openid_index_of, wechat_openids_for
 from epolicy.notifications.events import event_kind
 from epolicy.notifications.models import DEDUPE_KEY_MAX
 from epolicy.notifications.services import Attachment, Recipient, notify
-from epolicy.parties.models import Customer
 from epolicy.products.motor_products import motor_catalogue
 
 from .links import verify_url
@@ -109,11 +108,7 @@ def policy_wechat_notify(
     suffix_length = len(".wx") + 16
     if not 0 < len(dedupe_key) <= DEDUPE_KEY_MAX - suffix_length:
         raise ValueError(f"dedupe_key must be 1 to {DEDUPE_KEY_MAX - suffix_length} characters")
-    customers = {policy.applicant_id, policy.application.insured_id}
-    if policy.insured_id_index:  # the insured now, when an endorsement (a transfer) changed it
-        customers.update(
-            Customer.objects.filter(id_number_index=policy.insured_id_index).values_list("pk", flat=True)[:1]
-        )
+    customers = {policy.applicant_id, policy.insured_id}  # the insured now (a transfer's new owner)
     for openid in wechat_openids_for(customers):
         notify(
             event=event,

@@ -20,10 +20,9 @@ NOT_FOUND = "没有找到这张保单。请从“我的保单”中选择；如�
 def _theirs(openid: str) -> QuerySet[Policy]:
     people = wechat_people_of(openid)
     return Policy.objects.filter(
-        Q(applicant__id_number_index__in=people)
-        | Q(application__insured__id_number_index__in=people)
-        | Q(insured_id_index__in=people)  # the insured now (a transfer's new owner)
-    ).select_related("application", "applicant", "application__insured", "document", "mark_document")
+        # The applicant, or the insured now (after a transfer the new owner, no longer the former one).
+        Q(applicant__id_number_index__in=people) | Q(insured__id_number_index__in=people)
+    ).select_related("application", "applicant", "insured", "document", "mark_document")
 
 
 def policies_of(openid: str) -> list[Policy]:

@@ -96,10 +96,10 @@ def unseal_openid(sealed: str) -> str:
 def person_on_file(id_index: str) -> Customer | None:
     """The newest Customer row with this ID number (blind index) that is the applicant or insured of a
     motor policy: its phone is the one the insurer holds now."""
-    on_policies = (
-        Q(pk__in=Policy.objects.values("applicant_id"))
-        | Q(pk__in=Policy.objects.values("application__insured_id"))
-        | Q(id_number_index__in=Policy.objects.filter(insured_id_index=id_index).values("insured_id_index"))
+    # Only the people a policy names now (its applicant, its current insured): never a row from an
+    # application that was not issued, whose phone nobody confirmed.
+    on_policies = Q(pk__in=Policy.objects.values("applicant_id")) | Q(
+        pk__in=Policy.objects.values("insured_id")
     )
     return Customer.objects.filter(on_policies, id_number_index=id_index).order_by("-pk").first()
 

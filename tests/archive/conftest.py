@@ -84,6 +84,8 @@ def make_policy(db):
             product=app.product,
             application=app,
             applicant=app.applicant,
+            insured=app.insured,
+            vin_index=app.vin_index,
             plate=app.plate,
             period_start=start,
             period_end=end,

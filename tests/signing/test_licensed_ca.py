@@ -17,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import CommandError, call_command
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from epolicy.common.errors import ApplicationError
 from epolicy.signing import pki as p
 from epolicy.signing import signers
 from epolicy.signing import tsa as tsa_module
@@ -209,8 +210,10 @@ def test_a_licensed_customer_ca_issues_the_applicants_event_certificates(
         **settings.PROVIDERS,
         "event_ca": "epolicy.signing.event_ca.licensed.LicensedCustomerCa",
     }
-    with pytest.raises(EventCaError, match="licensed CA"):
+    with pytest.raises(ApplicationError) as refused:
         p.issue_event_certificate(name="张三", subject_serial="ab" * 16)
+    assert refused.value.code == "pki_missing"  # the applicant sees a coded 503, never a server error
+    assert isinstance(refused.value.__cause__, EventCaError) and "licensed CA" in str(refused.value.__cause__)
     ca = _licensed("customer_ca", test_ca).credential
     signed = signers.sign_application(
         make_pdf(kind="application", number="TDAA202611000009", pages=1),
@@ -469,8 +472,10 @@ def test_an_outside_event_ca_over_est_issues_the_applicants_certificates(
         monkeypatch.setenv("EPOLICY_EVENT_CA_EST_URL", f"http://127.0.0.1:{port}/.well-known/est")
         settings.PROVIDERS = {**settings.PROVIDERS, "event_ca": "epolicy.signing.event_ca.est.EstEventCa"}
         # Until its CA is the active customer CA, an answer from it is refused before anything signs.
-        with pytest.raises(EventCaError, match="not issued by the active customer CA"):
+        with pytest.raises(ApplicationError) as refused:
             p.issue_event_certificate(name="张三", subject_serial="ab" * 16)
+        assert refused.value.code == "pki_missing"
+        assert "not issued by the active customer CA" in str(refused.value.__cause__)
         result = licensed.import_certificate("customer_ca", ca_chain, outside_key=True)
         assert result.credential.key_store == "external"
         # Its CRL: the outside event CA's own, published like any CA's (here given by hand).
@@ -507,3 +512,24 @@ def test_the_development_test_ca_command(settings, tmp_path):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="development only"):
         call_command("pki_test_ca", "init", "--dir", str(tmp_path / "other"))
+
+
+def test_an_event_ca_that_cannot_issue_is_a_coded_refusal_not_a_server_error(pki, settings):
+    """An outside event CA unreachable or refusing: the applicant is told the signing service is
+    unavailable (pki_missing, 503), as when the signing service itself is down."""
+    from epolicy.common.errors import ApplicationError
+    from epolicy.signing import pki as platform_pki
+
+    settings.PROVIDERS = {**settings.PROVIDERS, "event_ca": "tests.signing.test_licensed_ca.DownEventCa"}
+    with pytest.raises(ApplicationError) as err:
+        platform_pki.issue_event_certificate(name="张三", subject_serial="ab" * 16)
+    assert err.value.code == "pki_missing" and err.value.details == {"reason": "event_ca"}
+
+
+class DownEventCa:
+    name = "down"
+
+    def issue(self, request):
+        from epolicy.signing.event_ca import EventCaError
+
+        raise EventCaError("connection refused")

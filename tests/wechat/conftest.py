@@ -76,6 +76,8 @@ def quick_policy(db):
             status=Policy.Status.IN_FORCE,
             application=app,
             applicant=app.applicant,
+            insured=app.insured,
+            vin_index=app.vin_index,
             plate=app.plate,
             period_start=start,
             period_end=end,

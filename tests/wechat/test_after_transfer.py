@@ -55,3 +55,28 @@ def test_the_new_owner_binds_and_sees_the_transferred_policy(client, pki, commit
         es.endorsement_apply(number=e2.number, actor="customer:test")
     sent = Notification.objects.filter(event="motor.policy_endorsed", dedupe_key__startswith=e2.number)
     assert sent.count() == 1
+
+
+def test_a_binding_code_never_goes_to_a_phone_from_an_unissued_application(client, pki, committed):
+    """Anyone may open an application naming someone's ID number with their own phone: the binding code
+    still goes to the phone on the person's issued policy, never to that newer, unconfirmed row."""
+    import dataclasses
+
+    from epolicy.motor.inputs import PersonInput
+    from epolicy.motor.services import application_create
+    from epolicy.notifications.models import SmsMessage
+    from tests.wechat.conftest import WeChatUser
+
+    with committed(execute=True):
+        policy = run_journey(demo_application_input(96))
+    victim = policy.applicant
+    data = demo_application_input(99)
+    intruder = PersonInput(
+        name=victim.name, id_number=victim.id_number, phone="13988887777", email="intruder@example.com"
+    )
+    application_create(data=dataclasses.replace(data, applicant=intruder), actor="system:test")
+    user = WeChatUser(client, "入侵者的微信")
+    assert user.sign_in().status_code == 302
+    user.send_code(victim.id_number)
+    assert not SmsMessage.objects.filter(phone_masked=mask_phone("13988887777")).exists()
+    assert SmsMessage.objects.filter(phone_masked=mask_phone(victim.phone)).exists()

@@ -273,8 +273,8 @@ def endorsement_apply(*, number: str, actor: str) -> Endorsement:
             fields.append("vin_index")
         if e.kind == "transfer":
             # The new owner, now the insured, can query the policy and download its documents.
-            policy.insured_id_index = Customer.id_index(e.changes["new_owner"]["id_number"])
-            fields.append("insured_id_index")
+            policy.insured_id = e.changes["new_owner_id"]
+            fields.append("insured")
         if e.kind == "cancel":
             policy.status = Policy.Status.CANCELLED
             fields.append("status")

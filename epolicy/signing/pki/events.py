@@ -8,6 +8,7 @@ what `verify` trusts (every generation, active or not); `trust_tsa_root` registe
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 from cryptography import x509
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from epolicy.common import clock
+from epolicy.common.errors import ApplicationError
 
 from ..event_ca import EventCaError, EventCertificateRequest, get_event_ca
 from ..models import SigningCredential
@@ -30,6 +32,8 @@ EVENT_CERT_VALIDITY = dt.timedelta(days=1)
 
 # A resident ID number (18 or old 15 characters) passed by mistake instead of its keyed hash.
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
+
+logger = logging.getLogger(__name__)
 
 
 def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Certificate, PrivateKey]:
@@ -67,8 +71,13 @@ def issue_event_certificate(*, name: str, subject_serial: str) -> tuple[x509.Cer
         not_after=now + EVENT_CERT_VALIDITY,
     )
     provider = get_event_ca()
-    cert = provider.issue(request)
-    _check_event_certificate(cert, key, provider.name)
+    try:
+        cert = provider.issue(request)
+        _check_event_certificate(cert, key, provider.name)
+    except EventCaError as exc:
+        # The applicant sees the signing service as unavailable (a coded 503), never a server error.
+        logger.warning("event CA %s could not issue: %s", provider.name, exc)
+        raise ApplicationError("pki_missing", "签章服务不可用，请稍后重试。", {"reason": "event_ca"}) from exc
     return cert, key
 
 
