@@ -13,6 +13,7 @@ A client marked `require_envelope` is refused when it calls in plaintext.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -52,11 +53,18 @@ def max_skew() -> int:
     return int(envelope_settings().get("max_skew_seconds") or MAX_SKEW_SECONDS)
 
 
+@functools.lru_cache(maxsize=4)
+def _private_key(path: str, mtime_ns: int) -> SM2PrivateKey:
+    # Parsing checks the pair by signing a probe (a few ms): once per file version, not per request.
+    return SM2PrivateKey.from_pem(Path(path).read_bytes())
+
+
 def platform_key() -> SM2PrivateKey:
-    """The platform's SM2 envelope key (settings.SM_ENVELOPE["key_file"]), or envelope_unavailable."""
+    """The platform's SM2 envelope key (settings.SM_ENVELOPE["key_file"]), or envelope_unavailable; read
+    again only when the file changes (a key rotated in place)."""
     path = envelope_settings().get("key_file") or ""
     try:
-        return SM2PrivateKey.from_pem(Path(path).read_bytes())
+        return _private_key(path, Path(path).stat().st_mtime_ns)
     except (OSError, KeyFormatError) as exc:
         raise ApplicationError("envelope_unavailable", details={"reason": "no platform SM2 key"}) from exc
 
@@ -71,7 +79,8 @@ def platform_certificate_pem() -> str:
 
 # --- the replay memory (shared by every process: the database) --------------------------------------------
 def remember_nonce(sender: str, nonce: str, ts: int) -> bool:
-    """Record (sender, nonce); False when it was recorded before. Rows past any window are dropped."""
+    """Record (sender, nonce); False when it was recorded before. Rows past any window are dropped by the
+    scheduler (envelope_nonce_purge), not on every request."""
     now = clock.now()
     keep = dt.timedelta(seconds=2 * max_skew() + 60)
     expires = max(now, dt.datetime.fromtimestamp(ts, dt.UTC)) + keep
@@ -80,8 +89,13 @@ def remember_nonce(sender: str, nonce: str, ts: int) -> bool:
             EnvelopeNonce.objects.create(sender=sender[:100], nonce=nonce[:32], expires_at=expires)
     except IntegrityError:
         return False
-    EnvelopeNonce.objects.filter(expires_at__lt=now).delete()
     return True
+
+
+def envelope_nonce_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget nonces past their window (an envelope that old is refused as stale anyway)."""
+    deleted, _ = EnvelopeNonce.objects.filter(expires_at__lt=now or clock.now()).delete()
+    return deleted
 
 
 def client_peer(client: ApiClient) -> Peer | None:
@@ -151,10 +165,6 @@ class SMEnvelopeMiddleware:
         api_key = request.headers.get("X-API-Key", "")
         caller = api_client_for_key(api_key) if api_key else None
 
-        def sender_key(sid: str) -> SM2PublicKey | None:
-            # Checked after the signature proved who sealed it: the API key must be that client's.
-            return _client_key(sid)
-
         def remember(sid: str, nonce: str, ts: int) -> bool:
             if caller is not None and caller.name != sid:
                 raise ApplicationError("envelope_sender_mismatch", details={"sender": sid})
@@ -163,7 +173,7 @@ class SMEnvelopeMiddleware:
         return open_envelope(
             raw,
             recipient_key=key,
-            sender_key_for=sender_key,
+            sender_key_for=_client_key,
             expect="request",
             method=request.method or "",
             path=request.get_full_path(),

@@ -40,6 +40,8 @@ JOBS = (
     Job("crl_refresh", "epolicy.signing.tasks.crl_refresh_task", dt.timedelta(hours=6)),
     # The audit chain's head anchored outside the database (RFC 3161 token, both archive locations).
     Job("audit_anchor", "epolicy.anchoring.tasks.audit_anchor_task", dt.timedelta(hours=1)),
+    # The SM envelope's remembered nonces dropped once past their window.
+    Job("envelope_nonce_purge", "epolicy.common.tasks.envelope_nonce_purge_task", dt.timedelta(hours=1)),
     # Both archive copies re-hashed; a bad copy repaired from the good one.
     Job(
         "archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)

@@ -225,13 +225,16 @@ def test_replay_memory_is_shared_between_database_connections(keys, platform):
     assert remember_nonce("another", "m" * 22, int(time.time()))  # per sender
 
 
-def test_old_nonces_are_dropped(keys, platform, db):
+def test_old_nonces_are_dropped_by_the_scheduled_purge(keys, platform, db):
     from epolicy.common.envelope_middleware import remember_nonce
+    from epolicy.common.tasks import envelope_nonce_purge_task
 
     long_ago = int(time.time()) - 3600
     assert remember_nonce("c", "old", long_ago)
     EnvelopeNonce.objects.update(expires_at="2000-01-01T00:00:00Z")
     assert remember_nonce("c", "new", int(time.time()))
+    assert EnvelopeNonce.objects.count() == 2  # nothing deleted on the request path
+    assert envelope_nonce_purge_task.call() == 1
     assert list(EnvelopeNonce.objects.values_list("nonce", flat=True)) == ["new"]
 
 

@@ -31,6 +31,7 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
             "policy_status",
             "life_reconfirm_lapse",
             "audit_anchor",
+            "envelope_nonce_purge",
         ]
         assert schedule_due(now=now + dt.timedelta(hours=7)) == [
             "life_anniversaries",
@@ -38,6 +39,7 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
             "life_reconfirm_lapse",
             "crl_refresh",
             "audit_anchor",
+            "envelope_nonce_purge",
         ]
         assert set(schedule_due(now=now + dt.timedelta(days=1, hours=1))) == {j.name for j in JOBS}
 

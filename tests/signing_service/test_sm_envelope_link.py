@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.gm.envelope import CONTENT_TYPE
 from epolicy.signing.remote import API_PREFIX, auth
 from epolicy.signing.remote import client as remote
 from epolicy.signing.remote import envelope as sm
@@ -74,7 +75,7 @@ def test_a_sealed_request_replayed_with_a_fresh_mac_is_refused(sealed_service, s
     answers = []
     for _ in range(2):
         signed = auth.sign_request(method="POST", path=path, body=wire)
-        headers = {**signed.headers, "Content-Type": sm.CONTENT_TYPE, "Accept": "application/json"}
+        headers = {**signed.headers, "Content-Type": CONTENT_TYPE, "Accept": "application/json"}
         answers.append(remote._transport("POST", url + path, headers, wire))
     assert answers[0].status == 200
     second = json.loads(answers[1].body)

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from epolicy.common.errors import CODES, ApplicationError
+from epolicy.common.gm.envelope import CONTENT_TYPE as ENVELOPE_TYPE
 from epolicy.common.types import SignatureBox
 
 from . import API_PREFIX, MAX_BODY_BYTES, SERVICE_ERRORS, auth
@@ -194,7 +195,7 @@ def _call(
         signed = auth.sign_request(method=method, path=path, body=wire)
         headers = {**signed.headers, "Accept": "application/json"}
         if payload is not None:
-            headers["Content-Type"] = sm.CONTENT_TYPE if service else "application/json"
+            headers["Content-Type"] = ENVELOPE_TYPE if service else "application/json"
         try:
             response = _transport(method, origin + path, headers, wire)
         except (OSError, http.client.HTTPException) as exc:
@@ -218,7 +219,7 @@ def _interpret(
         raise _unavailable(op, "bad_response")
     body = response.body
     if service is not None:
-        if response.headers.get("content-type", "").startswith(sm.CONTENT_TYPE):
+        if response.headers.get("content-type", "").startswith(ENVELOPE_TYPE):
             try:
                 body = sm.open_response(body, service=service, nonce=nonce)
             except ApplicationError as exc:

@@ -11,6 +11,7 @@ sealed back to it. Nonces are remembered in the database (each side's own), so a
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,16 @@ from epolicy.common.envelope_middleware import max_skew, platform_id, platform_k
 from epolicy.common.gm.envelope import Opened, open_envelope, seal
 from epolicy.common.gm.sm2 import KeyFormatError, SM2PublicKey, load_peer
 
-CONTENT_TYPE = "application/x-epolicy-sm-envelope"
+
+@functools.lru_cache(maxsize=16)
+def _peer_file(path: str, mtime_ns: int) -> SM2PublicKey:
+    return load_peer(Path(path).read_bytes()).public_key
 
 
 def _peer(path: str) -> SM2PublicKey:
+    """A peer's SM2 key from its file, parsed once per file version (not on every call)."""
     try:
-        return load_peer(Path(path).read_bytes()).public_key
+        return _peer_file(path, Path(path).stat().st_mtime_ns)
     except (OSError, KeyFormatError) as exc:
         raise ImproperlyConfigured(f"cannot read the SM2 certificate or key {path!r}: {exc}") from exc
 

@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pyhanko.pdf_utils.misc import PdfError
 
 from epolicy.common.errors import ApplicationError
+from epolicy.common.gm.envelope import CONTENT_TYPE as ENVELOPE_TYPE
 from epolicy.common.gm.envelope import Opened
 from epolicy.common.gm.sm2 import SM2PublicKey
 from epolicy.common.types import SignatureBox
@@ -64,7 +65,7 @@ def _respond(
 ) -> HttpResponse:
     if sealed_for is not None:  # answered in the SM envelope, to the client that sealed the request
         body = sm.seal_response(data, status=status, opened=sealed_for[0], allowed=sealed_for[1])
-        content_type = sm.CONTENT_TYPE
+        content_type = ENVELOPE_TYPE
     else:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         content_type = "application/json; charset=utf-8"
@@ -133,7 +134,7 @@ def _endpoint(method: str, handler: Handler) -> View:
             allowed = sm.clients() if method == "POST" else {}
             if allowed:
                 # The SM envelope is required of every client: open it (signature, recipient, time, nonce).
-                if not (request.META.get("CONTENT_TYPE") or "").startswith(sm.CONTENT_TYPE):
+                if not (request.META.get("CONTENT_TYPE") or "").startswith(ENVELOPE_TYPE):
                     raise ServiceError("envelope_required")
                 opened = sm.open_request(body, method=method, path=request.path, allowed=allowed)
                 body, sealed_for = opened.body, (opened, allowed)
