@@ -39,8 +39,9 @@ def wechat_openids_for(customer_ids: Iterable[int]) -> list[str]:
 def wechat_people_of(openid: str) -> list[str]:
     """The ID-number blind indexes of the people bound to an openid."""
     return list(
+        # No ordering: an ORDER BY column would enter the DISTINCT and keep a person twice.
         WeChatBinding.objects.filter(openid_index=openid_index_of(openid))
-        .order_by("pk")
+        .order_by()
         .values_list("customer__id_number_index", flat=True)
         .distinct()
     )

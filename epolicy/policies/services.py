@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
 from epolicy.identity.wechat import openid_index_of, wechat_openids_for
 from epolicy.notifications.events import event_kind
 from epolicy.notifications.models import DEDUPE_KEY_MAX
 from epolicy.notifications.services import Attachment, Recipient, notify
 from epolicy.products.motor_products import motor_catalogue
 
-from .links import verify_url
+from .links import verify_url, wechat_policy_url
 from .models import Policy
 
 ISSUED_WECHAT_EVENT = "motor.policy_issued_wechat"
@@ -81,11 +79,6 @@ def policy_expiry_notify(*, policy: Policy, actor: str) -> None:
         dedupe_key=policy.number,
         actor=actor,
     )
-
-
-def wechat_policy_url(policy_number: str) -> str:
-    """The policy's page among the WeChat pages (epolicy.wechat: /wx/p/<number>/), opened from a message."""
-    return f"{settings.SITE_URL}/wx/p/{policy_number}/"
 
 
 def policy_wechat_notify(

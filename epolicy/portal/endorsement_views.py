@@ -23,6 +23,7 @@ from epolicy.motor.endorsements import services as es
 from epolicy.motor.endorsements.access import grant_access, has_access
 from epolicy.motor.endorsements.coverage import coverage_options
 from epolicy.motor.endorsements.forms import changes_from_form
+from epolicy.motor.endorsements.selectors import applied_endorsement
 from epolicy.motor.endorsements.state import current_view
 from epolicy.motor.models import Endorsement
 from epolicy.policies.models import Policy
@@ -143,7 +144,7 @@ def my_document(request: HttpRequest, number: str, doc: str) -> HttpResponse:
         elif doc == "mark":
             obj, name = policy.mark_document, f"{policy.number}-mark"
         else:
-            e = policy.endorsements.filter(number=doc, status=Endorsement.Status.APPLIED).first()
+            e = applied_endorsement(doc, policy=policy)
             obj, name = (e.document, e.number) if e is not None else (None, "")
         if obj is None:
             raise ApplicationError("not_found", "没有这份文件。")

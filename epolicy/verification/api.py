@@ -121,9 +121,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     policy = policy_from_download_token(token)
     doc = request.GET.get("doc", "")
     if doc and doc != "mark":  # one of the policy's e-endorsements, by its number
-        from epolicy.motor.models import Endorsement
+        from epolicy.motor.endorsements.selectors import applied_endorsement
 
-        e = policy.endorsements.filter(number=doc[:32], status=Endorsement.Status.APPLIED).first()
+        e = applied_endorsement(doc, policy=policy)
         if e is None or e.document is None:
             raise ApplicationError("not_found", "该保单没有这个批单号的电子批单。")
         response = HttpResponse(archive_read(e.document), content_type="application/pdf")
@@ -245,16 +245,12 @@ def policy_verification(request: HttpRequest, number: str, c: str = "") -> dict:
 
 def _endorsement_verification(number: str, code: str) -> dict | None:
     """An e-endorsement's QR code: the endorsement, the policy it amends and that policy's state now."""
-    from epolicy.motor.models import Endorsement
+    from epolicy.motor.endorsements.selectors import applied_endorsement
     from epolicy.products.motor_endorsements import endorsement_catalogue
 
     if not 16 <= len(code) <= 64:
         return None
-    e = (
-        Endorsement.objects.select_related("policy", "document")
-        .filter(number=number.strip().upper(), status=Endorsement.Status.APPLIED)
-        .first()
-    )
+    e = applied_endorsement(number)
     if e is None or e.document is None:
         return None
     if not e.verify_code or not hmac.compare_digest(e.verify_code, code):

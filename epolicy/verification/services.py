@@ -17,6 +17,7 @@ from epolicy.common import clock
 from epolicy.documents.application_form import KIND as APPLICATION_KIND
 from epolicy.documents.epolicy_form import MARK_KIND
 from epolicy.motor.display import sections_json
+from epolicy.motor.endorsements.selectors import applied_endorsement
 from epolicy.motor.models import Application, Endorsement
 from epolicy.policies.models import Policy
 from epolicy.products.motor_products import motor_catalogue
@@ -274,11 +275,7 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
             # An earlier mark (before an endorsement) is genuine but no longer the one to carry.
             mark_replaced = archive.identical and sha256 not in {o.sha256 for o in current}
     elif report.document_number and report.document_kind == "endorsement":
-        endorsement = (
-            Endorsement.objects.select_related("policy", "document")
-            .filter(number=report.document_number, status=Endorsement.Status.APPLIED)
-            .first()
-        )
+        endorsement = applied_endorsement(report.document_number)
         if endorsement is not None and endorsement.document is not None:
             policy = endorsement.policy
             archive = _match(_versions([endorsement.document], ArchivedObject.Kind.ENDORSEMENT), sha256)

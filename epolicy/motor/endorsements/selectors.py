@@ -58,6 +58,17 @@ def endorsement_json(e: Endorsement) -> dict[str, Any]:
     }
 
 
+def applied_endorsement(number: str, *, policy: Policy | None = None) -> Endorsement | None:
+    """An applied endorsement with its e-endorsement, by its number (of `policy`, when given)."""
+    rows = policy.endorsements if policy is not None else Endorsement.objects
+    found = (
+        rows.select_related("policy", "document")
+        .filter(number=number.strip().upper()[:32], status=Endorsement.Status.APPLIED)
+        .first()
+    )
+    return found if found is not None and found.document is not None else None
+
+
 def applied_endorsements(policy: Policy) -> list[Endorsement]:
     return list(
         policy.endorsements.filter(status=Endorsement.Status.APPLIED)

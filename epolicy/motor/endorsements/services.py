@@ -30,9 +30,9 @@ from epolicy.notifications.services import Attachment, Recipient, notify
 from epolicy.parties.models import Customer
 from epolicy.payments.services import payment_refund_owe, payment_start
 from epolicy.policies.archive_documents import policy_retention_recompute
-from epolicy.policies.links import verify_url
+from epolicy.policies.links import verify_url, wechat_policy_url
 from epolicy.policies.models import Policy, PolicyVersion
-from epolicy.policies.services import policy_wechat_notify, wechat_policy_url
+from epolicy.policies.services import policy_wechat_notify
 from epolicy.products.motor_endorsements import endorsement_catalogue
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.rules.motor.endorsement import Term, refund_by_day, vehicle_tax_claimable
