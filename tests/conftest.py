@@ -106,6 +106,19 @@ def pki(db, _pki_rows):
 
 
 @pytest.fixture
+def shared_db():
+    """Threads need a database whose writers wait for each other: PostgreSQL, or SQLite in a file
+    (EPOLICY_TEST_SQLITE=path). Django's in-memory test database is shared between threads through
+    SQLite's shared cache, whose table locks fail at once ("database table is locked") instead of
+    waiting, so two writers cannot race there; each race is also tested without threads."""
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite" and (":memory:" in name or "mode=memory" in name):
+        pytest.skip("in-memory SQLite: threads share it without waiting for locks; use a file or PostgreSQL")
+
+
+@pytest.fixture
 def api_key(db):
     _client, key = ApiClient.create_with_key("core-system-test", scopes=list(SCOPES))
     return key

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from epolicy.common.gm.envelope import CONTENT_TYPE, REQUEST_HEADER, b64url, seal, unb64url
 from epolicy.common.models import ApiClient, ApiRequestLog, EnvelopeNonce
@@ -195,13 +194,11 @@ def test_api_client_command_sets_the_key_and_prints_the_platform_certificate(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_replay_memory_is_shared_between_database_connections(keys, platform):
+def test_replay_memory_is_shared_between_database_connections(shared_db, keys, platform):
     """Two threads, each with its own database connection, present the same nonce at the same moment:
     exactly one is accepted (the unique constraint decides, not process memory)."""
     from epolicy.common.envelope_middleware import remember_nonce
 
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(":memory:"):
-        pytest.skip("an unnamed in-memory SQLite database is not shared between connections")
     barrier = threading.Barrier(2)
     results = []
 

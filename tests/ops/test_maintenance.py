@@ -11,7 +11,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 
@@ -543,12 +543,9 @@ def test_the_console_shows_refusals_in_chinese_and_keeps_the_form(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_scheduling_waits_for_the_scopes_lock():
+def test_scheduling_waits_for_the_scopes_lock(shared_db):
     """Thread B schedules while this transaction holds the scope's lock and has added an overlapping
     window: B must wait, then see that window and be refused (without the lock it would insert too)."""
-    name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and (":memory:" in name or "mode=memory" in name):
-        pytest.skip("in-memory SQLite: threads share it without waiting for locks; use a file or PostgreSQL")
     outcome: list[object] = []
 
     def other_staff():

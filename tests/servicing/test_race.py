@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
@@ -16,18 +16,6 @@ from epolicy.servicing.models import LedgerEntry, LifePolicy, LifePolicyVersion,
 from epolicy.servicing.services import CONFLICT_MESSAGE
 
 from .conftest import register_demo
-
-
-@pytest.fixture
-def shared_db():
-    """Threads need a database whose writers wait for each other: PostgreSQL, or SQLite in a file
-    (EPOLICY_TEST_SQLITE=path). Django's in-memory test database is shared between threads through
-    SQLite's shared cache, whose table locks fail at once ("database table is locked") instead of
-    waiting, so two writers cannot race there; the conflict itself is also tested without threads
-    (test_idempotency: a stale expected version)."""
-    name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and (":memory:" in name or "mode=memory" in name):
-        pytest.skip("in-memory SQLite: threads share it without waiting for locks; use a file or PostgreSQL")
 
 
 def race(*calls):

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 
 from epolicy.common.errors import ApplicationError
@@ -19,17 +19,6 @@ from . import hostile
 from .conftest import API, BIG, SMALL, worker_pids
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def shared_db():
-    """Threads need a database whose writers wait for each other: PostgreSQL, or SQLite in a file
-    (EPOLICY_TEST_SQLITE=path). Django's in-memory test database is shared between threads through
-    SQLite's shared cache, whose table locks fail at once instead of waiting (the slot logic itself is
-    tested without threads in test_check_queue.py)."""
-    name = str(connection.settings_dict["NAME"])
-    if connection.vendor == "sqlite" and (":memory:" in name or "mode=memory" in name):
-        pytest.skip("in-memory SQLite: threads share it without waiting for locks; use a file or PostgreSQL")
 
 
 def race(*calls: Callable[[], object]) -> list[object]:
