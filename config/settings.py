@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (collected into STATIC_ROOT) straight from the application server: no Nginx needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "epolicy.common.middleware.SecurityHeadersMiddleware",
     "epolicy.common.middleware.PublicRateLimitMiddleware",
     "epolicy.common.middleware.RequestBodyLimitMiddleware",
@@ -151,6 +153,9 @@ def _database() -> dict:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
+            # A connection the server dropped (restart, failover) is replaced at the next request, not
+            # reported as an error to it.
+            "CONN_HEALTH_CHECKS": True,
         }
     raise ImproperlyConfigured(f"EPOLICY_DATABASE_URL must be sqlite:///PATH or postgresql://…, not {url!r}")
 
@@ -182,8 +187,11 @@ STORAGES = {
             "location": os.environ.get("EPOLICY_ARCHIVE_BACKUP_DIR", str(VAR_DIR / "archive-backup"))
         },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Compressed copies and content-hashed names (cached for ever by browsers); a name missing from the
+    # manifest (before the first collectstatic, as in the tests) falls back to the plain file.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+WHITENOISE_MANIFEST_STRICT = False
 
 
 def _require_modules(variable: str, modules: tuple[str, ...], install: str) -> None:
@@ -234,6 +242,16 @@ TASKS = {
         "BACKEND": os.environ.get("EPOLICY_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend"),
     }
 }
+# Workers on several machines: the task queue in Redis (django-tasks' RQ backend), taken by
+# `epolicy rqworker --job-class django_tasks_rq.Job --with-scheduler default` (docs/operations.md). The
+# database backend (`db_worker`) stays the embedded default.
+TASK_QUEUE_URL = os.environ.get("EPOLICY_TASK_QUEUE_URL", "")
+if TASK_QUEUE_URL:
+    _require_modules("EPOLICY_TASK_QUEUE_URL", ("rq", "redis"), "epolicy[redis]")
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": TASK_QUEUE_URL, "DEFAULT_TIMEOUT": 600}}
+    RQ_SHOW_ADMIN_LINK = False
 
 EMAIL_BACKEND = os.environ.get("EPOLICY_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")

@@ -26,6 +26,8 @@ def _test_settings(settings, tmp_path):
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(tmp_path / "archive-backup")},
         },
+        # Pages render without a collectstatic first (tests/ops/test_serving.py runs the manifest storage).
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
 
