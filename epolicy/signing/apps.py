@@ -7,7 +7,8 @@ class SigningConfig(AppConfig):
 
     def ready(self) -> None:
         # Before any signature or verification: see each module for what it corrects or speeds up.
-        from . import asn1fix, hexstrings
+        from . import asn1fix, asn1names, hexstrings
 
         asn1fix.apply()
+        asn1names.install()
         hexstrings.install()
