@@ -96,6 +96,20 @@ def _register() -> None:
     api.add_router("/archive", policy_archive_router)
     api.add_router("/servicing", servicing_router)
     api.add_router("/selfservice", selfservice_router)
+    _time_verifications(public_router)
+
+
+def _time_verifications(router: Any) -> None:
+    """The public PDF verification is counted and timed by verdict (epolicy.ops.metrics), like the page's."""
+    from epolicy.ops.metrics import verification_timed
+
+    for operation in router.path_operations["/verify"].operations:
+        view = operation.view_func
+
+        def timed(request: HttpRequest, _view: Any = view, **kwargs: Any) -> Any:
+            return verification_timed("api", lambda: _view(request, **kwargs))
+
+        operation.view_func = timed
 
 
 _register()

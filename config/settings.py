@@ -75,6 +75,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, refusals and redirects included, carries its request id and is timed.
+    "epolicy.common.requestid.RequestIdMiddleware",
+    "epolicy.ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (collected into STATIC_ROOT) straight from the application server: no Nginx needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -237,7 +240,7 @@ if os.environ.get("EPOLICY_ARCHIVE_S3_BUCKET"):
 if os.environ.get("EPOLICY_ARCHIVE_BACKUP_S3_BUCKET"):
     STORAGES["archive_backup"] = _s3_archive("EPOLICY_ARCHIVE_BACKUP")
 
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": os.environ.get("EPOLICY_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend"),
     }
@@ -527,11 +530,31 @@ def _caches(url: str) -> dict:
 
 CACHES = _caches(os.environ.get("EPOLICY_CACHE_URL", ""))
 
+# --- operations: logs, health and readiness, metrics (docs/operations.md) -----------------------------------
+# Logs: one JSON object per line in production, readable text in development (EPOLICY_LOG_FORMAT=json|text).
+# Every handler carries the request id (epolicy.common.requestid) and the redaction of secrets and
+# personal identifiers (epolicy.common.logredact).
+LOG_FORMAT = os.environ.get("EPOLICY_LOG_FORMAT", "json" if PRODUCTION else "text").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"EPOLICY_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "filters": {
+        "request_id": {"()": "epolicy.common.requestid.RequestIdFilter"},
+        "redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "epolicy.common.jsonlog.JsonFormatter"},
+        "text": {"()": "epolicy.common.jsonlog.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("EPOLICY_LOG_LEVEL", "INFO")},
     "loggers": {
         "fontTools": {"level": "WARNING"},
@@ -540,6 +563,22 @@ LOGGING = {
         # The development server's access log: through the same redacting handler.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
+}
+# Readiness (/ops/ready): each check's time limit; the task queue and the outbox warn above these.
+OPS_HEALTH = {
+    "check_timeout_seconds": float(os.environ.get("EPOLICY_READY_CHECK_TIMEOUT_SECONDS", "3")),
+    "task_queue_warn_jobs": int(os.environ.get("EPOLICY_TASK_QUEUE_WARN_JOBS", "100")),
+    "task_queue_warn_age_seconds": float(os.environ.get("EPOLICY_TASK_QUEUE_WARN_AGE_SECONDS", "300")),
+}
+# Who may read /ops/metrics: a bearer token (Authorization: Bearer <token>), or a client address in
+# these networks (comma-separated CIDRs; default this machine only). Anyone else: 403 metrics_forbidden.
+OPS_METRICS = {
+    "token": os.environ.get("EPOLICY_METRICS_TOKEN", ""),
+    "allowed_networks": [
+        n.strip()
+        for n in os.environ.get("EPOLICY_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",")
+        if n.strip()
+    ],
 }
 # Origins the payment gateway's cashier pages live on (forms and redirects may go there).
 CSP_FORM_ACTION = [o for o in os.environ.get("EPOLICY_CSP_FORM_ACTION", "").split(",") if o]
@@ -610,7 +649,7 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # Health checks from the load balancer arrive over plain HTTP on the private network.
-    SECURE_REDIRECT_EXEMPT = [r"^ops/health"]
+    SECURE_REDIRECT_EXEMPT = [r"^ops/(health|ready|metrics)$"]
 
 # --- SM envelope (国密报文 with outside systems; docs/sm-envelope.md) ---------------------------------------
 # The platform's own SM2 key and certificate: made at random on first start in development (var/sm-envelope/,

@@ -24,6 +24,8 @@ urlpatterns = [
     path("admin/", admin_urls(admin.site)),  # behind the console's lockout and second factor
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    # Liveness, readiness and Prometheus metrics (docs/operations.md).
+    path("ops/", include("epolicy.ops.urls")),
     path("tsa", tsa_view, name="tsa"),  # the platform's RFC 3161 timestamp authority
     path("pki/", include("epolicy.signing.urls")),  # CA certificates and CRLs, named in our certificates
     path("console/", include("epolicy.backoffice.urls")),

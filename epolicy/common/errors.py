@@ -117,6 +117,9 @@ CODES: dict[str, tuple[int, str]] = {
         409,
         "该保单有处理中的“非本人操作”申诉，涉及资金的保全项目暂停办理，请等待工作人员联系。",
     ),
+    # /ops/ready and /ops/metrics (docs/operations.md).
+    "service_not_ready": (503, "服务暂不可用：部分依赖未就绪（见 checks），请稍后再试或联系运维人员。"),
+    "metrics_forbidden": (403, "无权读取监控指标：请从允许的网络访问，或提供正确的指标令牌。"),
 }
 
 

@@ -1,7 +1,16 @@
-"""A logging filter that keeps secrets of URLs out of every log line (access logs included).
+"""A logging filter that keeps secrets and personal identifiers out of every log line (access logs
+included), on every handler of settings.LOGGING.
 
-Applicant links carry their secret in the path (/m/a/<token>/, /api/v1/customer/applications/<token>),
-download links theirs too; whoever reads the logs must not be able to open them.
+- Secrets of URLs: applicant links carry their secret in the path (/m/a/<token>/,
+  /api/v1/customer/applications/<token>), download links theirs too; whoever reads the logs must not be
+  able to open them.
+- Personal identifiers that reach a message by accident (an exception's text, a library's debug line): an
+  18-character resident ID number, a mainland mobile number (with or without +86) and an e-mail address
+  are masked like the pages mask them (epolicy.common.masking). Names cannot be recognised by a pattern:
+  log calls name people by their record's id or masked name, never in clear.
+
+The record's message, its arguments and its exception text are all cleaned; the formatters
+(epolicy.common.jsonlog) redact tracebacks they format themselves.
 """
 
 from __future__ import annotations
@@ -9,15 +18,29 @@ from __future__ import annotations
 import logging
 import re
 
+from .masking import mask_id_number, mask_phone
+
 # Path segments that are secrets, and what follows them up to the next / ? space or quote.
 _SECRET_PATHS = re.compile(
     r"(/m/a/|/api/v1/customer/applications/|/api/v1/public/policies/download/|/sandbox/pay/|/s/dispute/"
     r"|/api/v1/selfservice/disputes/|/sandbox/identity/face/|/sandbox/identity/video/)[^/?\s\"']+"
 )
+# Not inside a longer word or number (a policy number, a hash, a timestamp keeps its digits).
+_ID_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[0-9Xx](?![0-9A-Za-z])"
+)
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?(1[3-9]\d{9})(?![0-9A-Za-z])")
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
 
 
 def redact(text: str) -> str:
-    return _SECRET_PATHS.sub(r"\1[redacted]", text)
+    text = _SECRET_PATHS.sub(r"\1[redacted]", text)
+    if any(c.isdigit() for c in text):
+        text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text)
+        text = _PHONE.sub(lambda m: mask_phone(m.group(1)), text)
+    if "@" in text:
+        text = _EMAIL.sub(r"***@\1", text)
+    return text
 
 
 class RedactSecretsFilter(logging.Filter):
@@ -29,4 +52,9 @@ class RedactSecretsFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Format the traceback once here so that every handler's formatter reuses the cleaned text.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True

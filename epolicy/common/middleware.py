@@ -91,6 +91,7 @@ PUBLIC_PREFIXES = (
     "/api/v1/customer/",
     "/api/v1/selfservice/",
     "/api/v1/payments/",
+    "/ops/",  # health, readiness and metrics (epolicy.ops.views): no login
 )
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
+from epolicy.ops.metrics import otp_failed
 
 from .models import OtpChallenge
 
@@ -65,7 +66,16 @@ def otp_check(*, purpose: str, subject: str, code: str) -> OtpChallenge:
     """Check a code against the newest challenge; a wrong code uses up one attempt (kept on failure).
 
     Call it outside any enclosing transaction: the failed attempt is committed before the refusal.
+    Each refusal is counted by its code (epolicy_otp_failures_total).
     """
+    try:
+        return _otp_check(purpose=purpose, subject=subject, code=code)
+    except ApplicationError as exc:
+        otp_failed(exc.code)
+        raise
+
+
+def _otp_check(*, purpose: str, subject: str, code: str) -> OtpChallenge:
     cfg = settings.OTP
     code = (code or "").strip()
     with transaction.atomic():

@@ -17,6 +17,7 @@ from epolicy.common import clock
 from epolicy.common.failpoints import failpoint
 from epolicy.common.numbering import document_number
 from epolicy.documents.epolicy_form import render_epolicy
+from epolicy.ops.metrics import issuance_timed
 from epolicy.policies.models import Policy, PolicyVersion
 from epolicy.policies.services import policy_email_request
 from epolicy.policies.status import status_on
@@ -32,7 +33,7 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
     """Number, render, seal (insurer's reliable e-signature), archive and record one policy per product
     of the application (a 交强险 and a 商业险 bought together are two policies), in one transaction;
     idempotent. Returns the first policy (the only one for a single product)."""
-    with transaction.atomic():
+    with issuance_timed() as timer, transaction.atomic():
         app = (
             Application.objects.select_for_update()
             .select_related("applicant", "insured", "owner")
@@ -55,6 +56,8 @@ def policy_issue(*, application_id: int, actor: str = "system") -> Policy:
         app.status = Application.Status.ISSUED
         app.save(update_fields=["status"])
         failpoint("policy.issue.before_commit")
+        for policy in issued:
+            timer.issued(policy.product)  # counted once the transaction has committed
     return min([*existing.values(), *issued], key=lambda p: p.pk)
 
 

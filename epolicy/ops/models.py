@@ -40,6 +40,8 @@ class OutboxJob(models.Model):
     alerted_at = models.DateTimeField("告警时间", null=True, blank=True)
     created_at = models.DateTimeField("创建时间")
     done_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # The request that last asked for it (epolicy.common.requestid): its runs log under the same id.
+    request_id = models.CharField("请求编号", max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "待办副作用"

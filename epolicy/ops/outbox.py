@@ -32,6 +32,7 @@ from django.utils.module_loading import import_string
 
 from epolicy.common import clock
 from epolicy.common.failpoints import failpoint
+from epolicy.common.requestid import bound, current_request_id
 
 from .models import OutboxJob
 
@@ -156,12 +157,27 @@ def outbox_enqueue(*, kind: str, subject: int | str, reference: str = "", reopen
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     now = clock.now()
+    request_id = current_request_id()
     with transaction.atomic():
         job, created = OutboxJob.objects.get_or_create(
             kind=kind,
             subject=str(subject),
-            defaults={"reference": reference[:64], "next_attempt_at": now, "created_at": now},
+            defaults={
+                "reference": reference[:64],
+                "next_attempt_at": now,
+                "created_at": now,
+                "request_id": request_id,
+            },
         )
+        if (
+            not created
+            and request_id
+            and job.request_id != request_id
+            and (job.status != OutboxJob.Status.DONE or reopen)
+        ):
+            # The latest request that asked for the effect is the one its next run is logged under.
+            OutboxJob.objects.filter(pk=job.pk).update(request_id=request_id)
+            job.request_id = request_id
         if not created and job.status == OutboxJob.Status.DONE and reopen:
             OutboxJob.objects.filter(pk=job.pk).update(
                 status=OutboxJob.Status.PENDING, next_attempt_at=now, done_at=None, alerted_at=None
@@ -212,6 +228,13 @@ def outbox_run(job_id: int, *, handler: Callable[[str], Any] | None = None) -> s
     if not claimed:
         return "skipped"
     job = OutboxJob.objects.get(pk=job_id)
+    # The handler's log records carry the id of the request that asked for the job.
+    with bound(job.request_id):
+        return _run_claimed(job, token, timing, handler)
+
+
+def _run_claimed(job: OutboxJob, token: str, timing: Timing, handler: Callable[[str], Any] | None) -> str:
+    job_id = job.pk
     attempts = job.attempts
     run = handler or import_string(KINDS[job.kind].handler)
     try:

@@ -18,6 +18,7 @@ from epolicy.common.errors import ApplicationError
 from epolicy.common.failpoints import failpoint
 from epolicy.common.numbering import document_number
 from epolicy.common.providers import get_provider
+from epolicy.ops.metrics import payment_failed
 from epolicy.ops.outbox import REFUND_PART, REFUND_PAYMENT, outbox_enqueue
 from epolicy.parties.models import Customer
 
@@ -27,6 +28,11 @@ from .providers.base import GatewayNotification
 
 log = logging.getLogger(__name__)
 FINAL = {PaymentOrder.Status.PAID, PaymentOrder.Status.PAYER_MISMATCH, PaymentOrder.Status.REFUNDED}
+# Outcomes of a notification that took no payment (epolicy_payment_failures_total; "forged" is the
+# notification whose signature fails).
+FAILURE_OUTCOMES = frozenset(
+    {"failed", "payer_mismatch", "amount_mismatch", "refunded_not_payable", "unknown_order"}
+)
 
 
 def payment_start(
@@ -101,6 +107,7 @@ def payment_handle_notification(*, provider_name: str, body: bytes, headers: dic
             body_sha256=digest,
             received_at=clock.now(),
         )
+        payment_failed("forged")  # a notification whose signature does not hold
         raise
     outcome = _apply(note, provider_name=provider_name, body_sha256=digest, actor=f"gateway:{provider_name}")
     failpoint("payment.notify.after_commit")
@@ -199,6 +206,8 @@ def _apply(note: GatewayNotification, *, provider_name: str, body_sha256: str, a
             received_at=clock.now(),
         )
         failpoint("payment.notify.before_commit")
+    if outcome in FAILURE_OUTCOMES:
+        payment_failed(outcome)  # after the commit: a rolled-back notification counts nothing
     return outcome
 
 

@@ -15,3 +15,8 @@ class PoliciesConfig(AppConfig):
             "policies.policy",
             lambda client: Policy.objects.filter(application__created_by_client=client).values("pk"),
         )
+
+        # The seal and the certificates' expiry in the readiness checks (epolicy.ops.health).
+        from .health import register_checks
+
+        register_checks()

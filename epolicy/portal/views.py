@@ -20,6 +20,7 @@ from epolicy.identity.captcha import captcha_data_url, captcha_issue
 from epolicy.motor import display, selectors, services
 from epolicy.motor.api import payment_status_json
 from epolicy.motor.models import Application
+from epolicy.ops.metrics import verification_timed
 from epolicy.payments.models import PaymentOrder
 from epolicy.payments.services import payment_start
 from epolicy.products.motor_products import motor_catalogue
@@ -377,7 +378,9 @@ def verify(request: HttpRequest) -> HttpResponse:
     error, result_data = None, None
     if request.method == "POST":
         try:
-            result_data = verify_upload(request=request, upload=request.FILES.get("file"))
+            result_data = verification_timed(
+                "page", lambda: verify_upload(request=request, upload=request.FILES.get("file"))
+            )
         except ApplicationError as exc:
             error = exc
     return page(

@@ -20,6 +20,7 @@ from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
 from epolicy.motor.endorsements.access import grant_access
+from epolicy.ops.metrics import verification_timed
 from epolicy.products.motor_products import motor_catalogue
 from epolicy.verification.api import uploaded_file, verify_upload
 from epolicy.verification.services import policy_summary
@@ -311,7 +312,9 @@ def verify(request: HttpRequest, openid: str) -> HttpResponse:
     error, result = None, None
     if request.method == "POST":
         try:
-            result = verify_upload(request=request, upload=uploaded_file(request))
+            result = verification_timed(
+                "wechat", lambda: verify_upload(request=request, upload=uploaded_file(request))
+            )
         except ApplicationError as exc:
             error = exc
     return page(
