@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command to set up and run epolicy on its embedded default: SQLite, local storage, sandbox
-# providers, demo data. Serves on http://127.0.0.1:8000 with a background task worker.
+# providers, demo data. Serves on http://127.0.0.1:8000 through gunicorn (several worker processes), with a
+# background task worker and the scheduler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,7 +18,6 @@ export EPOLICY_TASK_BACKEND=${EPOLICY_TASK_BACKEND:-django_tasks_db.DatabaseBack
 EP=.venv/bin/epolicy
 $EP migrate --no-input -v 0
 $EP pki_init
-$EP collectstatic --no-input -v 0
 $EP seed_demo
 $EP db_worker --interval 1 >var/worker.log 2>&1 &
 worker=$!
@@ -38,5 +38,6 @@ cat <<MSG
     e-mails (file)     var/mail/
 
 MSG
-# DEBUG is off (no traceback reaches a browser); --insecure lets the development server serve static files.
-$EP runserver 127.0.0.1:8000 --noreload --insecure
+# The production web server (gunicorn, several processes; static files through WhiteNoise) on the
+# embedded default. DEBUG is off: no traceback reaches a browser.
+EPOLICY_BIND=${EPOLICY_BIND:-127.0.0.1:8000} bash scripts/serve.sh
