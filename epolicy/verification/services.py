@@ -16,8 +16,6 @@ from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
 from epolicy.documents.application_form import KIND as APPLICATION_KIND
 from epolicy.documents.epolicy_form import MARK_KIND
-from epolicy.motor.display import sections_json
-from epolicy.motor.endorsements.selectors import applied_endorsement
 from epolicy.motor.models import Application, Endorsement
 from epolicy.policies.models import Policy
 from epolicy.products.motor_products import motor_catalogue
@@ -203,6 +201,8 @@ MARK_REPLACED = (
 def policy_summary(policy: Policy) -> dict[str, object]:
     """The masked summary printed on the e-policy (same data as the PDF: built from its stored version)."""
     version = policy.versions.order_by("-version").first()
+    if version is None:  # motor's display code: imported only for a policy without a stored version
+        from epolicy.motor.display import sections_json
     return {
         "policy_number": policy.number,
         "product": motor_catalogue().product(policy.product).name_zh,
@@ -275,6 +275,9 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
             # An earlier mark (before an endorsement) is genuine but no longer the one to carry.
             mark_replaced = archive.identical and sha256 not in {o.sha256 for o in current}
     elif report.document_number and report.document_kind == "endorsement":
+        # The endorsement services come with it: imported only for an endorsement.
+        from epolicy.motor.endorsements.selectors import applied_endorsement
+
         endorsement = applied_endorsement(report.document_number)
         if endorsement is not None and endorsement.document is not None:
             policy = endorsement.policy
