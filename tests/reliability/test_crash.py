@@ -12,24 +12,25 @@ delivers it again until the answer is "success".
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import socket
-import sqlite3
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EPOLICY = str(Path(sys.executable).parent / "epolicy")
-CHILD = str(Path(__file__).with_name("crash_child.py"))
+from ._installation import (
+    Database,
+    Supervisor,
+    acknowledged,
+    check_invariants,
+    db_worker,
+    deliver,
+    free_port,
+    installation_env,
+    logs_tail,
+    runserver,
+    scheduler,
+    set_up,
+)
+
 APPLICATIONS = 6
 DEADLINE_SECONDS = 240
 
@@ -48,134 +49,14 @@ WORKER_POINTS = {
 pytestmark = pytest.mark.crash
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Database:
-    """The installation's own database: a SQLite file, or a new PostgreSQL database."""
-
-    def __init__(self, home: Path):
-        base = os.environ.get("EPOLICY_DATABASE_URL", "")
-        self.pg_admin = None
-        if base.startswith(("postgres://", "postgresql://")):
-            import psycopg
-
-            self.pg_admin = base.rsplit("/", 1)[0] + "/postgres"
-            name = f"epolicy_crash_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            self.name = name
-            self.url = base.rsplit("/", 1)[0] + "/" + name
-        else:
-            self.path = home / "crash.sqlite3"
-            self.url = f"sqlite:///{self.path}"
-
-    def rows(self, sql: str) -> list[tuple]:
-        if self.pg_admin is None:
-            with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as conn:
-                return conn.execute(sql).fetchall()
-        import psycopg
-
-        with psycopg.connect(self.url) as conn:
-            return conn.execute(sql).fetchall()
-
-    def drop(self) -> None:
-        if self.pg_admin is None:
-            return
-        import psycopg
-
-        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-class Supervisor:
-    """Starts the three processes and restarts any that dies (each with the same environment)."""
-
-    def __init__(self, env: dict[str, str], logs: Path, port: int):
-        self.env, self.logs, self.port = env, logs, port
-        self.commands = {
-            "server": [EPOLICY, "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
-            "worker": [EPOLICY, "db_worker", "--interval", "0.2"],
-            "scheduler": [EPOLICY, "scheduler", "--interval", "0.5"],
-        }
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.restarts: dict[str, int] = dict.fromkeys(self.commands, 0)
-        self.killed: dict[str, int] = dict.fromkeys(self.commands, 0)
-
-    def start(self, name: str) -> None:
-        log = (self.logs / f"{name}.log").open("a")
-        self.procs[name] = subprocess.Popen(
-            self.commands[name], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-
-    def start_all(self) -> None:
-        for name in self.commands:
-            self.start(name)
-
-    def tend(self) -> None:
-        for name, proc in self.procs.items():
-            code = proc.poll()
-            if code is not None:
-                if code == -9:
-                    self.killed[name] += 1
-                self.restarts[name] += 1
-                self.start(name)
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.kill()
-        for proc in self.procs.values():
-            proc.wait(timeout=10)
-
-
-def _deliver(notification: dict) -> bool:
-    """One delivery attempt by the gateway: True when the merchant answered 200 "success"."""
-    request = urllib.request.Request(
-        notification["url"],
-        data=notification["body"].encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", **notification["headers"]},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status == 200 and resp.read().strip() == b"success"
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
-
-
-def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> str:
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 def test_paid_applications_survive_kill_9_and_storage_failures(tmp_path):
     home = tmp_path
     db = Database(home)
-    port = _free_port()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_"))}
-    env = {
-        **base_env,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "EPOLICY_DATABASE_URL": db.url,
-        "EPOLICY_VAR_DIR": str(home / "var"),
-        "EPOLICY_SITE_URL": f"http://127.0.0.1:{port}",
-        "EPOLICY_TASK_BACKEND": "django_tasks_db.DatabaseBackend",
-        "EPOLICY_SANDBOX_PAYMENT_DELIVERY": "http",
-        "EPOLICY_OUTBOX_LEASE_SECONDS": "5",
-        "EPOLICY_OUTBOX_RETRY_SECONDS": "1",
-        "EPOLICY_OUTBOX_RETRY_MAX_SECONDS": "4",
-        "PYTHONUNBUFFERED": "1",
-    }
+    port = free_port()
+    env = installation_env(home, db, port)
     supervisor = None
     try:
-        _run([EPOLICY, "migrate", "--no-input", "-v", "0"], env)
-        _run([EPOLICY, "pki_init"], env)
-        notifications = json.loads(_run([sys.executable, CHILD, "prepare", str(APPLICATIONS)], env))
-        assert len(notifications) == APPLICATIONS
+        notifications = set_up(env, APPLICATIONS)
 
         points = {**SERVER_POINTS, **WORKER_POINTS}
         fired = home / "failpoints"
@@ -185,18 +66,20 @@ def test_paid_applications_survive_kill_9_and_storage_failures(tmp_path):
             "EPOLICY_FAILPOINTS": ",".join(f"{k}={v}" for k, v in points.items()),
             "EPOLICY_FAILPOINT_DIR": str(fired),
         }
-        supervisor = Supervisor(crash_env, home, port)
+        supervisor = Supervisor(
+            crash_env, home, {"server": runserver(port), "worker": db_worker(), "scheduler": scheduler()}
+        )
         supervisor.start_all()
 
-        acknowledged: set[str] = set()
+        acknowledged_apps: set[str] = set()
         started = time.monotonic()
         done = False
         while time.monotonic() - started < DEADLINE_SECONDS:
             supervisor.tend()
             for n in notifications:  # the gateway delivers again until acknowledged
-                if n["application"] not in acknowledged and _deliver(n):
-                    acknowledged.add(n["application"])
-            if len(acknowledged) == APPLICATIONS:
+                if n["application"] not in acknowledged_apps and acknowledged(deliver(n)):
+                    acknowledged_apps.add(n["application"])
+            if len(acknowledged_apps) == APPLICATIONS:
                 statuses = db.rows("SELECT status FROM motor_application")
                 open_jobs = db.rows("SELECT count(*) FROM ops_outboxjob WHERE status <> 'done'")[0][0]
                 if all(s == "issued" for (s,) in statuses) and open_jobs == 0:
@@ -206,22 +89,14 @@ def test_paid_applications_survive_kill_9_and_storage_failures(tmp_path):
         elapsed = time.monotonic() - started
         supervisor.stop()
         supervisor = None
-        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(home.glob("*.log")))
         progress = db.rows("SELECT number, status FROM motor_application")
-        assert done, f"not all issued within {DEADLINE_SECONDS} s: {progress}\n{logs}"
+        assert done, f"not all issued within {DEADLINE_SECONDS} s: {progress}\n{logs_tail(home)}"
 
         # Every crash point was reached and fired (the test cannot pass without the crashes).
         assert sorted(p.name for p in fired.iterdir()) == sorted(points)
 
-        report = json.loads(_run([sys.executable, CHILD, "check"], env))
+        report = check_invariants(env, APPLICATIONS)
         print(f"all {APPLICATIONS} issued {elapsed:.1f} s after the first delivery; report {report}")
-        assert report["jobs_open"] == 0
-        for number, entry in report["applications"].items():
-            assert entry["status"] == "issued", number
-            assert entry["policies"] == 1, number
-            assert entry["objects"] >= 1 and entry["unreplicated"] == 0, (number, entry)
-            assert entry["mails"] == 1 and entry["mail_logs_sent"] == 1, (number, entry)
-        _run([EPOLICY, "audit_verify"], env)
     finally:
         if supervisor is not None:
             supervisor.stop()
