@@ -83,7 +83,10 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", ""):
-            record.request_id = _request_id.get()
+            # Django logs a 4xx/5xx answer (django.request) after the middleware has returned: the
+            # request itself, passed as `extra`, still knows its id.
+            own = getattr(getattr(record, "request", None), "request_id", "")
+            record.request_id = own if isinstance(own, str) and own else _request_id.get()
         if not getattr(record, "task_id", ""):
             record.task_id = _task_id.get()
         return True
