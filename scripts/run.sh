@@ -15,10 +15,13 @@ if [ -f "$VAR/epolicy.sqlite3" ] && [ ! -f "$VAR/secrets.json" ]; then
   mv "$VAR" "$aside" && chmod 700 "$aside"
 fi
 export EPOLICY_TASK_BACKEND=${EPOLICY_TASK_BACKEND:-django_tasks_db.DatabaseBackend}
+export EPOLICY_BIND=${EPOLICY_BIND:-127.0.0.1:8000}
 EP=.venv/bin/epolicy
 $EP migrate --no-input -v 0
 $EP pki_init
 $EP seed_demo
+echo "==> collecting static files (compressed copies; the first time takes a minute)"
+$EP collectstatic --no-input -v 0
 $EP db_worker --interval 1 >var/worker.log 2>&1 &
 worker=$!
 $EP scheduler >var/scheduler.log 2>&1 &
@@ -27,17 +30,17 @@ trap 'kill $worker $scheduler 2>/dev/null || true' EXIT
 cat <<MSG
 
   epolicy is running (stop with Ctrl-C):
-    staff console      http://127.0.0.1:8000/console/      (user: admin, password: see var/demo-credentials.txt)
+    staff console      http://$EPOLICY_BIND/console/      (user: admin, password: see var/demo-credentials.txt)
     applicant journey  the link printed above for a demo application (or approve one in the console)
-    life servicing     http://127.0.0.1:8000/console/life/   (demo life policies, quotes, review queue)
-    life self-service  http://127.0.0.1:8000/s/              (phone 13800138000; codes on the console's 沙箱短信 page;
+    life servicing     http://$EPOLICY_BIND/console/life/   (demo life policies, quotes, review queue)
+    life self-service  http://$EPOLICY_BIND/s/              (phone 13800138000; codes on the console's 沙箱短信 page;
                                                                bind a policy above with the life demo's name and ID number)
-    policy query       http://127.0.0.1:8000/query/
-    verification       http://127.0.0.1:8000/verify/
-    API + OpenAPI      http://127.0.0.1:8000/api/v1/docs
+    policy query       http://$EPOLICY_BIND/query/
+    verification       http://$EPOLICY_BIND/verify/
+    API + OpenAPI      http://$EPOLICY_BIND/api/v1/docs
     e-mails (file)     var/mail/
 
 MSG
 # The production web server (gunicorn, several processes; static files through WhiteNoise) on the
 # embedded default. DEBUG is off: no traceback reaches a browser.
-EPOLICY_BIND=${EPOLICY_BIND:-127.0.0.1:8000} bash scripts/serve.sh
+EPOLICY_STATIC_COLLECTED=1 bash scripts/serve.sh

@@ -13,7 +13,8 @@ cores=$(nproc 2>/dev/null || echo 2)
 export EPOLICY_BIND=${EPOLICY_BIND:-127.0.0.1:8000}
 export EPOLICY_WEB_WORKERS=${EPOLICY_WEB_WORKERS:-$((2 * cores + 1))}
 export EPOLICY_WEB_THREADS=${EPOLICY_WEB_THREADS:-4}
-"$VENV/bin/epolicy" collectstatic --no-input -v 0
+# run.sh has just collected them (EPOLICY_STATIC_COLLECTED=1); a release collects them here.
+[ "${EPOLICY_STATIC_COLLECTED:-}" = 1 ] || "$VENV/bin/epolicy" collectstatic --no-input -v 0
 exec "$VENV/bin/gunicorn" --config config/gunicorn.conf.py \
   --bind "$EPOLICY_BIND" --workers "$EPOLICY_WEB_WORKERS" --threads "$EPOLICY_WEB_THREADS" \
   config.wsgi:application
