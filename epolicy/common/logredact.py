@@ -10,7 +10,8 @@ included), on every handler of settings.LOGGING.
   log calls name people by their record's id or masked name, never in clear.
 
 The record's message, its arguments and its exception text are all cleaned; the formatters
-(epolicy.common.jsonlog) redact tracebacks they format themselves.
+(epolicy.common.jsonlog) redact tracebacks they format themselves. Django's template engine logs a failed
+variable lookup with an exception quoting the whole template context: only its class is kept.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class RedactSecretsFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.name == "django.template" and record.exc_info:
+            # A failed variable lookup (logged at DEBUG) quotes the whole template context in its
+            # message: names, addresses, anything a page shows. Keep the line, drop the context.
+            exc = record.exc_info[1]
+            record.exc_info = None
+            record.exc_text = f"{exc.__class__.__name__} (template context omitted)"
         if record.exc_info and not record.exc_text:
             # Format the traceback once here so that every handler's formatter reuses the cleaned text.
             record.exc_text = logging.Formatter().formatException(record.exc_info)

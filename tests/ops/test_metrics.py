@@ -160,7 +160,7 @@ def test_queue_depth_is_read_at_scrape_time(client, settings):
     assert 'epolicy_task_queue_waiting{backend="database",queue="outbox"} 0.0' in text
 
 
-# --- who may scrape -------------------------------------------------------------------------------------------
+# --- who may scrape -----------------------------------------------------------------------------------------
 def test_scrape_from_elsewhere_is_refused_with_a_code(client, db, settings):
     settings.OPS_METRICS = {"token": "", "allowed_networks": ["127.0.0.1/32"]}
     resp = client.get("/ops/metrics", REMOTE_ADDR="203.0.113.9")
@@ -182,7 +182,7 @@ def test_scrape_with_the_token_or_from_an_allowed_network(client, db, settings):
     assert wrong.status_code == 403
 
 
-# --- several processes -------------------------------------------------------------------------------------
+# --- several processes --------------------------------------------------------------------------------------
 CHILD = """
 import django, os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

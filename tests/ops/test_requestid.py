@@ -21,7 +21,7 @@ log = logging.getLogger("tests.requestid")
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
 
-# --- a page that asks for background work, as issuance after a payment does ------------------------------
+# --- a page that asks for background work, as issuance after a payment does ---------------------------------
 def handler(subject: str) -> None:
     log.info("handler ran for job subject %s", subject)
 
@@ -104,7 +104,7 @@ def test_refusals_carry_the_id_too(client, settings):
     assert refused.status_code == 429 and refused["X-Request-ID"] == "req-refused-0001"
 
 
-# --- log records ------------------------------------------------------------------------------------------------
+# --- log records --------------------------------------------------------------------------------------------
 def test_records_written_during_a_request_carry_its_id(client, records):
     client.get("/no/such/page", HTTP_X_REQUEST_ID="req-404-abcdef")
     not_found = [r for r in records if r.name == "django.request"]
@@ -152,7 +152,7 @@ def test_the_sweep_rerun_keeps_the_first_requests_id(page, records):
     assert ran and all(r.request_id == "req-sweep-000001" for r in ran)
 
 
-# --- formats -------------------------------------------------------------------------------------------------------
+# --- formats ------------------------------------------------------------------------------------------------
 def _record(message, *args, exc=False):
     try:
         raise ValueError("boom for 13812345678")
