@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -106,6 +107,7 @@ def _time_verifications(router: Any) -> None:
     for operation in router.path_operations["/verify"].operations:
         view = operation.view_func
 
+        @functools.wraps(view)  # the URL keeps its name (api-1:verify)
         def timed(request: HttpRequest, _view: Any = view, **kwargs: Any) -> Any:
             return verification_timed("api", lambda: _view(request, **kwargs))
 
