@@ -12,7 +12,7 @@ from collections.abc import Callable
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Spacer
 
-from epolicy.documents import pdf
+from epolicy.documents import pdf, template
 from epolicy.documents.fonts import FONT_NAME
 from epolicy.documents.model import EPolicyData, InsurerInfo, RenderedDocument, document_keywords
 from epolicy.documents.qr import draw_qr
@@ -43,8 +43,13 @@ def qr_header(insurer: InsurerInfo, title: str, verify_url: str) -> Callable[[Ca
 
     def draw(canv: Canvas) -> None:
         top = pdf.PAGE_HEIGHT - pdf.MARGIN_TOP
-        pdf.draw_brand(canv, insurer, pdf.MARGIN_X, top)
-        draw_qr(canv, verify_url, QR_X, QR_Y, QR_SIZE)
+        fixed = pdf.draws_static(canv)  # all but the QR code belongs to the form (documents.template)
+        if fixed:
+            pdf.draw_brand(canv, insurer, pdf.MARGIN_X, top)
+        if pdf.draws_variable(canv):
+            draw_qr(canv, verify_url, QR_X, QR_Y, QR_SIZE)
+        if not fixed:
+            return
         canv.saveState()
         canv.setFont(FONT_NAME, 7.5)
         canv.setFillColor(pdf.MUTED)
@@ -71,9 +76,9 @@ def _header_table(data: EPolicyData) -> pdf.FormTable:
     return pdf.pair_row(
         [
             pdf.para("保险单号", st.label),
-            pdf.para(data.policy_number, st.value_strong),
+            pdf.var_para(data.policy_number, st.value_strong),
             pdf.para("确认时间", st.label),
-            pdf.para(data.confirmed_at, st.value),
+            pdf.var_para(data.confirmed_at, st.value),
         ],
         [pdf.LABEL_WIDTH, value_width * 0.55, pdf.LABEL_WIDTH, value_width * 0.45],
     )
@@ -87,9 +92,9 @@ def _premium_row(data: EPolicyData) -> pdf.FormTable:
     return pdf.pair_row(
         [
             pdf.para("保险费合计（人民币大写）", st.label),
-            pdf.para(data.premium_upper, st.value_strong),
+            pdf.var_para(data.premium_upper, st.value_strong),
             pdf.para("（小写）", st.label),
-            pdf.para(data.premium_total, st.value_strong),
+            pdf.var_para(data.premium_total, st.value_strong),
         ],
         [
             label_width,
@@ -107,7 +112,7 @@ def _seal_block(data: EPolicyData, record: pdf.RenderRecord) -> pdf.FormTable:
         Spacer(1, 6),
         pdf.para(data.insurer.name, st.value),
         Spacer(1, 3),
-        pdf.para(f"确认时间：{data.confirmed_at}", st.small),
+        pdf.var_para(f"确认时间：{data.confirmed_at}", st.small),
         Spacer(1, 8),
         pdf.para(
             "本保险单由保险人以可靠电子签名签发，与纸质保险单具有同等法律效力。"
@@ -120,16 +125,7 @@ def _seal_block(data: EPolicyData, record: pdf.RenderRecord) -> pdf.FormTable:
     return pdf.seal_block(left, record, seal_size=SEAL_SIZE)
 
 
-def render_epolicy(data: EPolicyData) -> RenderedDocument:
-    """Render the e-policy as an A4 PDF (motor standard 4.3.3 b)."""
-    pdf.prepare()
-    furniture = pdf.PageFurniture(
-        insurer=data.insurer,
-        document_title=data.product_title,
-        number_label=NUMBER_LABEL,
-        number=data.policy_number,
-    )
-    record = pdf.RenderRecord()
+def _story(data: EPolicyData, record: pdf.RenderRecord) -> list[Flowable]:
     story: list[Flowable] = [
         _header_table(data),
         Spacer(1, 5),
@@ -152,20 +148,55 @@ def render_epolicy(data: EPolicyData) -> RenderedDocument:
             Spacer(1, 12),
         ]
     story.append(_seal_block(data, record))
-    return pdf.render_document(
-        story,
+    return story
+
+
+def _form_key(data: EPolicyData) -> tuple[object, ...]:
+    """Everything of `data` the form prints as fixed text or that shapes its layout, but no value:
+    documents with the same key and the same values' layout share one page template."""
+    return (
+        KIND,
+        data.kind,
+        data.show_premium,
+        data.product_title,
+        data.prompt,
+        data.insurer,
+        data.important_notices,
+        tuple((s.title, tuple(f.label for f in s.fields), len(s.paragraphs), s.table) for s in data.sections),
+    )
+
+
+def render_epolicy(data: EPolicyData, *, use_template: bool = True) -> RenderedDocument:
+    """Render the e-policy as an A4 PDF (motor standard 4.3.3 b).
+
+    The form's fixed parts are drawn once per layout and process and only the values per document
+    (`documents.template`); ``use_template=False`` draws everything, as the first documents of a layout
+    are drawn (the result looks the same: tests/documents/test_template.py).
+    """
+    pdf.prepare()
+    furniture = pdf.PageFurniture(
+        insurer=data.insurer,
+        document_title=data.product_title,
+        number_label=NUMBER_LABEL,
+        number=data.policy_number,
+    )
+    metadata = pdf.PdfMetadata(
+        title=f"{data.product_title} {data.policy_number}",
+        author=data.insurer.name,
+        subject=f"{DOCUMENT_LABELS.get(data.kind, DOCUMENT_LABEL)} {NUMBER_LABEL} {data.policy_number}",
+        keywords=keywords(data.policy_number, data.kind),
+        created=pdf.shown_time(data.confirmed_at),
+    )
+    page = template.PageSetup(
         furniture=furniture,
-        metadata=pdf.PdfMetadata(
-            title=f"{data.product_title} {data.policy_number}",
-            author=data.insurer.name,
-            subject=f"{DOCUMENT_LABELS.get(data.kind, DOCUMENT_LABEL)} {NUMBER_LABEL} {data.policy_number}",
-            keywords=keywords(data.policy_number, data.kind),
-            created=pdf.shown_time(data.confirmed_at),
-        ),
+        metadata=metadata,
         first_header_height=HEADER_HEIGHT,
         draw_first_header=qr_header(data.insurer, data.product_title, data.verify_url),
-        record=record,
     )
+    if not use_template:
+        record = pdf.RenderRecord()
+        return template.render_in_full(_story(data, record), record, page)
+    return template.render(lambda record: _story(data, record), form_key=_form_key(data), page=page)
 
 
 __all__ = ["QR_SIZE", "QR_X", "QR_Y", "keywords", "qr_header", "render_epolicy"]

@@ -10,7 +10,9 @@ import datetime as dt
 import io
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -145,6 +147,98 @@ def para(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(markup(text), style)
 
 
+# --- a document's own data, as opposed to the form's fixed text ---------------------------------------
+#
+# A form's fixed parts (its furniture, titles, labels, notices, rules and shading) are the same in every
+# document of the same layout; the values are not. Values are marked when the story is built (`VarStr`
+# for a one-line table cell, `VarParagraph` for a wrapped text), so that `documents.template` can draw the
+# fixed parts of a layout once per process and only the values per document. Outside a template build
+# the marked values draw exactly as plain strings and paragraphs do.
+
+# A canvas's mode: None draws everything; TEMPLATE only the fixed parts (values are recorded instead);
+# OVERLAY only the values (over the fixed parts drawn once as a form XObject).
+TEMPLATE = "template"
+OVERLAY = "overlay"
+
+
+def canvas_mode(canv: Canvas) -> str | None:
+    return getattr(canv, "_epolicy_mode", None)
+
+
+def draws_static(canv: Canvas) -> bool:
+    """Whether `canv` draws a form's fixed parts (not in an overlay)."""
+    return canvas_mode(canv) != OVERLAY
+
+
+def draws_variable(canv: Canvas) -> bool:
+    """Whether `canv` draws a document's own values (not in a template)."""
+    return canvas_mode(canv) != TEMPLATE
+
+
+_collector: ContextVar[list[Any] | None] = ContextVar("epolicy_var_collector", default=None)
+
+
+@contextmanager
+def collecting_values() -> Iterator[list[Any]]:
+    """Number the values marked while building a story, in the order they are made (their slots)."""
+    items: list[Any] = []
+    token = _collector.set(items)
+    try:
+        yield items
+    finally:
+        _collector.reset(token)
+
+
+def _collect(item: Any, signature: tuple[Any, ...]) -> None:
+    item.signature = signature
+    items = _collector.get()
+    if items is not None:
+        item.slot = len(items)
+        items.append(item)
+
+
+class VarStr(str):
+    """A one-line table cell holding a document's value (drawn as a plain string cell)."""
+
+    slot = -1
+    signature: tuple[Any, ...] = ()
+
+
+class VarParagraph(Paragraph):
+    """A paragraph holding a document's value. In a template build it records where it would be drawn."""
+
+    slot = -1
+    signature: tuple[Any, ...] = ()
+    split_piece = False
+
+    def draw(self) -> None:
+        recorder = getattr(self.canv, "_epolicy_recorder", None)
+        if recorder is None:
+            super().draw()
+        else:
+            recorder.paragraph(self, self.canv)
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        parts = super().split(availWidth, availHeight)
+        for part in parts:
+            if part is not self:
+                part.split_piece = True  # a value split over two pages: no template for that layout
+        return parts
+
+
+def var_para(text: str, style: ParagraphStyle) -> VarParagraph:
+    """A document's value as a wrapped paragraph (see VarParagraph)."""
+    item = VarParagraph(markup(text), style)
+    _collect(item, ("p", style.name))
+    return item
+
+
+def var_str(text: str, style: ParagraphStyle, width: float) -> VarStr:
+    item = VarStr(text)
+    _collect(item, ("s", style.name, width))
+    return item
+
+
 def fake_bold_string(
     canv: Canvas, x: float, y: float, text: str, size: float, color: Color, *, anchor: str = "left"
 ) -> None:
@@ -260,6 +354,8 @@ class DocumentCanvas(Canvas):
         furniture: PageFurniture,
         record: RenderRecord,
         created: dt.datetime | None = None,
+        recorder: Any = None,
+        mode: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["initialFontName"] = FONT_NAME
@@ -271,6 +367,11 @@ class DocumentCanvas(Canvas):
         self._furniture = furniture
         self._record = record
         self._pending_pages: list[dict[str, Any]] = []
+        # A template build (documents.template) draws the fixed parts and hands the pages to `recorder`.
+        self._epolicy_recorder = recorder
+        self._epolicy_mode = TEMPLATE if recorder is not None else mode
+        if recorder is not None:
+            recorder.start(self)
 
     def showPage(self) -> None:
         self._pending_pages.append(dict(self.__dict__))
@@ -279,48 +380,68 @@ class DocumentCanvas(Canvas):
     def save(self) -> None:
         total = len(self._pending_pages)
         self._record.page_count = total
+        pages: list[list[str]] = []
         for state in self._pending_pages:
             self.__dict__.update(state)
             self._draw_footer(total)
-            super().showPage()
+            if self._epolicy_recorder is not None:
+                pages.append(list(self._code))
+            else:
+                super().showPage()
+        if self._epolicy_recorder is not None:
+            self._epolicy_recorder.finish(self, pages)
+            return
         super().save()
 
     def _draw_footer(self, total: int) -> None:
         f = self._furniture
         y = MARGIN_BOTTOM - 26
         self.saveState()
-        self.setStrokeColor(GRID)
-        self.setLineWidth(0.5)
-        self.line(MARGIN_X, y + 11, PAGE_WIDTH - MARGIN_X, y + 11)
+        if draws_static(self):
+            self.setStrokeColor(GRID)
+            self.setLineWidth(0.5)
+            self.line(MARGIN_X, y + 11, PAGE_WIDTH - MARGIN_X, y + 11)
         self.setFont(FONT_NAME, 7.5)
         self.setFillColor(MUTED)
-        self.drawString(MARGIN_X, y, f"{f.insurer.name}　客服电话 {f.insurer.hotline}")
-        self.drawRightString(
-            PAGE_WIDTH - MARGIN_X,
-            y,
-            f"{f.number_label} {f.number}　　第 {self._pageNumber} 页 / 共 {total} 页",
-        )
+        if draws_static(self):
+            self.drawString(MARGIN_X, y, f"{f.insurer.name}　客服电话 {f.insurer.hotline}")
+        if draws_variable(self):
+            self.drawRightString(
+                PAGE_WIDTH - MARGIN_X,
+                y,
+                f"{f.number_label} {f.number}　　第 {self._pageNumber} 页 / 共 {total} 页",
+            )
         self.restoreState()
+
+
+def _mark_furniture(canv: Canvas, kind: str) -> None:
+    """In a template build: the page header's values (left out) go here."""
+    recorder = getattr(canv, "_epolicy_recorder", None)
+    if recorder is not None:
+        recorder.furniture(canv, kind)
 
 
 def draw_running_header(canv: Canvas, furniture: PageFurniture) -> None:
     """The small header of the second and later pages."""
     top = PAGE_HEIGHT - MARGIN_TOP
     canv.saveState()
-    draw_logo(canv, MARGIN_X, top - 16, 16)
-    canv.setFont(FONT_NAME, 9)
-    canv.setFillColor(BRAND)
-    canv.drawString(MARGIN_X + 22, top - 12, furniture.insurer.short_name)
-    canv.setFont(FONT_NAME, 7.5)
-    canv.setFillColor(MUTED)
-    canv.drawRightString(
-        PAGE_WIDTH - MARGIN_X,
-        top - 12,
-        f"{furniture.document_title}　{furniture.number_label}：{furniture.number}",
-    )
-    canv.setStrokeColor(BRAND)
-    canv.setLineWidth(0.8)
-    canv.line(MARGIN_X, top - 21, PAGE_WIDTH - MARGIN_X, top - 21)
+    if draws_static(canv):
+        draw_logo(canv, MARGIN_X, top - 16, 16)
+        canv.setFont(FONT_NAME, 9)
+        canv.setFillColor(BRAND)
+        canv.drawString(MARGIN_X + 22, top - 12, furniture.insurer.short_name)
+    if draws_variable(canv):
+        canv.setFont(FONT_NAME, 7.5)
+        canv.setFillColor(MUTED)
+        canv.drawRightString(
+            PAGE_WIDTH - MARGIN_X,
+            top - 12,
+            f"{furniture.document_title}　{furniture.number_label}：{furniture.number}",
+        )
+    if draws_static(canv):
+        canv.setStrokeColor(BRAND)
+        canv.setLineWidth(0.8)
+        canv.line(MARGIN_X, top - 21, PAGE_WIDTH - MARGIN_X, top - 21)
     canv.restoreState()
 
 
@@ -359,8 +480,31 @@ def build_pdf(
 
     ``record`` receives the page count (and, from a ``SignatureSlot`` in the story, the slot's position).
     """
-    prepare()
     buffer = io.BytesIO()
+    doc = document_template(
+        buffer,
+        furniture=furniture,
+        metadata=metadata,
+        first_header_height=first_header_height,
+        draw_first_header=draw_first_header,
+    )
+    doc.build(
+        story,
+        canvasmaker=partial(DocumentCanvas, furniture=furniture, record=record, created=metadata.created),
+    )
+    return buffer.getvalue()
+
+
+def document_template(
+    buffer: io.BytesIO,
+    *,
+    furniture: PageFurniture,
+    metadata: PdfMetadata,
+    first_header_height: float,
+    draw_first_header: Callable[[Canvas], None],
+) -> BaseDocTemplate:
+    """The A4 page templates of the forms: ``draw_first_header`` on page one, the running header after."""
+    prepare()
     body_bottom = MARGIN_BOTTOM
     first_top = PAGE_HEIGHT - MARGIN_TOP - first_header_height
     later_top = PAGE_HEIGHT - MARGIN_TOP - RUNNING_HEADER_HEIGHT
@@ -380,9 +524,11 @@ def build_pdf(
 
     def on_first(canv: Canvas, _doc: Any) -> None:
         draw_first_header(canv)
+        _mark_furniture(canv, "first")
 
     def on_later(canv: Canvas, _doc: Any) -> None:
         draw_running_header(canv, furniture)
+        _mark_furniture(canv, "later")
 
     doc = BaseDocTemplate(
         buffer,
@@ -405,11 +551,7 @@ def build_pdf(
             PageTemplate(id="later", frames=[frame("later", later_top)], onPage=on_later),
         ],
     )
-    doc.build(
-        story,
-        canvasmaker=partial(DocumentCanvas, furniture=furniture, record=record, created=metadata.created),
-    )
-    return buffer.getvalue()
+    return doc
 
 
 # --- tables -------------------------------------------------------------------------------------------
@@ -421,6 +563,13 @@ class FormTable(RLTable):
     def __init__(self, data: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
         self.setStyle([("FONTNAME", (0, 0), (-1, -1), FONT_NAME)])
+
+    def _drawCell(self, cellval: Any, cellstyle: Any, pos: Any, size: Any) -> None:
+        recorder = getattr(self.canv, "_epolicy_recorder", None)
+        if recorder is not None and isinstance(cellval, VarStr):
+            recorder.string(cellval, cellstyle, pos, size, self.canv)
+            return
+        super()._drawCell(cellval, cellstyle, pos, size)
 
 
 _NUMERIC = re.compile(r"^[¥￥]?\s*-?[\d,]+(\.\d+)?\s*(元|万元)?$")
@@ -453,9 +602,16 @@ class _Cells:
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
 
-    def cell(self, text: str, style: ParagraphStyle, width: float, col: int, row: int) -> str | Paragraph:
+    def cell(
+        self, text: str, style: ParagraphStyle, width: float, col: int, row: int, *, value: bool = False
+    ) -> str | Paragraph:
+        """``value``: the text is the document's own (a field's value), not the form's."""
         room = width - 2 * (CELL_PAD + 1) - 1
         if "\n" in text or stringWidth(text, FONT_NAME, style.fontSize) > room:
+            if value:
+                item = var_para(text, style)
+                item.signature = ("p", style.name, width)
+                return item
             return para(text, style)
         at = (col, row)
         self.commands += [
@@ -463,7 +619,7 @@ class _Cells:
             ("TEXTCOLOR", at, at, style.textColor),
             ("ALIGN", at, at, _ALIGN.get(style.alignment, "LEFT")),
         ]
-        return text
+        return var_str(text, style, width) if value else text
 
 
 def _fits(text: str, width: float, size: float) -> bool:
@@ -485,16 +641,16 @@ def _field_rows(
         r = first_row + len(rows)
         label = cells.cell(first.label, st.label, LABEL_WIDTH, 0, r)
         if second is None:
-            rows.append([label, cells.cell(first.value, st.value, wide_value, 1, r), "", ""])
+            rows.append([label, cells.cell(first.value, st.value, wide_value, 1, r, value=True), "", ""])
             commands.append(("SPAN", (1, r), (3, r)))
             commands.append(("BACKGROUND", (0, r), (0, r), LABEL_BG))
         else:
             rows.append(
                 [
                     label,
-                    cells.cell(first.value, st.value, value_width, 1, r),
+                    cells.cell(first.value, st.value, value_width, 1, r, value=True),
                     cells.cell(second.label, st.label, LABEL_WIDTH, 2, r),
-                    cells.cell(second.value, st.value, value_width, 3, r),
+                    cells.cell(second.value, st.value, value_width, 3, r, value=True),
                 ]
             )
             commands.append(("BACKGROUND", (0, r), (0, r), LABEL_BG))
@@ -546,7 +702,7 @@ def section_table(
     if section.paragraphs or (title is not None and section.table is None):
         cells = _Cells()
         rows = [[cells.cell(title, st.section_title, width, 0, 0)]] if title is not None else []
-        rows += [[para(text, st.body)] for text in section.paragraphs]
+        rows += [[var_para(text, st.body)] for text in section.paragraphs]
         table = FormTable(
             rows,
             colWidths=[width],
