@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -66,6 +67,21 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     err = ApplicationError("not_found")
     return _error(request, err.status, err.as_dict())
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database cannot be reached (restart, failover, network) or is busy: nothing was committed,
+    so the client may simply try again. A coded 503 with Retry-After, not a server error; the next
+    request gets a new connection (CONN_HEALTH_CHECKS)."""
+    logger.warning(
+        "API %s %s: database unavailable (%s)", request.method, redact(request.path), type(exc).__name__
+    )
+    err = ApplicationError("database_unavailable", details={"retry_after_seconds": 5})
+    response = _error(request, err.status, err.as_dict())
+    response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(Exception)
