@@ -56,6 +56,10 @@ NOTICE_BG = HexColor("#fbf7ee")
 NOTICE_RULE = HexColor("#d9c393")
 
 
+# What para() gives in a values_only() story: the form's own text is not needed there.
+_DRY_PARAGRAPH = Spacer(0, 0)
+
+
 @dataclass(frozen=True)
 class Styles:
     body: ParagraphStyle
@@ -144,6 +148,8 @@ def markup(text: str) -> str:
 
 
 def para(text: str, style: ParagraphStyle) -> Paragraph:
+    if _dry.get():
+        return _DRY_PARAGRAPH
     return Paragraph(markup(text), style)
 
 
@@ -176,6 +182,18 @@ def draws_variable(canv: Canvas) -> bool:
 
 
 _collector: ContextVar[list[Any] | None] = ContextVar("epolicy_var_collector", default=None)
+_dry: ContextVar[bool] = ContextVar("epolicy_dry_story", default=False)
+
+
+@contextmanager
+def values_only() -> Iterator[None]:
+    """Build a story only for its values: the form's own paragraphs and tables are left empty (a story
+    built so cannot be laid out; documents.template draws its values over a template)."""
+    token = _dry.set(True)
+    try:
+        yield
+    finally:
+        _dry.reset(token)
 
 
 @contextmanager
@@ -561,8 +579,16 @@ class FormTable(RLTable):
     """A table whose string cells (even the empty fillers of spans) use the embedded font, never Helvetica."""
 
     def __init__(self, data: Any, *args: Any, **kwargs: Any) -> None:
+        if _dry.get():  # values_only(): the cells were made (and their values numbered); no table
+            self._dry = True
+            return
         super().__init__(data, *args, **kwargs)
         self.setStyle([("FONTNAME", (0, 0), (-1, -1), FONT_NAME)])
+
+    def setStyle(self, tblstyle: Any) -> None:
+        if getattr(self, "_dry", False):
+            return
+        super().setStyle(tblstyle)
 
     def _drawCell(self, cellval: Any, cellstyle: Any, pos: Any, size: Any) -> None:
         recorder = getattr(self.canv, "_epolicy_recorder", None)

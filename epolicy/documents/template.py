@@ -37,7 +37,7 @@ from functools import partial
 from typing import Any
 
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, makeToUnicodeCMap
+from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, TTFont, makeToUnicodeCMap
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable
 
@@ -363,6 +363,13 @@ def _overlay(template: Template, values: list[Any], page: PageSetup) -> Rendered
         ),
     )
     template.install(canv._doc)
+    # The values' own subset holds only their characters: ReportLab's first subset would also hold all of
+    # ASCII (codes 32-126, for readable strings), which the template's subsets hold already. A state as
+    # ReportLab makes it without ASCII, with codes from 33 on (1-31 are never assigned then).
+    font = pdfmetrics.getFont(FONT_NAME)
+    state = TTFont.State(False, font)
+    state.nextCode = 33
+    font.state[canv._doc] = state  # type: ignore[attr-defined]
     for segments in template.pages:
         for segment in segments:
             kind = segment[0]
@@ -443,9 +450,8 @@ def render(
     `build` is called once, or twice when the template of this layout is made now (a story can be laid
     out only once). A layout that cannot be a template is drawn in full.
     """
-    record = pdf.RenderRecord()
-    with pdf.collecting_values() as values:
-        story = build(record)
+    with pdf.collecting_values() as values, pdf.values_only():
+        build(pdf.RenderRecord())
     shape = (form_key, tuple(v.signature for v in values))
     with _cache.lock:
         widths = _cache.widths.get(shape)
@@ -455,7 +461,7 @@ def render(
     if isinstance(found, Template):
         return _overlay(found, values, page)
     if found is None:  # this layout cannot be a template
-        return render_in_full(story, record, page)
+        return _in_full(build, page)
     # The first document of this layout in this process: lay a fresh story out in TEMPLATE mode, then
     # draw this document from the template like every later one (so the same data gives the same bytes
     # whether or not the template was there already).
@@ -476,8 +482,13 @@ def render(
             _cache.widths[shape] = template.widths
             _cache.templates[(shape, template.lines)] = template
     if template is None:
-        return render_in_full(story, record, page)
+        return _in_full(build, page)
     return _overlay(template, values, page)
+
+
+def _in_full(build: Callable[[pdf.RenderRecord], list[Flowable]], page: PageSetup) -> RenderedDocument:
+    record = pdf.RenderRecord()
+    return render_in_full(build(record), record, page)
 
 
 __all__ = ["PageSetup", "Template", "clear", "render", "render_in_full", "stats"]
