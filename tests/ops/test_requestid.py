@@ -124,6 +124,7 @@ def test_the_outbox_job_runs_under_the_requests_id_immediate_backend(client, pag
     assert [r.request_id for r in records if r.getMessage() == "view ran"] == ["req-immediate-0001"]
 
 
+@pytest.mark.django_db(transaction=True)  # db_worker closes its connections between tasks, as it should
 def test_the_task_runs_under_the_requests_id_database_backend(client, page, records, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     resp = client.get("/enqueue", HTTP_X_REQUEST_ID="req-database-0001")
