@@ -205,6 +205,9 @@ def gunicorn(port: int, workers: int = 3) -> list[str]:
         "60",
         "--graceful-timeout",
         "5",
+        # Its default control socket is one path per OS user: the installations of parallel tests
+        # would take it from each other.
+        "--no-control-socket",
     ]
 
 
@@ -285,19 +288,28 @@ class Supervisor:
         raise AssertionError(f"the web server did not listen on {port} within {timeout} s")
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 15) -> tuple[int, bytes] | None:
-    """One HTTP POST: (status, body), or None when no answer came (refused, reset, timed out)."""
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 30) -> tuple[int, bytes]:
+    """One HTTP POST: (status, body), or (0, the exception's name) when no answer came (refused, reset,
+    timed out)."""
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return 0, type(reason if isinstance(reason, BaseException) else exc).__name__.encode()
 
 
-def deliver(notification: dict) -> tuple[int, bytes] | None:
+def label(answer: tuple[int, bytes]) -> str:
+    """ "200 success", "503 fail", "no answer (ConnectionRefusedError)", ..."""
+    if answer[0] == 0:
+        return f"no answer ({answer[1].decode()})"
+    return f"{answer[0]} {answer[1][:20].decode(errors='replace')}"
+
+
+def deliver(notification: dict) -> tuple[int, bytes]:
     """One delivery attempt by the gateway."""
     return post(
         notification["url"],
@@ -306,8 +318,8 @@ def deliver(notification: dict) -> tuple[int, bytes] | None:
     )
 
 
-def acknowledged(answer: tuple[int, bytes] | None) -> bool:
-    return answer is not None and answer[0] == 200 and answer[1].strip() == b"success"
+def acknowledged(answer: tuple[int, bytes]) -> bool:
+    return answer[0] == 200 and answer[1].strip() == b"success"
 
 
 @dataclass
@@ -318,7 +330,9 @@ class Gateway:
     notifications: list[dict]
     threads: int = 8
     acknowledged: set[str] = field(default_factory=set)
-    answers: Counter[str] = field(default_factory=Counter)  # "200 success", "503 fail", "no answer", ...
+    answers: Counter[str] = field(default_factory=Counter)  # "200 success", "503 fail", "no answer (…)", ...
+    phase: str = "load"  # the test names what is going on; answers are also counted by phase
+    by_phase: dict[str, Counter[str]] = field(default_factory=dict)
     first_ack: float | None = None
     last_ack: float | None = None
 
@@ -341,11 +355,9 @@ class Gateway:
             except queue.Empty:
                 continue
             answer = deliver(n)
-            label = (
-                "no answer" if answer is None else f"{answer[0]} {answer[1][:20].decode(errors='replace')}"
-            )
             with self._lock:
-                self.answers[label] += 1
+                self.answers[label(answer)] += 1
+                self.by_phase.setdefault(self.phase, Counter())[label(answer)] += 1
                 if acknowledged(answer):
                     now = time.monotonic()
                     self.first_ack = self.first_ack or now
