@@ -12,6 +12,7 @@ that is not one is answered with the nearest page that exists.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,9 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from django.core.paginator import EmptyPage, Page, Paginator
+from django.db import connections
 from django.db.models import Q, QuerySet
+from django.utils.functional import cached_property
 
 from epolicy.common import clock, identifiers
 from epolicy.common.errors import ApplicationError
@@ -216,8 +219,12 @@ def parse_query(form: ListForm, *, statuses: Sequence[tuple[str, str]]) -> ListQ
     )
 
 
-def _customers_with_id(id_number: str) -> QuerySet[Customer]:
-    return Customer.objects.filter(id_number_index=Customer.id_index(id_number))
+def _customers_with_id(id_number: str) -> list[int]:
+    """The keys of the Customer rows of a person (one per application): fetched first, so that the
+    list's OR over several foreign keys is a union of index scans (a subquery in each arm of an OR
+    makes PostgreSQL read the whole table)."""
+    people = Customer.objects.filter(id_number_index=Customer.id_index(id_number)).order_by()
+    return list(people.values_list("pk", flat=True))
 
 
 def _date_range(name: str, query: ListQuery, *, aware: bool) -> Q:
@@ -240,11 +247,13 @@ def application_rows(query: ListQuery) -> QuerySet[Application]:
     if s is not None:
         if s.kind == "number":
             # An application's own number or the number of a policy issued for it (it may have several).
-            issued = Policy.objects.filter(number=s.value).values("application_id")
+            issued = list(
+                Policy.objects.filter(number=s.value).order_by().values_list("application_id", flat=True)
+            )
             rows = rows.filter(Q(number=s.value) | Q(pk__in=issued))
         elif s.kind in ("id_number", "uscc"):
             people = _customers_with_id(s.value)
-            rows = rows.filter(Q(applicant__in=people) | Q(insured__in=people) | Q(owner__in=people))
+            rows = rows.filter(Q(applicant_id__in=people) | Q(insured_id__in=people) | Q(owner_id__in=people))
         elif s.kind == "plate":
             rows = rows.filter(plate_index=plate_index_of(s.value))
         else:
@@ -264,15 +273,19 @@ def policy_rows(query: ListQuery) -> QuerySet[Policy]:
     rows = Policy.objects.select_related("applicant", "application")
     s = query.search
     if s is not None:
+        # The other table's keys are fetched first (see _customers_with_id): an OR across a join is
+        # a scan of every policy.
         if s.kind == "number":
-            rows = rows.filter(Q(number=s.value) | Q(application__number=s.value))
+            apps = list(Application.objects.filter(number=s.value).order_by().values_list("pk", flat=True))
+            rows = rows.filter(Q(number=s.value) | Q(application_id__in=apps))
         elif s.kind in ("id_number", "uscc"):
             people = _customers_with_id(s.value)
-            rows = rows.filter(
-                Q(applicant__in=people)
-                | Q(application__insured__in=people)
-                | Q(application__owner__in=people)
+            apps = list(
+                Application.objects.filter(Q(insured_id__in=people) | Q(owner_id__in=people))
+                .order_by()
+                .values_list("pk", flat=True)
             )
+            rows = rows.filter(Q(applicant_id__in=people) | Q(application_id__in=apps))
         elif s.kind == "plate":
             rows = rows.filter(plate_index=plate_index_of(s.value))
         else:
@@ -408,15 +421,65 @@ def _page_number(text: str) -> tuple[int, str]:
     return number, ""
 
 
+# Counting every match of an unfiltered list means reading millions of rows on each page view, and a
+# page deep in the list (OFFSET) reads every row before it: up to COUNT_CAP matches are counted exactly
+# and paged through; past that the total is the planner's estimate and only the first MAX_PAGES pages
+# are served (the staff member narrows the list with the search box or the filters).
+COUNT_CAP = 10_000
+MAX_PAGES = COUNT_CAP // PAGE_SIZE
+
+
+class ListPaginator(Paginator):
+    """Exact counts up to COUNT_CAP; beyond, the planner's estimate and at most MAX_PAGES pages."""
+
+    estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if not isinstance(rows, QuerySet):
+            return super().count
+        # SELECT COUNT(*) FROM (... ORDER BY -id LIMIT COUNT_CAP + 1): stops reading at the cap, through
+        # the index the page itself is read by.
+        capped = rows[: COUNT_CAP + 1].count()
+        if capped <= COUNT_CAP:
+            return capped
+        self.estimated = True
+        return max(capped, _estimated_count(rows))
+
+    @cached_property
+    def num_pages(self) -> int:
+        pages = super().num_pages
+        return min(pages, MAX_PAGES) if self.estimated else pages
+
+
+def _estimated_count(rows: QuerySet[Any]) -> int:
+    """The planner's estimate of how many rows match (PostgreSQL); an exact count elsewhere."""
+    if connections[rows.db].vendor != "postgresql":
+        return rows.count()
+    plan = json.loads(rows.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 def paginate(rows: QuerySet[Any], page_text: str) -> tuple[Page[Any], str]:
-    """A page of PAGE_SIZE rows; past the end, the last page (with a notice)."""
-    paginator = Paginator(rows, PAGE_SIZE)
+    """A page of PAGE_SIZE rows; past the end, the last page (with a notice). Past COUNT_CAP matches the
+    total is an estimate and the pages stop at MAX_PAGES (with a notice saying so)."""
+    paginator = ListPaginator(rows, PAGE_SIZE)
     number, notice = _page_number(page_text)
     try:
-        return paginator.page(number), notice
+        page = paginator.page(number)
     except EmptyPage:
         last = paginator.num_pages
-        return paginator.page(last), f"没有第 {number} 页，已显示最后一页（第 {last} 页）。"
+        page = paginator.page(last)
+        notice = f"没有第 {number} 页，已显示最后一页（第 {last} 页）。"
+        if paginator.estimated:
+            notice = f"只能翻看前 {last} 页，已显示第 {last} 页。"
+    if paginator.estimated:
+        notice += (
+            f"符合条件的记录超过 {COUNT_CAP} 条，总数为估算值，只能翻看前 {MAX_PAGES} 页；"
+            "请用查询框或筛选条件缩小范围。"
+        )
+    return page, notice
 
 
 def listing(

@@ -60,6 +60,13 @@ class Policy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "product"], name="one_policy_per_product")
         ]
+        # The console's list (docs/performance.md, "Scale"): newest first within a state, and by
+        # confirmation or start date, without reading the whole table.
+        indexes = [
+            models.Index(fields=["status", "id"], name="policy_status_id"),
+            models.Index(fields=["confirmed_at"], name="policy_confirmed_at"),
+            models.Index(fields=["period_start"], name="policy_period_start"),
+        ]
 
     def __str__(self) -> str:
         return self.number
