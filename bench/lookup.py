@@ -171,6 +171,50 @@ def _no_index_scans(fn: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
+def explain_hot_paths(sample: Sample) -> dict[str, list[dict[str, Any]]]:
+    """Each hot path's statements as run (EXPLAIN (ANALYZE, BUFFERS)): scans, indexes, time, buffers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, call in hot_paths(sample).items():
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        out[name] = []
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            with connection.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
+                raw = cur.fetchone()[0]
+            top = (json.loads(raw) if isinstance(raw, str) else raw)[0]
+            scans = sorted(
+                {
+                    f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name')}"
+                    for node in _plan_nodes(top["Plan"])
+                    if "Scan" in node["Node Type"]
+                }
+            )
+            out[name].append(
+                {
+                    "sql": sql[:160],
+                    "scans": scans,
+                    "execution_ms": round(top["Execution Time"], 3),
+                    "buffers": top["Plan"].get("Shared Hit Blocks", 0)
+                    + top["Plan"].get("Shared Read Blocks", 0),
+                }
+            )
+    return out
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes += _plan_nodes(child)
+    return nodes
+
+
 def _percentiles(ms: list[float]) -> dict[str, float]:
     ordered = sorted(ms)
 
@@ -222,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=int, default=5, help="lookups of each baseline (full scans)")
     parser.add_argument("--json", default="", help="write the figures here too")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--explain", action="store_true", help="first print each hot path's plans (ANALYZE)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -245,6 +290,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     samples = draw_samples(args.lookups, seed=args.seed)
     print(f"drew {len(samples):,} samples in {time.monotonic() - started:.0f} s", flush=True)
+
+    if args.explain:
+        plans = explain_hot_paths(samples[0])
+        for name, statements in plans.items():
+            print(f"{name}:")
+            for st in statements:
+                print(
+                    f"    {st['execution_ms']:9.3f} ms  {st['buffers']:>7} buffers  {'; '.join(st['scans'])}"
+                )
+                print(f"        {st['sql']}")
+    else:
+        plans = {}
 
     timings: dict[str, list[float]] = {"public_query": [], "console_id_number": [], "life_by_id_number": []}
     # The same lookups' time in database calls only (the rest is Python: decryption, model rows, pages).
@@ -281,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "database_size": size,
         "lookups": len(samples),
         "results": results,
+        "plans": plans,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
