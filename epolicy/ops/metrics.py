@@ -12,6 +12,7 @@ never the path with its ids or tokens; verdicts and reasons are codes.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -65,6 +66,15 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"
 
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+@contextlib.contextmanager
+def _never_raises() -> Iterator[None]:
+    """A metric must never cost the work it measures (a missing PROMETHEUS_MULTIPROC_DIR, a full disk)."""
+    try:
+        yield
+    except Exception:
+        log.warning("metrics: could not record a value", exc_info=True)
 
 
 # --- requests --------------------------------------------------------------------------------------------
@@ -124,12 +134,13 @@ class _Timed:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         elapsed = time.perf_counter() - self.started
-        if exc_type is not None:
-            ISSUANCE_DURATION.labels("failed").observe(elapsed)
-        elif self.timer.products:  # a repeated call that found the policies made issues nothing
-            ISSUANCE_DURATION.labels("issued").observe(elapsed)
-            for product in self.timer.products:
-                POLICIES_ISSUED.labels(product).inc()
+        with _never_raises():
+            if exc_type is not None:
+                ISSUANCE_DURATION.labels("failed").observe(elapsed)
+            elif self.timer.products:  # a repeated call that found the policies made issues nothing
+                ISSUANCE_DURATION.labels("issued").observe(elapsed)
+                for product in self.timer.products:
+                    POLICIES_ISSUED.labels(product).inc()
 
 
 def issuance_timed() -> _Timed:
@@ -151,7 +162,8 @@ def verification_timed(channel: str, run: Callable[[], T]) -> T:
         verdict = f"refused_{code}" if isinstance(code, str) and code else "error"
         raise
     finally:
-        VERIFICATION_DURATION.labels(channel, verdict).observe(time.perf_counter() - started)
+        with _never_raises():
+            VERIFICATION_DURATION.labels(channel, verdict).observe(time.perf_counter() - started)
 
 
 def verdict_of(result: Any) -> str:
@@ -167,11 +179,13 @@ def verdict_of(result: Any) -> str:
 
 
 def otp_failed(reason: str) -> None:
-    OTP_FAILURES.labels(reason).inc()
+    with _never_raises():
+        OTP_FAILURES.labels(reason).inc()
 
 
 def payment_failed(reason: str) -> None:
-    PAYMENT_FAILURES.labels(reason).inc()
+    with _never_raises():
+        PAYMENT_FAILURES.labels(reason).inc()
 
 
 # --- scrape ------------------------------------------------------------------------------------------------

@@ -240,3 +240,73 @@ def test_gunicorn_config_wipes_the_directory_and_marks_dead_workers(tmp_path, mo
     conf.child_exit(server=None, worker=Worker())
     assert dead == [4242]
     assert conf.accesslog is None
+
+
+def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
+    """Two gunicorn workers each answer some requests; every scrape, whichever worker answers it, counts
+    all of them."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    (prom / "counter_999999.db").write_bytes(b"from an earlier run")
+    base = Path(django_settings.BASE_DIR)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_", "PROMETHEUS_"))},
+        "EPOLICY_VAR_DIR": str(tmp_path / "var"),
+        "EPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+        "EPOLICY_PUBLIC_REQUESTS_PER_MINUTE": "0",
+    }
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = subprocess.Popen(
+        [
+            gunicorn,
+            "--config",
+            "config/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "config.wsgi:application",
+        ],
+        cwd=base,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/ops/health", timeout=5) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                assert server.poll() is None, "gunicorn exited"
+                time.sleep(0.5)
+        assert not (prom / "counter_999999.db").exists()  # wiped at start
+        series = 'epolicy_http_request_duration_seconds_count{method="GET",route="ops/health",status="2xx"} '
+
+        def health_count() -> float:
+            with urllib.request.urlopen(f"{url}/ops/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+            return float(next(ln for ln in text.splitlines() if ln.startswith(series)).rsplit(" ", 1)[1])
+
+        before = health_count()
+        for _ in range(30):  # answered by both workers
+            with urllib.request.urlopen(f"{url}/ops/health", timeout=5) as resp:
+                assert resp.headers["X-Request-ID"]
+        pids = {p.stem.rsplit("_", 1)[-1] for p in prom.glob("histogram_*.db")}
+        assert len(pids) >= 1
+        assert [health_count() for _ in range(4)] == [before + 30] * 4
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
