@@ -1,6 +1,7 @@
 """/ops/health and /ops/ready: liveness without I/O, one entry per readiness check, 503 naming what fails."""
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -226,3 +227,32 @@ def test_ready_is_rate_limited_like_other_public_paths(client, settings, archive
     settings.PUBLIC_REQUESTS_PER_MINUTE = 2
     codes = [client.get("/ops/health").status_code for _ in range(3)]
     assert codes[:2] == [200, 200] and codes[2] == 429
+
+
+def test_rq_queue_depth_and_age(client, settings):
+    """With the Redis task queue: the jobs waiting in the `default` queue and the oldest one's age."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("EPOLICY_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/") + "/4"
+    conn = redis.Redis.from_url(url)
+    try:
+        conn.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis (set EPOLICY_TEST_REDIS_URL)")
+    conn.flushdb()
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": url, "DEFAULT_TIMEOUT": 60}}
+    settings.OPS_HEALTH = {**settings.OPS_HEALTH, "task_queue_warn_jobs": 2}
+    import rq
+
+    queue = rq.Queue("default", connection=conn)
+    try:
+        empty = health.task_queue_depth()
+        assert (empty.backend, empty.waiting, empty.oldest_age_seconds) == ("rq", 0, 0.0)
+        for _ in range(3):
+            queue.enqueue("os.getpid")
+        depth = health.task_queue_depth()
+        assert depth.waiting == 3 and 0 <= depth.oldest_age_seconds < 60
+        outcome = health.check_task_queue()
+        assert outcome.status == "warn" and outcome.detail["waiting"] == 3
+    finally:
+        conn.flushdb()
