@@ -36,8 +36,8 @@ from typing import Any
 
 from bench import _common
 
-RATIO_TARGET = 5.0
-THROUGHPUT_TARGET = 50.0  # e-policies per second on a 2-core machine
+RATIO_TARGET = 10.0
+THROUGHPUT_TARGET = 100.0  # e-policies per second on a 2-core machine
 SEAL_FIELD = "insurer_seal"
 SEAL_REASON = "电子保单签章"
 SETUP_TIMEOUT = 300  # seconds a worker may take to set Django up and warm up
@@ -458,6 +458,14 @@ def main(argv: list[str] | None = None) -> int:
             "docs_per_s": THROUGHPUT_TARGET,
             "docs_per_s_measured": best,
             "docs_per_s_met": best >= THROUGHPUT_TARGET,
+            # Informative, for a machine that other work shares: what the median CPU time per document
+            # alone would give (the ratio of the two pipelines' CPU times; W processes x 1000 / CPU ms).
+            "ratio_by_cpu": _cpu_ratio(runs[0], runs[1]),
+            "docs_per_s_by_cpu": (
+                round(parallel["workers"] * 1000 / parallel["stages_ms"]["cpu"]["median"], 1)
+                if parallel and parallel["stages_ms"].get("cpu", {}).get("median")
+                else None
+            ),
         },
         "verified": all(r["check"]["ok"] for r in runs),
     }
@@ -467,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         print(f"kept {base}")
     return 0 if result["verified"] else 1
+
+
+def _cpu_ratio(recipe: dict[str, Any], ours: dict[str, Any]) -> float | None:
+    theirs = recipe["stages_ms"].get("cpu", {}).get("median")
+    mine = ours["stages_ms"].get("cpu", {}).get("median")
+    return round(theirs / mine, 2) if theirs and mine else None
 
 
 def _report(result: dict[str, Any]) -> str:
@@ -510,6 +524,10 @@ def _report(result: dict[str, Any]) -> str:
         f"on {result['machine']['cpus_usable']} CPUs): {targets['docs_per_s_measured']:.1f}/s — "
         f"{'met' if targets['docs_per_s_met'] else 'NOT met'}",
     ]
+    lines.append(
+        f"(informative) by median CPU time alone: {targets['ratio_by_cpu']}× the recipe, "
+        f"{targets['docs_per_s_by_cpu']} e-policies/s with the worker processes"
+    )
     fixed = result["ratio"]["ours_vs_recipe_with_library_fixes"]
     if fixed is not None:
         lines.append(f"(informative) ours against the recipe with the same library fixes: {fixed:.2f}×")

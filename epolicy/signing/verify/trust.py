@@ -13,7 +13,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from django.db.models import Count, Max
+from django.db import connection
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
@@ -113,11 +113,21 @@ def clear_trust_cache() -> None:
 
 
 def _trust_version() -> tuple[object, ...]:
+    """Counts and highest ids of the credentials and CRLs, in one round trip (this runs for every
+    verification: two ORM aggregates cost ~0.6 ms of a ~7 ms verification)."""
     from ..models import CertificateRevocationList, SigningCredential
 
-    credentials = SigningCredential.objects.aggregate(n=Count("id"), last=Max("id"))
-    crls = CertificateRevocationList.objects.aggregate(n=Count("id"), last=Max("id"))
-    return (credentials["n"], credentials["last"], crls["n"], crls["last"], sm2_store.version())
+    quote = connection.ops.quote_name
+    credentials = quote(SigningCredential._meta.db_table)
+    crls = quote(CertificateRevocationList._meta.db_table)
+    with connection.cursor() as cursor:
+        # Table names from the models, no input: nothing to inject.
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {credentials}), (SELECT MAX(id) FROM {credentials}), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM {crls}), (SELECT MAX(id) FROM {crls})"
+        )
+        row = cursor.fetchone()
+    return (*row, sm2_store.version())
 
 
 def _read_trust() -> Trust:
