@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from epolicy.common.errors import ApplicationError
 
@@ -16,14 +16,14 @@ def _json(body: dict, status: int = 200) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def health_view(request: HttpRequest) -> HttpResponse:
     """The process answers: no database, cache or file is touched."""
     return _json({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def ready_view(request: HttpRequest) -> HttpResponse:
     """Every registered check: 200 when none fails (warnings included), 503 naming the failing ones."""
     report = health.run_checks()
@@ -35,7 +35,7 @@ def ready_view(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not metrics.scrape_allowed(request):
         err = ApplicationError("metrics_forbidden")

@@ -256,3 +256,9 @@ def test_rq_queue_depth_and_age(client, settings):
         assert outcome.status == "warn" and outcome.detail["waiting"] == 3
     finally:
         conn.flushdb()
+
+
+def test_head_requests_are_answered(client, pki, archive_dirs):
+    assert client.head("/ops/health").status_code == 200
+    assert client.head("/ops/ready").status_code in (200, 503)
+    assert client.post("/ops/health").status_code == 405
