@@ -1,5 +1,6 @@
 """No personal data in the logs: whole journeys with every logger at DEBUG, in both formats, then a search of
-everything written for the people's names, ID numbers, phone numbers and e-mail addresses.
+everything written for the people's names, ID numbers, phone numbers, e-mail and postal addresses (and, for
+motor, the vehicle's plate, VIN and engine number, which the platform encrypts like personal data).
 
 Motor (through the API as a partner system and the applicant's link): create, approve, read, sign, SMS code
 (a wrong one first), a payment by someone else (refused and refunded), the applicant's own payment through
@@ -80,7 +81,8 @@ def test_motor_journey_logs_no_personal_data(client, system, pki, logged, monkey
 
     body = application_payload(seed=11)
     applicant = body["applicant"]
-    people = [applicant[k] for k in ("name", "id_number", "phone", "email")]
+    people = [applicant[k] for k in ("name", "id_number", "phone", "email", "address")]
+    people += [body["vehicle"][k] for k in ("plate", "vin", "engine_number")]
     # A refused application logs nothing of the person either.
     bad = dict(body, applicant={**applicant, "id_number": applicant["id_number"][:-1] + "0"})
     system.post(f"{API}/motor/applications", bad)
