@@ -114,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-seconds", type=float, default=45.0, help="measured seconds per step")
     p.add_argument("--warmup-seconds", type=float, default=5.0, help="unmeasured seconds before each step")
     p.add_argument("--first-warmup-seconds", type=float, default=20.0, help="unmeasured, before the first")
-    p.add_argument("--policies", type=int, default=150, help="issued motor policies in the pool")
+    p.add_argument("--policies", type=int, default=100, help="issued motor policies in the pool")
     p.add_argument("--life-policies", type=int, default=40, help="life policies in the pool")
     p.add_argument("--web-workers", type=int, default=0, help="EPOLICY_WEB_WORKERS (default: serve.sh's)")
     p.add_argument("--users", type=float, default=1.0, help="multiply the users of each kind")
@@ -298,8 +298,11 @@ def make_pools(policies: int, life_policies: int) -> None:
     from epolicy.archive.services import archive_read
     from epolicy.common import clock
     from epolicy.common.identifiers import id_number_check_char
+    from epolicy.common.request_meta import ClientInfo
+    from epolicy.motor import services
     from epolicy.motor.demo import demo_application_input
-    from epolicy.motor.journey import drawn_signature_png, run_journey
+    from epolicy.motor.issuance import policy_issue
+    from epolicy.motor.journey import drawn_signature_png, latest_sms_code, pay_as
     from epolicy.products.life_tables import load_life_catalogue
     from epolicy.rules.life.demo import demo_policies
     from epolicy.servicing.services import life_policy_create
@@ -307,9 +310,22 @@ def make_pools(policies: int, life_policies: int) -> None:
     var = Path(os.environ["EPOLICY_VAR_DIR"])
     motor = []
     pdf_path = var / "bench-epolicy.pdf"
+    actor = "system:bench-load"
     for i in range(policies):
         data = demo_application_input(100_000 + i, email="load@demo.invalid")
-        policy = run_journey(data, actor="system:bench-load")
+        # The demo journey's steps, each applicant from its own address (the SMS code's per-address limit).
+        client = ClientInfo(ip=f"127.2.{i // 250}.{i % 250 + 1}", user_agent="epolicy-bench-load")
+        app = services.application_create(data=data, actor=actor)
+        app, _token = services.application_approve(application_id=app.pk, actor=actor)
+        for code, _title in services.required_documents(app):
+            services.application_document_served(app=app, code=code, client=client)
+        services.application_sign(app_id=app.pk, signature=drawn_signature_png(), client=client)
+        app.refresh_from_db()
+        masked = services.application_otp_send(app=app, client=client)
+        services.application_otp_verify(app_id=app.pk, code=latest_sms_code(masked), client=client)
+        app.refresh_from_db()
+        pay_as(app, payer_name=app.applicant.name, payer_id_number=app.applicant.id_number)
+        policy = policy_issue(application_id=app.pk)
         if i == 0:
             pdf_path.write_bytes(archive_read(policy.document))
         motor.append(
@@ -427,7 +443,7 @@ class Services:
         self._start("scheduler", [str(BIN / "epolicy"), "scheduler"], tasks)
         self.wait_ready(site)
 
-    def wait_ready(self, site: str, timeout: float = 120) -> None:
+    def wait_ready(self, site: str, timeout: float = 900) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout
@@ -584,6 +600,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
 
         return wait_time
 
+    def spread_start(user: Any) -> None:
+        # Users start spread over their first interval, not all at once.
+        gevent.sleep(user.wait_time())
+
     def check(resp: Any, expected: int, *, want: str | None = None) -> Any:
         if resp.status_code != expected:
             resp.failure(f"HTTP {resp.status_code}: {resp.text[:200] if resp.text else ''}")
@@ -603,6 +623,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("query")
+        on_start = spread_start
 
         @task
         def query(self) -> None:
@@ -631,6 +652,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("query_page")
+        on_start = spread_start
 
         @task
         def page(self) -> None:
@@ -641,6 +663,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("qr_lookup")
+        on_start = spread_start
 
         @task
         def lookup(self) -> None:
@@ -656,6 +679,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("verify_upload")
+        on_start = spread_start
 
         @task
         def verify(self) -> None:
@@ -674,6 +698,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("life_quote")
+        on_start = spread_start
 
         @task
         def quote(self) -> None:
@@ -696,6 +721,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("life_apply")
+        on_start = spread_start
 
         @task
         def apply(self) -> None:
@@ -740,6 +766,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         host = site
         fixed_count = 1
         wait_time = paced("journey")
+        on_start = spread_start
 
         @task
         def journey(self) -> None:
