@@ -21,6 +21,8 @@ def main() -> None:
         execute_from_command_line(["epolicy", *sys.argv[1:]])
     except SystemExit as exc:
         _exit(exc.code)
+    except BrokenPipeError:  # the reader has gone (`epolicy verify_pdf FILE | head -1`): nothing to add
+        _exit(1)
     _exit(0)
 
 

@@ -95,14 +95,7 @@ class _ForkedServer:
             socket.send_fds(self._control, [b"F"], [worker_end.fileno()])
 
     def address_space_bytes(self) -> int | None:
-        try:
-            with open(f"/proc/{self._pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmSize:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return None
+        return _address_space(self._pid)
 
     def close(self) -> None:
         self._control.close()  # the server reads EOF and ends; its workers end by their own deadline
@@ -110,12 +103,57 @@ class _ForkedServer:
             os.waitpid(self._pid, 0)
 
 
+class _DirectWorkers:
+    """For one file: its worker forked straight from this process (which runs no other thread then), as
+    the fork server would fork it, without the fork server in between (one fork less, and no collection
+    of this process's heap before forking: the server does that to share more pages with many workers)."""
+
+    def __init__(self) -> None:
+        self._pids: list[int] = []
+
+    def hand_over(self, worker_end: socket.socket) -> None:
+        from epolicy.verification import worker
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                worker.serve(worker_end)
+            except BaseException:  # the answer sent (or not) is what counts
+                code = 1
+            finally:
+                os._exit(code)
+        self._pids.append(pid)
+
+    def address_space_bytes(self) -> int | None:
+        return _address_space(os.getpid())
+
+    def close(self) -> None:
+        for pid in self._pids:  # each has answered, or ends at its deadline
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _address_space(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 @contextlib.contextmanager
-def _own_fork_server() -> Iterator[None]:
-    """Bounded checks in this block go to a fork server forked from this process (see _ForkedServer)."""
+def _own_fork_server(*, one: bool = False) -> Iterator[None]:
+    """Bounded checks in this block go to a fork server forked from this process (see _ForkedServer),
+    or with `one`, to workers forked straight from it (_DirectWorkers: only while no thread runs)."""
     from epolicy.verification import sandbox
 
-    server = _ForkedServer()
+    server: _ForkedServer | _DirectWorkers = _DirectWorkers() if one else _ForkedServer()
     previous = sandbox._server
     sandbox._server = server  # type: ignore[assignment]
     try:
@@ -208,7 +246,7 @@ class Command(BaseCommand):
                 _prepare()
                 from epolicy.verification.services import verify_document
 
-                with _own_fork_server():
+                with _own_fork_server(one=True):
                     result = verify_document(data)
         except ApplicationError as exc:
             raise CommandError(exc.message_zh) from None
