@@ -31,6 +31,8 @@ def on_starting(server: Any) -> None:
     """In the master, before any worker: an empty metrics directory for this run."""
     PROMETHEUS_DIR.mkdir(parents=True, exist_ok=True)
     os.chmod(PROMETHEUS_DIR, 0o700)
+    if os.environ.get("EPOLICY_METRICS_DIR_PREPARED") == "1":
+        return  # emptied by whoever started the task workers first (scripts/run.sh): theirs count too
     for entry in PROMETHEUS_DIR.iterdir():
         if entry.is_file() and entry.suffix == ".db":
             entry.unlink()

@@ -195,6 +195,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_MANIFEST_STRICT = False
+# Source maps are for developers' tools only: not worth compressing at every collectstatic (Swagger UI's
+# and ReDoc's are several MB).
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [
+    "map",
+    "jpg",
+    "jpeg",
+    "png",
+    "gif",
+    "webp",
+    "zip",
+    "gz",
+    "br",
+    "woff",
+    "woff2",
+]
 
 
 def _require_modules(variable: str, modules: tuple[str, ...], install: str) -> None:

@@ -22,6 +22,9 @@ $EP pki_init
 $EP seed_demo
 echo "==> collecting static files (compressed copies; the first time takes a minute)"
 $EP collectstatic --no-input -v 0
+# The task worker's metrics (issuance) go where gunicorn's workers write theirs: /ops/metrics adds them up.
+export PROMETHEUS_MULTIPROC_DIR="$PWD/$VAR/prometheus" EPOLICY_METRICS_DIR_PREPARED=1
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 $EP db_worker --interval 1 >var/worker.log 2>&1 &
 worker=$!
 $EP scheduler >var/scheduler.log 2>&1 &

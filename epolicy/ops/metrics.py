@@ -245,6 +245,9 @@ def _config() -> dict[str, Any]:
     }
 
 
+_RELAYED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
 def scrape_allowed(request: HttpRequest) -> bool:
     """A bearer token equal to settings.OPS_METRICS["token"], or a client address in its networks."""
     cfg = _config()
@@ -252,6 +255,10 @@ def scrape_allowed(request: HttpRequest) -> bool:
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
         return True
+    # A request the TLS proxy relayed arrives from the proxy's address (often this machine's own): it
+    # came from outside, so only the token lets it in. Prometheus scrapes the servers directly.
+    if any(h in request.META for h in _RELAYED):
+        return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
     except ValueError:

@@ -182,6 +182,25 @@ def test_scrape_with_the_token_or_from_an_allowed_network(client, db, settings):
     assert wrong.status_code == 403
 
 
+def test_a_request_relayed_by_the_proxy_needs_the_token(client, db, settings):
+    """The TLS proxy on the same machine relays the internet's requests from 127.0.0.1: such a request
+    (it carries the proxy's forwarding headers) is not let in by the address, only by the token."""
+    token = "s3cret-metrics-token-0123456789"
+    settings.OPS_METRICS = {"token": token, "allowed_networks": ["127.0.0.1/32"]}
+    assert client.get("/ops/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
+        relayed = client.get("/ops/metrics", REMOTE_ADDR="127.0.0.1", **{header: "203.0.113.9"})
+        assert relayed.status_code == 403, header
+        assert relayed.json()["code"] == "metrics_forbidden"
+    with_token = client.get(
+        "/ops/metrics",
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert with_token.status_code == 200
+
+
 # --- several processes --------------------------------------------------------------------------------------
 CHILD = """
 import django, os, sys
@@ -310,3 +329,74 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_gunicorn_keeps_what_the_task_workers_counted_when_the_directory_was_prepared(tmp_path, monkeypatch):
+    """scripts/run.sh empties the directory and starts the task worker before gunicorn: gunicorn must not
+    delete the worker's files (its issuance counts) when it starts."""
+    import importlib.util
+
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    (prom / "counter_321.db").write_bytes(b"the worker's")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prom))
+    monkeypatch.setenv("EPOLICY_METRICS_DIR_PREPARED", "1")
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", Path(django_settings.BASE_DIR) / "config/gunicorn.conf.py"
+    )
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    conf.on_starting(server=None)
+    assert [p.name for p in prom.iterdir()] == ["counter_321.db"]
+
+
+def test_the_exporter_serves_the_workers_metrics_on_a_machine_without_web_server(tmp_path):
+    """`epolicy metrics_exporter` adds up the task workers' files; with a token set, only the token."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+        "EPOLICY_VAR_DIR": str(Path(django_settings.VAR_DIR)),
+        "EPOLICY_METRICS_TOKEN": "exporter-token-0123456789abcdef",
+    }
+    (tmp_path / "prom").mkdir()
+    base = Path(django_settings.BASE_DIR)
+    subprocess.run([sys.executable, "-c", CHILD, "count"], env=env, cwd=base, check=True, timeout=120)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    epolicy = str(Path(sys.executable).parent / "epolicy")
+    proc = subprocess.Popen(
+        [epolicy, "metrics_exporter", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=base,
+        stdout=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 403  # up, and the token is required
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            url, headers={"Authorization": "Bearer exporter-token-0123456789abcdef"}
+        )
+        body = urllib.request.urlopen(request, timeout=5).read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert 'epolicy_otp_failures_total{reason="otp_invalid"} 1.0' in body
+    missing = subprocess.run(
+        [epolicy, "metrics_exporter"], env={**env, "PROMETHEUS_MULTIPROC_DIR": ""}, cwd=base
+    )
+    assert missing.returncode != 0
