@@ -322,6 +322,7 @@ class Command(BaseCommand):
             with _stderr_captured(log):
                 if files:
                     _prepare()
+                    started = time.perf_counter()  # the checks' time: start-up is the same for any number
                     with _own_fork_server():
                         self._check_all(files, outcomes, jobs, options)
         except ApplicationError as exc:
