@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connection
 
 from epolicy.ops.outbox import outbox_sweep
 from epolicy.ops.schedule import JOBS, schedule_due
@@ -25,6 +26,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("jobs: " + ", ".join(f"{j.name} every {j.every}" for j in JOBS))
         while True:
+            # As Django does before each request: a connection the database dropped (restart,
+            # failover) is replaced here, or every later round would fail on it. (Not inside a test's
+            # transaction, which must keep its connection.)
+            if not connection.in_atomic_block:
+                close_old_connections()
             try:
                 for name in schedule_due():
                     self.stdout.write(f"queued {name}")
