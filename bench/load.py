@@ -547,13 +547,14 @@ class Plan:
     rate = 0.0
     users: dict[str, int] = {}
     max_wait = math.inf  # smoke mode: every user acts at least this often
+    stopping = False
 
 
 def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict[str, Any]:
     """The locust user classes (locust is imported here: its gevent patches come before Django's imports)."""
     import gevent
     from gevent.queue import Queue
-    from locust import FastHttpUser, HttpUser, task
+    from locust import FastHttpUser, HttpUser, constant, task
     from locust.clients import HttpSession
     from urllib3 import PoolManager
 
@@ -582,27 +583,39 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         + pdf
         + f"\r\n--{boundary}--\r\n".encode()
     )
+    # One connection per request, as a proxy in front of the app servers opens them by default: a kept-alive
+    # connection that gunicorn closes after 2 idle seconds could be reused at that very moment (HTTP 0).
+    CLOSE = {"Connection": "close"}
     addresses = iter(f"127.1.{a}.{b}" for a in range(256) for b in range(1, 255))
 
     def paced(kind: str) -> Any:
-        def wait_time(user: Any) -> float:
-            # Poisson arrivals at this user's share of the step's rate; a user that fell behind starts
-            # afresh from now rather than bursting to catch up.
-            per_user = Plan.rate * MIX[kind] / REQUESTS_PER_TASK[kind] / max(1, Plan.users.get(kind, 1))
-            if per_user <= 0:
-                return min(0.5, Plan.max_wait)
-            now = time.monotonic()
-            due = getattr(user, "_due", now)
-            due = max(due, now - 1.0 / per_user) + random.expovariate(per_user)
-            due = min(due, now + Plan.max_wait)
-            user._due = due
-            return max(0.0, due - now)
+        """A task that starts at the arrivals of a Poisson process whose rate is this user's share of the
+        step's rate, read again every 0.2 s (a change of step takes effect at once, also for users with
+        long intervals). The user waits inside its task; at the end, waiting users leave at once."""
 
-        return wait_time
+        def wrap(body: Any) -> Any:
+            def run(user: Any) -> None:
+                need, waited = random.expovariate(1.0), 0.0
+                while True:
+                    if Plan.stopping:
+                        return
+                    per_user = (
+                        Plan.rate * MIX[kind] / REQUESTS_PER_TASK[kind] / max(1, Plan.users.get(kind, 1))
+                    )
+                    if per_user > 0 and need / per_user <= 0.2:
+                        gevent.sleep(need / per_user)
+                        break
+                    if waited >= Plan.max_wait:
+                        break
+                    need -= 0.2 * per_user
+                    waited += 0.2
+                    gevent.sleep(0.2)
+                body(user)
 
-    def spread_start(user: Any) -> None:
-        # Users start spread over their first interval, not all at once.
-        gevent.sleep(user.wait_time())
+            run.__name__ = body.__name__
+            return task(run)
+
+        return wrap
 
     def check(resp: Any, expected: int, *, want: str | None = None) -> Any:
         if resp.status_code != expected:
@@ -622,10 +635,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class Query(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("query")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("query")
         def query(self) -> None:
             with self.client.post(
                 "/api/v1/public/captcha", name="POST /api/v1/public/captcha", catch_response=True
@@ -651,10 +664,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class QueryPage(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("query_page")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("query_page")
         def page(self) -> None:
             with self.client.get("/query/", name="GET /query/", catch_response=True) as resp:
                 check(resp, 200)
@@ -662,10 +675,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class QrLookup(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("qr_lookup")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("qr_lookup")
         def lookup(self) -> None:
             policy = random.choice(motor)
             with self.client.get(
@@ -678,10 +691,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class VerifyUpload(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("verify_upload")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("verify_upload")
         def verify(self) -> None:
             with self.client.post(
                 "/api/v1/public/verify",
@@ -697,10 +710,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class LifeQuote(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("life_quote")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("life_quote")
         def quote(self) -> None:
             number = random.choice(life)
             item = (
@@ -720,10 +733,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class LifeApply(FastHttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("life_apply")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("life_apply")
         def apply(self) -> None:
             number = apply_queue.get()  # one change at a time per policy (another would be a 409)
             try:
@@ -765,10 +778,10 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     class Journey(HttpUser):
         host = site
         fixed_count = 1
-        wait_time = paced("journey")
-        on_start = spread_start
+        wait_time = constant(0)
+        default_headers = CLOSE
 
-        @task
+        @paced("journey")
         def journey(self) -> None:
             # A fresh session from its own loopback address: one applicant, one phone, one network.
             client = HttpSession(
@@ -777,6 +790,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
                 user=self,
                 pool_manager=PoolManager(source_address=(next(addresses), 0)),
             )
+            client.headers.update(CLOSE)
             try:
                 self._journey(client, next(journeys))
             except JourneyFailed as exc:
@@ -939,9 +953,9 @@ def run_load(
             if nxt is not None:
                 captcha_prepare(_captchas_for(nxt, args.warmup_seconds + args.step_seconds + 10))
     finally:
-        Plan.rate = 0.0
-        Plan.max_wait = math.inf
+        Plan.stopping = True  # waiting users leave; a journey under way finishes (stop_timeout)
         runner.quit()
+        Plan.rate, Plan.max_wait, Plan.stopping = 0.0, math.inf, False
     return {"steps": results, "saturated_at": saturated_at, "users": counts, "outcomes": built["outcomes"]}
 
 
