@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
 import warnings
+from typing import Any
 
 
 def main() -> None:
@@ -15,10 +17,18 @@ def main() -> None:
     # and the warning on every command's first line only hides what the command says.
     warnings.filterwarnings("ignore", message="DSA is deprecated")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.core.management import execute_from_command_line
+    # Setting Django up allocates hundreds of thousands of objects that all live on: the cyclic collector
+    # would walk them again and again meanwhile. It is paused until the command is fetched (_Utility).
+    gc.disable()
+    from django.core.management import ManagementUtility
+
+    class _Utility(ManagementUtility):
+        def fetch_command(self, subcommand: str) -> Any:
+            gc.enable()  # Django and the apps are set up: the command runs with the collector on
+            return super().fetch_command(subcommand)
 
     try:
-        execute_from_command_line(["epolicy", *sys.argv[1:]])
+        _Utility(["epolicy", *sys.argv[1:]]).execute()
     except SystemExit as exc:
         _exit(exc.code)
     except BrokenPipeError:  # the reader has gone (`epolicy verify_pdf FILE | head -1`): nothing to add
