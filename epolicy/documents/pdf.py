@@ -162,7 +162,7 @@ def para(text: str, style: ParagraphStyle) -> Paragraph:
 # the marked values draw exactly as plain strings and paragraphs do.
 
 # A canvas's mode: None draws everything; TEMPLATE only the fixed parts (values are recorded instead);
-# OVERLAY only the values (over the fixed parts drawn once as a form XObject).
+# OVERLAY only the values (between the template's fixed operators, copied into the page).
 TEMPLATE = "template"
 OVERLAY = "overlay"
 

@@ -7,15 +7,17 @@ writing its two font subsets was ~16 ms of the ~27 ms an e-policy took to issue 
 
 Here a document is described by its *form key* (the fixed text and structure of its data, given by the
 renderer), the *signature* of each value (a one-line cell of a given width, or a paragraph, in story
-order) and the number of lines each paragraph value wraps to. The first time such a layout repeats, the
-form is laid out once more by ReportLab with a canvas in TEMPLATE mode: it draws the fixed parts and, for
-each value, records where ReportLab would have drawn it (`pdf.VarStr`, `pdf.VarParagraph`). The fixed
-parts of each page become a form XObject (compressed once) and their two font subsets are embedded as
-they were made for that build (compressed once). A later document of the same layout is then a small
-ReportLab document in OVERLAY mode: each page shows the template's form XObject and draws the values at
-the recorded places with ReportLab's own string and paragraph drawing, in a third font subset of their
-characters only. Text stays extractable (every subset has its ToUnicode map), every font stays embedded
-and subset, and the page looks the same (tests/documents/test_template.py compares them).
+order) and the number of lines each paragraph value wraps to. The first time a layout is met in a
+process, the form is laid out by ReportLab with a canvas in TEMPLATE mode: it draws the fixed parts and,
+for each value, records where ReportLab would have drawn it (`pdf.VarStr`, `pdf.VarParagraph`). The
+template keeps each page's fixed operators, cut at the places of the values (and of the page headers'
+and footers' values), and the font subsets of the fixed text, made, compressed and formatted once. Each
+document of that layout is then a small ReportLab document in OVERLAY mode: the fixed operators are
+copied into its pages and its values are drawn between them, at the recorded places, by ReportLab's own
+string and paragraph code, in a font subset of the values' characters only. The content streams hold
+the same operators in the same order as a full build (so text is extracted in the same order), every
+font stays embedded and subset with its ToUnicode map, and the pages look the same
+(tests/documents/test_template.py compares them).
 
 A layout is only made a template if each value was drawn exactly once and no value paragraph was split
 over two pages; otherwise the document is drawn in full, as before. The first document of a layout
