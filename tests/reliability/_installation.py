@@ -183,7 +183,8 @@ def set_up(env: dict[str, str], applications: int) -> list[dict]:
     notifies their payment; returns the signed notifications."""
     run([EPOLICY, "migrate", "--no-input", "-v", "0"], env)
     run([EPOLICY, "pki_init"], env)
-    notifications = json.loads(run([sys.executable, CHILD, "prepare", str(applications)], env))
+    # ~1 s per application on an idle 2-core machine; far more when other tests share it.
+    notifications = json.loads(run([sys.executable, CHILD, "prepare", str(applications)], env, timeout=600))
     assert len(notifications) == applications
     return notifications
 
@@ -192,22 +193,25 @@ def runserver(port: int) -> list[str]:
     return [EPOLICY, "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"]
 
 
-def gunicorn(port: int, workers: int = 3) -> list[str]:
-    """The production web server: a master and `workers` worker processes (each its own connections)."""
+def gunicorn(port: int, workers: int = 3, threads: int = 4) -> list[str]:
+    """The production web server as scripts/serve.sh runs it (config/gunicorn.conf.py, several worker
+    processes with several threads each), with `workers` processes."""
     return [
         GUNICORN,
-        "config.wsgi:application",
+        "--config",
+        str(ROOT / "config" / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--timeout",
-        "60",
+        "--threads",
+        str(threads),
         "--graceful-timeout",
         "5",
         # Its default control socket is one path per OS user: the installations of parallel tests
         # would take it from each other.
         "--no-control-socket",
+        "config.wsgi:application",
     ]
 
 
