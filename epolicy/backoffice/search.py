@@ -264,7 +264,7 @@ def application_rows(query: ListQuery) -> QuerySet[Application]:
         rows = rows.filter(_date_range("period_start", query, aware=False))
     else:
         rows = rows.filter(_date_range("created_at", query, aware=True))
-    return rows.order_by("-id")
+    return _newest_first(rows, query, "period_start" if query.date_field == "period_start" else "created_at")
 
 
 def policy_rows(query: ListQuery) -> QuerySet[Policy]:
@@ -296,6 +296,18 @@ def policy_rows(query: ListQuery) -> QuerySet[Policy]:
         rows = rows.filter(_date_range("period_start", query, aware=False))
     else:
         rows = rows.filter(_date_range("confirmed_at", query, aware=True))
+    return _newest_first(
+        rows, query, "period_start" if query.date_field == "period_start" else "confirmed_at"
+    )
+
+
+def _newest_first(rows: QuerySet[Any], query: ListQuery, date_name: str) -> QuerySet[Any]:
+    """Newest first: by key; within a date filter (and no search), by that date, then key. Ordered by
+    key, a page of an old date range is found by reading the table backwards from its newest row down to
+    the range (PostgreSQL expects the matches spread evenly); ordered by the date, the date's index
+    serves both the range and the order."""
+    if query.search is None and (query.date_from or query.date_to):
+        return rows.order_by(f"-{date_name}", "-id")
     return rows.order_by("-id")
 
 
