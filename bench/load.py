@@ -119,6 +119,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--web-workers", type=int, default=0, help="EPOLICY_WEB_WORKERS (default: serve.sh's)")
     p.add_argument("--users", type=float, default=1.0, help="multiply the users of each kind")
     p.add_argument("--no-stop", action="store_true", help="run every step even after saturation")
+    p.add_argument(
+        "--autogroup-nice",
+        type=int,
+        help="the scheduler priority of this session's autogroup (its services included), e.g. -15 as root: "
+        "with autogroups, `nice` alone does not put a session ahead of other sessions' work",
+    )
     p.add_argument("--port", type=int, default=0, help="where the server listens (default: a free port)")
     p.add_argument("--json", type=Path, help="write the results to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep the var directory (and the database)")
@@ -237,7 +243,7 @@ def smoke_static(env: dict[str, str], var: Path) -> subprocess.Popen[bytes] | No
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        process_group=0,
     )
 
 
@@ -402,7 +408,8 @@ def make_pools(policies: int, life_policies: int) -> None:
 
 
 class Services:
-    """scripts/serve.sh, two task workers and the scheduler, each in its own process group."""
+    """scripts/serve.sh, two task workers and the scheduler, each in its own process group (in this
+    session, so in its scheduler autogroup)."""
 
     def __init__(self, env: dict[str, str], var: Path, web_workers: int, *, smoke: bool) -> None:
         self.smoke = smoke
@@ -414,7 +421,7 @@ class Services:
     def _start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = open(self.var / f"{name}.log", "ab")  # noqa: SIM115 — the child keeps it
         self.procs[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0
         )
         log.close()
 
@@ -1150,6 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args._pools:
         make_pools(int(args._pools[0]), int(args._pools[1]))
         return 0
+    if args.autogroup_nice is not None:
+        Path("/proc/self/autogroup").write_text(f"{args.autogroup_nice}\n")
     # locust patches the standard library with gevent when imported: before anything else touches it.
     import locust  # noqa: F401
 
@@ -1239,7 +1248,16 @@ def _params(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         "web_threads": "serve.sh default (4)",
         "lifted_limits": LIFTED_LIMITS,
         "cache": env.get("EPOLICY_CACHE_URL", "per process (locmem)"),
+        "niceness": os.nice(0),
+        "autogroup": _autogroup(),
     }
+
+
+def _autogroup() -> str:
+    try:
+        return Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        return ""
 
 
 def targets(steps: list[dict[str, Any]]) -> dict[str, Any]:
