@@ -998,7 +998,11 @@ def generate(
     motor_tasks = [("motor", lo, min(lo + chunk, apps)) for lo in range(0, apps, chunk)]
     life_chunk = chunk * 2
     life_tasks = [("life", lo, min(lo + life_chunk, life)) for lo in range(0, life, life_chunk)]
-    # Interleaved, so that a run stopped early (Ctrl-C, --max-seconds) holds both kinds in proportion.
+    # Motor chunks in a random order, so that a run stopped early (Ctrl-C, --max-seconds) spans the whole
+    # period (applications are in time order: a prefix would be the oldest years only); interleaved with
+    # the life chunks, so that it holds both kinds in proportion. A chunk's rows follow from their
+    # indexes alone, whatever the order.
+    random.Random(seed).shuffle(motor_tasks)
     tasks: list[tuple[str, int, int]] = []
     step = len(motor_tasks) / max(1, len(life_tasks))
     for n, task in enumerate(life_tasks):
