@@ -79,6 +79,12 @@ def register_fonts() -> str:
     with _lock:
         if _registered() is None:
             pdfmetrics.registerFont(load_font(font_path()))
+            # ReportLab registers a font whose face (by name) is already registered as an alias of that
+            # earlier font, e.g. the seal appearance's (signing.appearance) when it was drawn first in
+            # this process: that face then keeps its tables too (it reads the same file).
+            font = _registered()
+            if font is not None and type(font.face) is TTFontFace:
+                font.face.__class__ = _TableKeepingFace
     return FONT_NAME
 
 

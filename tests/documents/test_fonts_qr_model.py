@@ -119,3 +119,21 @@ def test_keywords_round_trip():
     assert parse_document_keywords("epolicy-kind=policy; epolicy-number=PDZA1") == ("policy", "PDZA1")
     assert parse_document_keywords("epolicy-kind=application;epolicy-number=T9 ") == ("application", "T9")
     assert parse_document_keywords("invoice, 2026") is None
+
+
+def test_the_document_font_keeps_its_tables_when_another_font_of_the_file_came_first(monkeypatch):
+    """ReportLab makes a font whose face is already registered an alias of the earlier font (the seal's
+    appearance font, when a process seals before it renders): its face keeps its tables all the same."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    fonts.register_fonts()
+    monkeypatch.setattr(pdfmetrics, "_fonts", dict(pdfmetrics._fonts))
+    monkeypatch.setattr(pdfmetrics, "_dynFaceNames", dict(pdfmetrics._dynFaceNames))
+    del pdfmetrics._fonts[fonts.FONT_NAME]
+    for name, font in list(pdfmetrics._dynFaceNames.items()):
+        if getattr(font, "fontName", None) == fonts.FONT_NAME:
+            del pdfmetrics._dynFaceNames[name]
+    pdfmetrics.registerFont(TTFont("EarlierSameFile", fonts.font_path(), subfontIndex=0))
+    assert fonts.register_fonts() == fonts.FONT_NAME
+    assert isinstance(pdfmetrics.getFont(fonts.FONT_NAME).face, fonts._TableKeepingFace)
