@@ -22,6 +22,9 @@ _VAR = Path(os.environ.get("EPOLICY_VAR_DIR", str(_BASE / "var")))
 PROMETHEUS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_VAR / "prometheus")))
 
 accesslog = None
+# gunicorn's control socket (for gunicornc) is one path per OS user: two servers on one machine would take
+# it from each other. Nothing here uses it; restarts go through the service manager's signals.
+control_socket_disable = True
 # A worker killed for silence after this long; the verification and issuance paths bound their own work.
 timeout = int(os.environ.get("EPOLICY_WEB_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("EPOLICY_WEB_GRACEFUL_TIMEOUT", "30"))

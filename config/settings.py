@@ -53,7 +53,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_tasks",
-    "django_tasks_db",
     "epolicy.common",
     "epolicy.audit",
     "epolicy.parties",
@@ -72,6 +71,8 @@ INSTALLED_APPS = [
     "epolicy.portal",
     "epolicy.wechat",
     "epolicy.backoffice",
+    # After the platform's apps: epolicy.ops's db_worker (which waits out database outages) wins over its own.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,9 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     return JsonResponse(err.as_dict(), status=err.status, json_dumps_params={"ensure_ascii": False})
 
 
+# An exception no view handled: 503 (try again) when the database is unreachable, else the 500 page.
+handler500 = "epolicy.common.error_pages.server_error"
+
 urlpatterns = [
     path("", home),
     path("admin/", admin_urls(admin.site)),  # behind the console's lockout and second factor
