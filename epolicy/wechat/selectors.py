@@ -12,16 +12,24 @@ from django.db.models import Q, QuerySet
 from epolicy.archive.models import ArchivedObject
 from epolicy.common.errors import ApplicationError
 from epolicy.identity.wechat import wechat_people_of
+from epolicy.parties.models import Customer
 from epolicy.policies.models import Policy
 
 NOT_FOUND = "没有找到这张保单。请从“我的保单”中选择；如保单不在列表中，请确认已绑定投保人或被保险人本人。"
 
 
 def _theirs(openid: str) -> QuerySet[Policy]:
-    people = wechat_people_of(openid)
+    # Their customer rows first (one per application they were on, by the ID number's index), then the
+    # policies naming one of them: an OR of two indexed keys. The same OR across two joins to the customer
+    # table reads every policy (seconds at millions of policies; docs/performance.md, "Scale").
+    customers = list(
+        Customer.objects.filter(id_number_index__in=wechat_people_of(openid))
+        .order_by()
+        .values_list("pk", flat=True)
+    )
     return Policy.objects.filter(
         # The applicant, or the insured now (after a transfer the new owner, no longer the former one).
-        Q(applicant__id_number_index__in=people) | Q(insured__id_number_index__in=people)
+        Q(applicant_id__in=customers) | Q(insured_id__in=customers)
     ).select_related("application", "applicant", "insured", "document", "mark_document")
 
 

@@ -184,14 +184,6 @@ def test_a_long_list_is_estimated_and_paged_only_so_deep(sample: Sample, monkeyp
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "epolicy.wechat.selectors._theirs filters on an OR across two joined customer tables, which no "
-        "index serves (every policy is read); fix proposed in docs/performance.md, 'Scale: 10 million "
-        "policies'"
-    ),
-)
 def test_a_customers_wechat_list_uses_indexes(sample: Sample) -> None:
     from epolicy.identity.models import WeChatBinding
     from epolicy.parties.models import Customer
