@@ -99,7 +99,9 @@ LIFTED_LIMITS = {
     "EPOLICY_VERIFY_CHECKS_PER_CLIENT": "64",
     "EPOLICY_SIGNATURE_MAX_PER_CLIENT_PER_HOUR": "100000000",
 }
-NEW_ADDRESS = {"address": "北京市朝阳区建国路88号", "postcode": "100022"}
+# Quoted, never applied (the changes apply 建国路<n>号): a quote of the address a policy already has is
+# rightly refused (address_unchanged).
+NEW_ADDRESS = {"address": "北京市东城区建国门内大街1号", "postcode": "100005"}
 
 
 # ---------------------------------------------------------------------------------------------------------
