@@ -3,6 +3,7 @@ that may carry personal data unless a view said otherwise (public CRLs and CA ce
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from django.conf import settings
@@ -45,6 +46,9 @@ class SecurityHeadersMiddleware:
         return response
 
 
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
 class ApiRequestLogMiddleware:
     """Record each request made with an API key: the partner system's own audit trail (who called what,
     when, with which answer). Runs after the view, so the status is known."""
@@ -69,7 +73,12 @@ class ApiRequestLogMiddleware:
                 ip=request.META.get("REMOTE_ADDR") or None,
                 at=now,
             )
-            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            # "Last used" is for people (`epolicy api_client list`): to the minute is enough, and every
+            # concurrent call of a busy client writing the same row would queue them up on its lock.
+            last = client.last_used_at
+            if last is None or now - last >= LAST_USED_RESOLUTION:
+                ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+                client.last_used_at = now
         return response
 
 

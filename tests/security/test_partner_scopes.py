@@ -244,3 +244,25 @@ def test_keys_are_created_listed_granted_rotated_and_revoked(client, settings):
     ]
     stored = ApiClient.objects.get(name="claims")
     assert key not in (stored.key_hash, stored.previous_key_hash) and new not in stored.key_hash
+
+
+def test_last_use_is_written_at_most_once_a_minute(client, pki):
+    """Each call is logged, but the client's "last used" is to the minute: a busy client's concurrent
+    calls do not all write (and queue on) its one row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from epolicy.common import clock
+
+    key = key_with("motor:read", name="channel-b")
+    with clock.frozen_clock(clock.now()):
+        client.get("/api/v1/motor/applications/TDZA-NONE", HTTP_X_API_KEY=key)
+        first = ApiClient.objects.get(name="channel-b").last_used_at
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/api/v1/motor/applications/TDZA-NONE", HTTP_X_API_KEY=key)
+        assert not [q for q in queries if 'UPDATE "common_apiclient"' in q["sql"]]
+    assert first is not None
+    with clock.frozen_clock(first + dt.timedelta(seconds=61)):
+        client.get("/api/v1/motor/applications/TDZA-NONE", HTTP_X_API_KEY=key)
+    assert ApiClient.objects.get(name="channel-b").last_used_at == first + dt.timedelta(seconds=61)
+    assert ApiRequestLog.objects.filter(client__name="channel-b").count() == 3
