@@ -223,3 +223,43 @@ def test_verify_pdf_command(policy, tmp_path):
     with pytest.raises(SystemExit) as exc:
         call_command("verify_pdf", str(bad), "--json")
     assert exc.value.code == 1
+
+
+@pytest.mark.parametrize("why", ["another thread runs", "the process is too large"])
+def test_verify_pdf_inside_a_larger_process_uses_the_services_fork_server(policy, tmp_path, monkeypatch, why):
+    """call_command in a long-lived process (a test run, a shell): a worker forked from it would start
+    above its memory limit or copy another thread's lock, so the command's fast path steps aside and the
+    service's own fork server checks the file, with the same verdicts."""
+    import threading
+
+    from django.core.management import call_command
+
+    from epolicy.archive.services import archive_read
+    from epolicy.verification.management.commands import verify_pdf
+
+    forked_from_self: list[bool] = []
+    original = verify_pdf._DirectWorkers.hand_over
+    monkeypatch.setattr(
+        verify_pdf._DirectWorkers,
+        "hand_over",
+        lambda self, end: forked_from_self.append(True) or original(self, end),
+    )
+    stop = threading.Event()
+    if why == "another thread runs":
+        thread = threading.Thread(target=stop.wait, daemon=True)
+        thread.start()
+    else:
+        monkeypatch.setattr(verify_pdf, "_address_space", lambda pid: 4 * 1024**3)
+    try:
+        good = tmp_path / "good.pdf"
+        good.write_bytes(archive_read(policy.document))
+        call_command("verify_pdf", str(good))
+        data = bytearray(good.read_bytes())
+        data[len(data) // 3] ^= 0x20
+        (tmp_path / "bad.pdf").write_bytes(bytes(data))
+        with pytest.raises(SystemExit) as exc:
+            call_command("verify_pdf", str(tmp_path / "bad.pdf"))
+        assert exc.value.code == 1
+    finally:
+        stop.set()
+    assert forked_from_self == []

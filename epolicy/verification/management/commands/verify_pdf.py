@@ -148,12 +148,30 @@ def _address_space(pid: int) -> int | None:
     return None
 
 
+def _small_and_alone() -> bool:
+    """Whether workers may be forked from this process: no other thread runs, and its address space
+    leaves a worker at least half of the memory limit for the check (a command process does)."""
+    import threading
+
+    from epolicy.verification import sandbox
+
+    size = _address_space(os.getpid())
+    limit = sandbox.Limits.from_settings().memory_bytes
+    return threading.active_count() == 1 and size is not None and (limit <= 0 or size < limit // 2)
+
+
 @contextlib.contextmanager
 def _own_fork_server(*, one: bool = False) -> Iterator[None]:
     """Bounded checks in this block go to a fork server forked from this process (see _ForkedServer),
     or with `one`, to workers forked straight from it (_DirectWorkers: only while no thread runs)."""
     from epolicy.verification import sandbox
 
+    if not _small_and_alone():
+        # Called inside a larger process (call_command in a long-lived one, a test run): a child forked
+        # from it would start above the workers' memory limit, or copy a lock another thread holds. The
+        # service's own fork server (a fresh interpreter) forks the workers instead.
+        yield
+        return
     server: _ForkedServer | _DirectWorkers = _DirectWorkers() if one else _ForkedServer()
     previous = sandbox._server
     sandbox._server = server  # type: ignore[assignment]
