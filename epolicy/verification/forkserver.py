@@ -54,14 +54,7 @@ class ForkServer:
         process = self._process
         if process is None or not self._running():
             return None
-        try:
-            with open(f"/proc/{process.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmSize:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return None
+        return address_space(process.pid)
 
     def _running(self) -> bool:
         return (
@@ -165,3 +158,15 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv)
+
+
+def address_space(pid: int) -> int | None:
+    """A process's address space (VmSize) in bytes, None off Linux or when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

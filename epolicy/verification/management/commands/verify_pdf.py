@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from epolicy.verification.forkserver import address_space as _address_space  # stdlib only: cheap
+
 if TYPE_CHECKING:
     from epolicy.verification.services import VerificationResult
 
@@ -135,17 +137,6 @@ class _DirectWorkers:
         for pid in self._pids:  # each has answered, or ends at its deadline
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-
-
-def _address_space(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _small_and_alone() -> bool:
