@@ -7,52 +7,18 @@ tested is what reaches the terminal.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_WARNING = ("CryptographyDeprecationWarning: DSA is deprecated", "from cryptography.hazmat")
-
-
-def epolicy(var: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPOLICY_")}
-    env.update(
-        EPOLICY_VAR_DIR=str(var),
-        EPOLICY_DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONWARNINGS="",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "epolicy", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def noise(stderr: str) -> list[str]:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    return [line for line in lines if not any(w in line for w in STARTUP_WARNING)]
+# The same process runner, output filter and installation (database, PKI, one sealed e-policy) as the
+# single-file command's tests.
+from tests.verification.test_verify_pdf_command import epolicy, installation, noise
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory) -> Path:
-    """A database with the development PKI and one issued e-policy, sealed and B-LTA (var/sealed.pdf)."""
-    var = tmp_path_factory.mktemp("verify-many")
-    epolicy(var, "migrate", "-v0", check=True)
-    epolicy(var, "pki_init", check=True)
-    epolicy(var, "issue_demo_policy", "--out", str(var / "sealed.pdf"), check=True)
-    return var
+    return installation(tmp_path_factory.mktemp("verify-many"))
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def epolicy(var: Path, *args: str, check: bool = False) -> subprocess.CompletedP
         [sys.executable, "-m", "epolicy", *args],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         env=_env(var),
         cwd=ROOT,
         check=False,
@@ -52,14 +52,17 @@ def noise(stderr: str) -> list[str]:
     return [line for line in lines if not any(w in line for w in STARTUP_WARNING)]
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory) -> Path:
+def installation(var: Path) -> Path:
     """A database with the development PKI and one issued e-policy, sealed and B-LTA (var/sealed.pdf)."""
-    var = tmp_path_factory.mktemp("verify-cli")
     epolicy(var, "migrate", "-v0", check=True)
     epolicy(var, "pki_init", check=True)
     epolicy(var, "issue_demo_policy", "--out", str(var / "sealed.pdf"), check=True)
     return var
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory) -> Path:
+    return installation(tmp_path_factory.mktemp("verify-cli"))
 
 
 def _malformed() -> bytes:
