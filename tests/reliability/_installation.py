@@ -215,6 +215,16 @@ def gunicorn(port: int, workers: int = 3, threads: int = 4) -> list[str]:
     ]
 
 
+def production_tier(port: int) -> dict[str, list[str]]:
+    """What a production machine runs: gunicorn (3 workers), two task workers and the scheduler."""
+    return {
+        "web": gunicorn(port, workers=3),
+        "worker-1": db_worker(),
+        "worker-2": db_worker(),
+        "scheduler": scheduler(),
+    }
+
+
 def db_worker() -> list[str]:
     return [EPOLICY, "db_worker", "--interval", "0.2"]
 

@@ -34,12 +34,10 @@ from ._installation import (
     Supervisor,
     all_issued,
     check_invariants,
-    db_worker,
     deadline_message,
     free_port,
-    gunicorn,
     installation_env,
-    scheduler,
+    production_tier,
     set_up,
 )
 
@@ -122,12 +120,7 @@ def test_kill_9_at_random_under_concurrent_payments(tmp_path):
         supervisor = Supervisor(
             crash_env,
             home,
-            {
-                "web": gunicorn(port, workers=3),
-                "worker-1": db_worker(),
-                "worker-2": db_worker(),
-                "scheduler": scheduler(),
-            },
+            production_tier(port),
         )
         supervisor.start_all()
         supervisor.wait_listening(port)

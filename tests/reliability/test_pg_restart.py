@@ -33,13 +33,11 @@ from ._installation import (
     Supervisor,
     all_issued,
     check_invariants,
-    db_worker,
     deadline_message,
     free_port,
-    gunicorn,
     installation_env,
     post,
-    scheduler,
+    production_tier,
     set_up,
 )
 
@@ -111,12 +109,7 @@ def test_postgresql_restart_under_load(tmp_path):
         supervisor = Supervisor(
             env,
             home,
-            {
-                "web": gunicorn(port, workers=3),
-                "worker-1": db_worker(),
-                "worker-2": db_worker(),
-                "scheduler": scheduler(),
-            },
+            production_tier(port),
         )
         supervisor.start_all()
         supervisor.wait_listening(port)
