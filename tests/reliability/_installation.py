@@ -10,6 +10,7 @@ invariants from inside the installation.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import queue
@@ -311,7 +312,9 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 30) ->
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        # A server killed while answering: refused, reset, timed out, or an answer cut short
+        # (http.client's IncompleteRead, BadStatusLine, which are no OSError).
         reason = getattr(exc, "reason", exc)
         return 0, type(reason if isinstance(reason, BaseException) else exc).__name__.encode()
 
