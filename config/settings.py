@@ -76,7 +76,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every answer, refusals and redirects included, carries its request id and is timed.
+    # Before anything reads the client's address: behind the insurer's proxies (TRUSTED_PROXIES) it is
+    # the customer's, taken from X-Forwarded-For (epolicy/common/proxies.py).
+    "epolicy.common.proxies.TrustedProxyMiddleware",
+    # Every answer, refusals and redirects included, carries its request id and is timed.
     "epolicy.common.requestid.RequestIdMiddleware",
     "epolicy.ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -291,6 +294,7 @@ LOGIN_REDIRECT_URL = "/console/"
 AXES_FAILURE_LIMIT = int(os.environ.get("EPOLICY_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("EPOLICY_LOGIN_LOCKOUT_HOURS", "0.5"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "epolicy.common.proxies.axes_client_ip"  # the customer's, behind our proxies
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # The attempt that reaches the limit gets the same Chinese page as the later ones.
@@ -586,6 +590,17 @@ OPS_HEALTH = {
     "task_queue_warn_jobs": int(os.environ.get("EPOLICY_TASK_QUEUE_WARN_JOBS", "100")),
     "task_queue_warn_age_seconds": float(os.environ.get("EPOLICY_TASK_QUEUE_WARN_AGE_SECONDS", "300")),
 }
+# The insurer's proxies and load balancers in front of the application servers (comma-separated
+# addresses or CIDRs; default none). A request from one of them counts as coming from the address it
+# relayed (X-Forwarded-For, read from the right): rate limits, login lockouts and evidence then see each
+# customer, not the proxy. Never list an address that clients can reach the servers from directly.
+def _trusted_proxies(value: str) -> tuple:
+    from epolicy.common.proxies import parse_networks
+
+    return parse_networks(value, "EPOLICY_TRUSTED_PROXIES")
+
+
+TRUSTED_PROXIES = _trusted_proxies(os.environ.get("EPOLICY_TRUSTED_PROXIES", ""))
 # Who may read /ops/metrics: a bearer token (Authorization: Bearer <token>), or a client address in
 # these networks (comma-separated CIDRs; default this machine only). Anyone else: 403 metrics_forbidden.
 OPS_METRICS = {

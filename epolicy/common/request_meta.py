@@ -14,7 +14,7 @@ class ClientInfo:
 
     @classmethod
     def of(cls, request: HttpRequest) -> ClientInfo:
-        # Behind a load balancer, configure it to set REMOTE_ADDR (e.g. via a trusted proxy middleware).
+        # Behind the insurer's proxies, TrustedProxyMiddleware has put the customer's address here.
         return cls(
             ip=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],

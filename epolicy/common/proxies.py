@@ -1,0 +1,122 @@
+"""The customer's address behind the insurer's proxies (settings.TRUSTED_PROXIES, EPOLICY_TRUSTED_PROXIES).
+
+Behind a TLS-terminating proxy or load balancer every request arrives from the proxy's address. Everything
+that is counted or recorded per client — the public paths' rate limits and flood floor, the SMS and
+upload limits, the staff login lockout (django-axes), the client address kept in signing evidence and the
+API request log — would then see one client, the proxy: one person could use up every customer's query
+allowance, and the evidence would name the proxy.
+
+`TrustedProxyMiddleware` runs first and, for a request whose peer is one of the configured proxies, puts
+the customer's address in `REMOTE_ADDR`, so that every later reader (ClientInfo, the rate limits, axes)
+sees it without knowing about proxies. The address is taken from `X-Forwarded-For` read from the right:
+each proxy appends the address it received the request from, so the right-most entry that is not a
+trusted proxy is the first address no proxy of the insurer can vouch for beyond — the customer. Entries
+to its left were written by the client itself and are never believed. A request whose peer is not a
+trusted proxy keeps its own address whatever headers it carries; with no proxies configured (the
+default) nothing changes. The proxy's own address stays in `request.META["EPOLICY_PROXY_ADDR"]`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+# config/settings.py parses EPOLICY_TRUSTED_PROXIES with parse_networks: this module imports nothing from
+# Django that needs settings.
+
+logger = logging.getLogger("epolicy.proxies")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+PROXY_ADDR_META = "EPOLICY_PROXY_ADDR"
+
+
+def parse_networks(value: str, setting: str = "EPOLICY_TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """`10.0.0.0/8, 192.0.2.7, ::1` → networks (a single address is a /32 or /128); a clear error for
+    anything else, at start-up."""
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{setting}: {part!r} is not an IP address or network (write e.g. 10.0.0.5 or 10.0.0.0/24, "
+                "separated by commas)"
+            ) from None
+    return tuple(networks)
+
+
+def _address(text: str) -> Address | None:
+    """One X-Forwarded-For entry: an address, possibly with a port ("192.0.2.1:4711", "[2001:db8::1]:80")."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:  # IPv4 with a port; an IPv6 address has at least two colons
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _trusted(address: Address, networks: Iterable[Network]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in n for n in networks)
+
+
+def client_address(peer: str, forwarded_for: str, proxies: Sequence[Network]) -> str:
+    """The customer's address for a request from `peer` carrying `forwarded_for` (X-Forwarded-For,
+    several headers already joined with commas)."""
+    peer_address = _address(peer)
+    if not proxies or peer_address is None or not _trusted(peer_address, proxies):
+        return peer
+    entries = [e for e in forwarded_for.split(",") if e.strip()]
+    for entry in reversed(entries):
+        address = _address(entry)
+        if address is None:
+            # Written by (or passed through) our own proxy, so not an attack on this check; but what is
+            # to its left cannot be read either. The request counts as the proxy's, as without the header.
+            logger.warning("X-Forwarded-For from a trusted proxy has an entry that is not an address")
+            return peer
+        if not _trusted(address, proxies):
+            return str(address)
+    # Every hop is one of ours (a request from inside): the left-most is where it started.
+    first = _address(entries[0]) if entries else None
+    return str(first) if first is not None else peer
+
+
+class TrustedProxyMiddleware:
+    """First in the chain: REMOTE_ADDR becomes the customer's address for requests relayed by a trusted
+    proxy (module docstring)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.proxies: tuple[Network, ...] = tuple(getattr(settings, "TRUSTED_PROXIES", ()))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        proxies = self.proxies
+        if proxies:
+            peer = request.META.get("REMOTE_ADDR") or ""
+            address = client_address(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""), proxies)
+            if address != peer:
+                request.META[PROXY_ADDR_META] = peer
+                request.META["REMOTE_ADDR"] = address
+        return self.get_response(request)
+
+
+def axes_client_ip(request: HttpRequest) -> str | None:
+    """django-axes' client address (AXES_CLIENT_IP_CALLABLE): the one TrustedProxyMiddleware settled."""
+    return request.META.get("REMOTE_ADDR") or None
