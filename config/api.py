@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
@@ -12,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.docs import Swagger
 
 from epolicy.common.errors import ApplicationError
 from epolicy.common.logredact import redact
@@ -19,11 +21,24 @@ from epolicy.common.schemas import validation_message
 
 logger = logging.getLogger("epolicy.api")
 
+
+class OwnSwagger(Swagger):
+    """Swagger UI from the platform's own static files, never from a CDN (intranets, the CSP).
+
+    ninja renders its CDN page unless "ninja" is an installed app; it is not one (config/settings.py:
+    the app registry would import it for every command). This renders ninja's own page, which the
+    settings find with its static files, through the CDN page's path.
+    """
+
+    template_cdn = str(Path(Swagger.template_cdn).with_name("swagger.html"))
+
+
 api = NinjaAPI(
     title="epolicy API",
     version="1",
     description="电子保单与保全平台接口。错误统一返回 {code, message, details}，code 见 docs/errors.md。",
     urls_namespace="api-1",
+    docs=OwnSwagger(),
 )
 
 

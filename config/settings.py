@@ -7,6 +7,7 @@ Production (EPOLICY_ENV=production) refuses to start with development keys or sa
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -48,7 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "ninja",  # its Swagger UI from our own static files (no CDN: intranets and the CSP)
+    # Not "ninja": see _NINJA_DIR below.
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -107,6 +108,22 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImproperlyConfigured(f"the package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# django-ninja's Swagger UI page and its static files (no CDN: intranets and the CSP), named directly
+# instead of installing "ninja" as an app: the app registry would import the package, and with it pydantic
+# and django.test, at the start of every command, even those that never load the URLconf (verify_pdf,
+# help). The API imports ninja when the URLconf loads; config/api.py renders this page.
+_NINJA_DIR = _package_dir("ninja")
+STATICFILES_DIRS = [_NINJA_DIR / "static"]  # ninja/swagger-ui-bundle.js, ... (collectstatic: ninja/...)
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
@@ -114,7 +131,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [_NINJA_DIR / "templates"],  # ninja/swagger.html (config/api.py)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
