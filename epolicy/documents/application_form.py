@@ -15,9 +15,9 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
+from epolicy.documents.model import APPLICATION_KIND as KIND
 from epolicy.documents.model import ApplicationFormData, RenderedDocument, Table, document_keywords
 
-KIND = "application"
 DOCUMENT_LABEL = "电子投保单"
 NUMBER_LABEL = "投保单号"
 HEADER_HEIGHT = 84.0

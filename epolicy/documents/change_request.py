@@ -16,9 +16,9 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.fonts import FONT_NAME
+from epolicy.documents.model import CHANGE_REQUEST_KIND as KIND
 from epolicy.documents.model import InsurerInfo, RenderedDocument, Section, document_keywords
 
-KIND = "change_request"
 TITLE = "寿险保全变更申请书"
 NUMBER_LABEL = "申请书编号"
 HEADER_HEIGHT = 84.0

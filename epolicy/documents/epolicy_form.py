@@ -14,11 +14,10 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf, template
 from epolicy.documents.fonts import FONT_NAME
-from epolicy.documents.model import EPolicyData, InsurerInfo, RenderedDocument, document_keywords
+from epolicy.documents.model import MARK_KIND, EPolicyData, InsurerInfo, RenderedDocument, document_keywords
+from epolicy.documents.model import POLICY_KIND as KIND
 from epolicy.documents.qr import draw_qr
 
-KIND = "policy"
-MARK_KIND = "mark"
 DOCUMENT_LABEL = "电子保单"
 DOCUMENT_LABELS = {KIND: DOCUMENT_LABEL, MARK_KIND: "电子交强险标志"}
 NUMBER_LABEL = "保单号"

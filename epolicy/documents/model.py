@@ -9,6 +9,14 @@ from dataclasses import dataclass
 
 from epolicy.common.types import SignatureBox
 
+# The kinds of document, as the PDF keywords name them (document_keywords) and verification tells them
+# apart: here rather than in the renderers, so that reading them does not import ReportLab.
+APPLICATION_KIND = "application"  # the signed e-application (application_form)
+POLICY_KIND = "policy"  # the e-policy (epolicy_form)
+MARK_KIND = "mark"  # the electronic 交强险 mark (epolicy_form's layout)
+ENDORSEMENT_KIND = "endorsement"  # an e-endorsement, motor's (motor_endorsement_form) or life's
+CHANGE_REQUEST_KIND = "change_request"  # a self-service change request (change_request)
+
 
 @dataclass(frozen=True)
 class Field:
@@ -112,7 +120,7 @@ class EPolicyData:
     premium_total: str
     premium_upper: str
     # The same layout serves the electronic insurance mark: kind "mark", no premium row.
-    kind: str = "policy"
+    kind: str = POLICY_KIND
     show_premium: bool = True
 
 

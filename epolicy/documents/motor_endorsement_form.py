@@ -10,9 +10,9 @@ from reportlab.platypus import Flowable, Spacer
 
 from epolicy.documents import pdf
 from epolicy.documents.epolicy_form import qr_header
+from epolicy.documents.model import ENDORSEMENT_KIND as KIND
 from epolicy.documents.model import InsurerInfo, RenderedDocument, Section, document_keywords
 
-KIND = "endorsement"
 NUMBER_LABEL = "批单号"
 HEADER_HEIGHT = 106.0
 SEAL_SIZE = 110.0
