@@ -14,11 +14,9 @@ from django.db.models import Q
 
 from epolicy.archive.models import ArchivedObject
 from epolicy.common import clock
-from epolicy.documents.application_form import KIND as APPLICATION_KIND
-from epolicy.documents.epolicy_form import MARK_KIND
+from epolicy.documents.model import APPLICATION_KIND, ENDORSEMENT_KIND, MARK_KIND
 from epolicy.motor.models import Application, Endorsement
 from epolicy.policies.models import Policy
-from epolicy.products.motor_products import motor_catalogue
 from epolicy.servicing.models import PolicyChange
 
 from . import sandbox, slots
@@ -200,6 +198,9 @@ MARK_REPLACED = (
 
 def policy_summary(policy: Policy) -> dict[str, object]:
     """The masked summary printed on the e-policy (same data as the PDF: built from its stored version)."""
+    # The product catalogue (YAML) is read for a summary, not for every command's start-up.
+    from epolicy.products.motor_products import motor_catalogue
+
     version = policy.versions.order_by("-version").first()
     if version is None:  # motor's display code: imported only for a policy without a stored version
         from epolicy.motor.display import sections_json
@@ -218,6 +219,8 @@ def policy_summary(policy: Policy) -> dict[str, object]:
 
 def application_summary(app: Application) -> dict[str, object]:
     """What a verified signed e-application says of itself: its number, state, products and policies."""
+    from epolicy.products.motor_products import motor_catalogue
+
     catalogue = motor_catalogue()
     return {
         "application_number": app.number,
@@ -274,7 +277,7 @@ def verify_document(data: bytes, *, bounded: bool = True, client: str | None = N
             archive = _match(_versions(list(marks), ArchivedObject.Kind.MARK), sha256)
             # An earlier mark (before an endorsement) is genuine but no longer the one to carry.
             mark_replaced = archive.identical and sha256 not in {o.sha256 for o in current}
-    elif report.document_number and report.document_kind == "endorsement":
+    elif report.document_number and report.document_kind == ENDORSEMENT_KIND:
         # The endorsement services come with it: imported only for an endorsement.
         from epolicy.motor.endorsements.selectors import applied_endorsement
 
