@@ -11,8 +11,6 @@ import fcntl
 import os
 from pathlib import Path
 
-from .sm2 import SM2PrivateKey, self_signed_certificate
-
 
 def _write_private(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
@@ -33,6 +31,9 @@ def ensure_key_pair(
         os.chmod(key_file.parent, 0o700)
     if key_file.exists() and certificate_file.exists():
         return False
+    # The SM2 code (GmSSL) only to make a key: the settings call this at every start of every command.
+    from .sm2 import SM2PrivateKey, self_signed_certificate
+
     with open(key_file.parent / ".sm-envelope.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
