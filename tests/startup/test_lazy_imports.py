@@ -4,8 +4,11 @@
 the API modules (config/api.py and each app's api module, which the URLconf and Django's system checks
 bring in), pyHanko (its signers with the aiohttp timestamp client, its PDF layer), or ReportLab's page
 layout: seconds of
-start-up for every command when an app's ready() or a models module imports them at its top. Checked in
-a fresh interpreter, whatever this test process has imported already. No timing is asserted.
+start-up for every command when an app's ready() or a models module imports them at its top. Nor, even
+once the command has imported the verifier it runs, django-ninja and pydantic (not an installed app:
+config/settings.py), ReportLab (the document kinds live in documents/model.py) or the life-policy engine
+(servicing's models need only its vocabulary). Checked in a fresh interpreter, whatever this test process
+has imported already. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ HEAVY = (
     "config.urls",
 )
 
+# Not even once the command has imported the verifier it runs (the service's imports: pyHanko is expected).
+NOT_FOR_VERIFICATION = (
+    "ninja",  # the API's framework: imported with the URLconf, which these commands never load
+    "pydantic",
+    "reportlab",  # the renderers: a verification draws nothing
+)
+# The life engine; servicing's models import its vocabulary (vocab) and error codes (errors) alone.
+LIFE_LIGHT = {"epolicy.rules.life", "epolicy.rules.life.vocab", "epolicy.rules.life.errors"}
+
 _PROBE = """
 import contextlib, io, json, os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -43,6 +55,8 @@ else:
     django.setup()
     import epolicy.verification.management.commands.verify_pdf as command
     command.Command()
+    if what == "verify_pdf_run":  # what the command imports to check a file (its _prepare)
+        import epolicy.signing.verify, epolicy.verification.services, epolicy.verification.worker
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -82,6 +96,20 @@ def test_starting_a_command_imports_no_api_nor_signer(what, tmp_path):
     assert _heavy(modules) == []
 
 
+def _not_for_verification(modules: set[str]) -> list[str]:
+    found = [m for m in modules if any(m == h or m.startswith(h + ".") for h in NOT_FOR_VERIFICATION)]
+    found += [m for m in modules if m.startswith("epolicy.rules.life.") and m not in LIFE_LIGHT]
+    return sorted(found)
+
+
+@pytest.mark.parametrize("what", ["help", "verify_pdf", "verify_pdf_run"])
+def test_no_api_framework_renderer_or_life_engine(what, tmp_path):
+    modules = _modules_after(what, tmp_path)
+    if what == "verify_pdf_run":
+        assert "epolicy.verification.services" in modules and "pyhanko.sign.validation" in modules
+    assert _not_for_verification(modules) == []
+
+
 def test_the_probe_would_see_them(tmp_path):
     """The check can fail: the URLconf (what Django's system checks import) brings all of them in."""
     probe = _PROBE.replace("command.Command()", "import config.urls")
@@ -104,6 +132,9 @@ def test_the_probe_would_see_them(tmp_path):
     heavy = _heavy(set(json.loads(result.stdout.strip().splitlines()[-1])))
     assert "config.api" in heavy and "pyhanko.sign.timestamps.aiohttp_client" in heavy
     assert "epolicy.verification.api" in heavy
+    light = _not_for_verification(set(json.loads(result.stdout.strip().splitlines()[-1])))
+    assert "ninja.main" in light and "pydantic" in light and "reportlab.platypus" in light
+    assert "epolicy.rules.life.engine" in light
 
 
 def test_verify_pdf_skips_the_system_checks():
