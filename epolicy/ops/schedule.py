@@ -42,6 +42,8 @@ JOBS = (
     Job("audit_anchor", "epolicy.anchoring.tasks.audit_anchor_task", dt.timedelta(hours=1)),
     # The SM envelope's remembered nonces dropped once past their window.
     Job("envelope_nonce_purge", "epolicy.common.tasks.envelope_nonce_purge_task", dt.timedelta(hours=1)),
+    # The rate limits' counted actions older than any window, and captchas expired an hour ago, dropped.
+    Job("identity_purge", "epolicy.identity.tasks.identity_purge_task", dt.timedelta(hours=1)),
     # Both archive copies re-hashed; a bad copy repaired from the good one.
     Job(
         "archive_scrub", "epolicy.archive.tasks.archive_scrub_task", dt.timedelta(days=1), (("repair", True),)

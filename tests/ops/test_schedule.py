@@ -32,6 +32,7 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
             "life_reconfirm_lapse",
             "audit_anchor",
             "envelope_nonce_purge",
+            "identity_purge",
         ]
         assert schedule_due(now=now + dt.timedelta(hours=7)) == [
             "life_anniversaries",
@@ -40,6 +41,7 @@ def test_each_job_is_queued_once_per_interval(monkeypatch, committed):
             "crl_refresh",
             "audit_anchor",
             "envelope_nonce_purge",
+            "identity_purge",
         ]
         assert set(schedule_due(now=now + dt.timedelta(days=1, hours=1))) == {j.name for j in JOBS}
 
