@@ -224,14 +224,17 @@ def policy_verification(request: HttpRequest, number: str, c: str = "") -> dict:
         limit=settings.POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR,
     )
     code = (c or "").strip()
-    endorsement = _endorsement_verification(number, code)
-    if endorsement is not None:
-        return endorsement
+    # Most codes scanned are policies': look for the policy first, for an e-endorsement only when no
+    # policy has the number (the two kinds never share one: an endorsement's starts with E).
     policy = (
         Policy.objects.select_related("document").filter(number=number.strip().upper()).first()
         if 16 <= len(code) <= 64
         else None
     )
+    if policy is None:
+        endorsement = _endorsement_verification(number, code)
+        if endorsement is not None:
+            return endorsement
     if policy is None or not policy.verify_code or not hmac.compare_digest(policy.verify_code, code):
         raise ApplicationError("not_found", QR_NOT_FOUND)
     return {

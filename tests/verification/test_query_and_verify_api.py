@@ -263,3 +263,16 @@ def test_verify_pdf_inside_a_larger_process_uses_the_services_fork_server(policy
     finally:
         stop.set()
     assert forked_from_self == []
+
+
+def test_a_policys_qr_lookup_does_not_look_for_an_endorsement(client, policy):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        resp = client.get(f"{API}/policies/{policy.number}/verification?c={policy.verify_code}")
+    assert resp.status_code == 200 and resp.json()["policy_number"] == policy.number
+    tables = [
+        q["sql"].split(" FROM ", 1)[-1].split()[0] for q in queries.captured_queries if " FROM " in q["sql"]
+    ]
+    assert '"motor_endorsement"' not in tables and tables.count('"policies_policy"') == 1, tables
