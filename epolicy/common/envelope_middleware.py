@@ -149,7 +149,7 @@ class SMEnvelopeMiddleware:
         if key:
             from epolicy.common.schemas import api_client_for_key
 
-            client = api_client_for_key(key)
+            client = api_client_for_key(key, request)
             if client is not None and client.require_envelope:
                 return _refusal(ApplicationError("envelope_required", details={"client": client.name}))
         return self.get_response(request)
@@ -163,7 +163,7 @@ class SMEnvelopeMiddleware:
             raise ApplicationError("envelope_malformed", details={"reason": str(exc)}) from exc
         key = platform_key()
         api_key = request.headers.get("X-API-Key", "")
-        caller = api_client_for_key(api_key) if api_key else None
+        caller = api_client_for_key(api_key, request) if api_key else None
 
         def remember(sid: str, nonce: str, ts: int) -> bool:
             if caller is not None and caller.name != sid:

@@ -40,14 +40,23 @@ def validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str
     return f"提交的信息有误，请修改后重试（{listed}）。", fields
 
 
-def api_client_for_key(key: str) -> ApiClient | None:
-    """The active client whose key (or, during a rotation's overlap, previous key) this is."""
+def api_client_for_key(key: str, request: HttpRequest | None = None) -> ApiClient | None:
+    """The active client whose key (or, during a rotation's overlap, previous key) this is.
+
+    With `request`, the answer is kept on it for that key: the SM envelope middleware and the API's
+    authentication both ask for the same request, and one look-up answers both."""
+    memo = getattr(request, "_api_key_lookup", None) if request is not None else None
+    if memo is not None and memo[0] == key:  # the same request's own header: nothing to time
+        found: ApiClient | None = memo[1]
+        return found
     digest = ApiClient.hash_key(key)
     client = ApiClient.objects.filter(key_hash=digest, active=True).first()
     if client is None:
         client = ApiClient.objects.filter(
             previous_key_hash=digest, active=True, previous_valid_until__gt=clock.now()
         ).first()
+    if request is not None:
+        request._api_key_lookup = (key, client)  # type: ignore[attr-defined]
     return client
 
 
@@ -75,7 +84,7 @@ class ApiKeyAuth(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None
-        client = api_client_for_key(key)
+        client = api_client_for_key(key, request)
         if client is None:
             return None
         request.api_client = client  # type: ignore[attr-defined]

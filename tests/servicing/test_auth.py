@@ -74,3 +74,20 @@ def test_a_staff_session_with_its_csrf_token_is_accepted(demo, django_user_model
     )
     assert resp.status_code == 201, resp.content
     assert PolicyChange.objects.get().actor == "staff:bob"
+
+
+def test_an_api_key_is_looked_up_once_per_request(demo, api_key):
+    """The SM envelope middleware (may this client send plaintext?) and the authentication share it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        resp = Client().post(
+            "/api/v1/servicing/policies/DEMO-L0001/changes/quote",
+            {"item": "address_change", "params": {"address": "北京市朝阳区建国路88号"}},
+            content_type="application/json",
+            HTTP_X_API_KEY=api_key,
+        )
+    assert resp.status_code == 200, resp.content
+    lookups = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "common_apiclient"')]
+    assert len(lookups) == 1, lookups
