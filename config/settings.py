@@ -607,6 +607,8 @@ OPS_HEALTH = {
     "task_queue_warn_jobs": int(os.environ.get("EPOLICY_TASK_QUEUE_WARN_JOBS", "100")),
     "task_queue_warn_age_seconds": float(os.environ.get("EPOLICY_TASK_QUEUE_WARN_AGE_SECONDS", "300")),
 }
+
+
 # The insurer's proxies and load balancers in front of the application servers (comma-separated
 # addresses or CIDRs; default none). A request from one of them counts as coming from the address it
 # relayed (X-Forwarded-For, read from the right): rate limits, login lockouts and evidence then see each
