@@ -108,6 +108,26 @@ NEW_ADDRESS = {"address": "北京市东城区建国门内大街1号", "postcode"
 # Options
 
 
+def set_mix(text: str, parser: argparse.ArgumentParser) -> None:
+    """--mix: the kinds named, with their shares scaled to 1; the others send nothing (and get no user)."""
+    shares: dict[str, float] = {}
+    for part in (x.strip() for x in text.split(",") if x.strip()):
+        kind, _, share = part.partition("=")
+        if kind not in MIX:
+            parser.error(f"--mix: unknown kind {kind!r} (kinds: {', '.join(MIX)})")
+        try:
+            shares[kind] = float(share)
+        except ValueError:
+            parser.error(f"--mix: {part!r} is not kind=share")
+        if shares[kind] < 0:
+            parser.error(f"--mix: {part!r} has a negative share")
+    total = sum(shares.values())
+    if total <= 0:
+        parser.error("--mix: the shares add up to nothing")
+    for kind in MIX:
+        MIX[kind] = shares.get(kind, 0.0) / total
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Load test of the production web tier (bench/README.md)")
     p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a PostgreSQL database to (re)create")
@@ -120,6 +140,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--life-policies", type=int, default=40, help="life policies in the pool")
     p.add_argument("--web-workers", type=int, default=0, help="EPOLICY_WEB_WORKERS (default: serve.sh's)")
     p.add_argument("--users", type=float, default=1.0, help="multiply the users of each kind")
+    p.add_argument(
+        "--mix",
+        default="",
+        help="only these kinds, with these shares (e.g. query=0.5,life_quote=0.5; default the full mix: "
+        + ",".join(f"{k}={v}" for k, v in MIX.items())
+        + ")",
+    )
     p.add_argument("--no-stop", action="store_true", help="run every step even after saturation")
     p.add_argument(
         "--autogroup-nice",
@@ -132,6 +159,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the var directory (and the database)")
     p.add_argument("--_pools", nargs=2, help=argparse.SUPPRESS)  # internal: the child that makes the pools
     args = p.parse_args(argv)
+    if args.mix:
+        set_mix(args.mix, p)
     if args.smoke:
         args.steps = "4,8"
         args.step_seconds = min(args.step_seconds, 5.0)
@@ -921,9 +950,12 @@ def run_load(
 
     built = build_users(site, pools, django_ready=True)
     counts = SMOKE_USERS if args.smoke else {k: max(1, round(v * args.users)) for k, v in USERS.items()}
+    counts = {k: v for k, v in counts.items() if MIX[k] > 0}  # --mix: kinds left out get no user
     Plan.users = dict(counts)
     classes = []
     for kind, cls in built["classes"].items():
+        if kind not in counts:
+            continue
         cls.fixed_count = counts[kind]
         classes.append(cls)
     # A user stopped at the end finishes the task it is in (a journey that paid waits for its policy).
