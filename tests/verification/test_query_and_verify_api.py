@@ -1,5 +1,6 @@
 """Anonymous query and download (motor standard 6.3.1) and public verification (6.4) over the API."""
 
+import re
 import subprocess
 
 import pytest
@@ -276,3 +277,17 @@ def test_a_policys_qr_lookup_does_not_look_for_an_endorsement(client, policy):
         q["sql"].split(" FROM ", 1)[-1].split()[0] for q in queries.captured_queries if " FROM " in q["sql"]
     ]
     assert '"motor_endorsement"' not in tables and tables.count('"policies_policy"') == 1, tables
+
+
+def test_the_query_reads_no_personal_detail_it_does_not_show(client, policy, known_captcha):
+    """The people are matched on their blind indexes: their encrypted name, ID number, phone, e-mail and
+    address are not even read (each would be decrypted for nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ask(client, policy).status_code == 200
+    selected = " ".join(q["sql"].split(" FROM ")[0] for q in queries.captured_queries)
+    # Whatever alias the joined table has (the insured is the second join of the same table).
+    assert not re.findall(r'\."(name|id_number|phone|email|address)"', selected), selected
+    assert '"id_number_index"' in selected
