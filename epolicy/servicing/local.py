@@ -26,7 +26,7 @@ from epolicy.rules.life import ChangeQuote, ChangeRefused, PendingChange, Policy
 
 from . import selectors
 from .evidence import check_channel, check_evidence
-from .models import LifePolicy, PolicyChange
+from .models import LifePolicy, LifePolicyVersion, PolicyChange
 from .params import canonical_params, request_hash, stored_params
 from .posting import post_change
 
@@ -44,9 +44,10 @@ class ApplyOutcome:
     replayed: bool
 
 
-def state_of(policy: LifePolicy) -> PolicyState:
-    """The current version's state, with the change waiting for review (if any) marked on it."""
-    state = PolicyState.from_json(selectors.current_version(policy).state)
+def state_of(policy: LifePolicy, version: LifePolicyVersion | None = None) -> PolicyState:
+    """The current version's state (`version`, when the caller has read it already), with the change
+    waiting for review (if any) marked on it."""
+    state = PolicyState.from_json((version or selectors.current_version(policy)).state)
     pending = selectors.pending_change(policy)
     if pending is not None and state.pending_change is None:
         state = replace(
@@ -73,9 +74,13 @@ def check_key(idempotency_key: str) -> str:
 
 def local_quote(*, policy_number: str, item: str, params: dict[str, Any]) -> tuple[ChangeQuote, int]:
     """The change worked out on today's state, and the version it is based on; ChangeRefused if not."""
-    policy = selectors.life_policy(policy_number)
+    policy, version = selectors.life_policy_current(policy_number)
     worked = quote(
-        item, state_of(policy), canonical_params(params), on=clock.today(), catalogue=load_life_catalogue()
+        item,
+        state_of(policy, version),
+        canonical_params(params),
+        on=clock.today(),
+        catalogue=load_life_catalogue(),
     )
     return worked, policy.current_version
 
