@@ -14,6 +14,10 @@ trusted proxy is the first address no proxy of the insurer can vouch for beyond 
 to its left were written by the client itself and are never believed. A request whose peer is not a
 trusted proxy keeps its own address whatever headers it carries; with no proxies configured (the
 default) nothing changes. The proxy's own address stays in `request.META["EPOLICY_PROXY_ADDR"]`.
+
+With proxies configured, `X-Forwarded-Proto` is likewise believed only from them: a request that reaches
+an application server directly cannot claim to have come over HTTPS (production's
+SECURE_PROXY_SSL_HEADER reads that header).
 """
 
 from __future__ import annotations
@@ -110,6 +114,11 @@ class TrustedProxyMiddleware:
         proxies = self.proxies
         if proxies:
             peer = request.META.get("REMOTE_ADDR") or ""
+            peer_address = _address(peer)
+            if peer_address is None or not _trusted(peer_address, proxies):
+                # Not relayed by our proxy: what it says of the connection is not believed either.
+                # (Django's SECURE_PROXY_SSL_HEADER would take "https" from any peer that claims it.)
+                request.META.pop("HTTP_X_FORWARDED_PROTO", None)
             address = client_address(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""), proxies)
             if address != peer:
                 request.META[PROXY_ADDR_META] = peer

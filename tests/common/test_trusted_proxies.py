@@ -143,3 +143,18 @@ def test_staff_login_lockout_is_per_customer_address_behind_the_proxy(settings):
         HTTP_X_FORWARDED_FOR="198.51.100.1",
     )
     assert "_auth_user_id" not in locked.session and "登录已暂时锁定" in resp.content.decode()
+
+
+def test_only_a_proxy_may_say_the_request_came_over_https(settings):
+    settings.TRUSTED_PROXIES = PROXIES
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    seen = {}
+
+    def view(request):
+        seen[request.META["REMOTE_ADDR"]] = request.is_secure()
+        return None
+
+    middleware = TrustedProxyMiddleware(view)
+    for peer in (PROXY, "203.0.113.9"):
+        middleware(RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_PROTO="https"))
+    assert seen == {PROXY: True, "203.0.113.9": False}
