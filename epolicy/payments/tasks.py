@@ -7,6 +7,7 @@ import datetime as dt
 from django_tasks import default_task_backend, task
 
 from epolicy.common import clock
+from epolicy.common.requestid import bound, current_request_id
 
 from .models import SandboxTransaction
 
@@ -15,17 +16,19 @@ RETRY_DELAYS = (15, 60, 300, 900, 3600)
 
 
 @task()
-def sandbox_redeliver_task(txn_id: str) -> bool:
-    """Deliver a sandbox notification again; schedule the next attempt while it is not acknowledged."""
+def sandbox_redeliver_task(txn_id: str, request_id: str = "") -> bool:
+    """Deliver a sandbox notification again; schedule the next attempt while it is not acknowledged.
+    Its log lines carry the id of the request that paid (`request_id`), as outbox jobs' do."""
     from .providers.sandbox import SandboxGateway
 
-    txn = SandboxTransaction.objects.filter(txn_id=txn_id).first()
-    if txn is None or txn.notified_ok or txn.status == "created":
-        return True
-    ok = SandboxGateway().deliver(txn)
-    if not ok:
-        schedule_redelivery(txn)
-    return ok
+    with bound(request_id):
+        txn = SandboxTransaction.objects.filter(txn_id=txn_id).first()
+        if txn is None or txn.notified_ok or txn.status == "created":
+            return True
+        ok = SandboxGateway().deliver(txn)
+        if not ok:
+            schedule_redelivery(txn)
+        return ok
 
 
 def schedule_redelivery(txn: SandboxTransaction) -> bool:
@@ -34,5 +37,7 @@ def schedule_redelivery(txn: SandboxTransaction) -> bool:
     if attempt > len(RETRY_DELAYS) or not default_task_backend.supports_defer:
         return False
     delay = RETRY_DELAYS[attempt - 1] if attempt >= 1 else RETRY_DELAYS[0]
-    sandbox_redeliver_task.using(run_after=clock.now() + dt.timedelta(seconds=delay)).enqueue(txn.txn_id)
+    sandbox_redeliver_task.using(run_after=clock.now() + dt.timedelta(seconds=delay)).enqueue(
+        txn.txn_id, current_request_id()
+    )
     return True

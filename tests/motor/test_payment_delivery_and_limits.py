@@ -79,6 +79,46 @@ def test_retry_is_scheduled_only_on_a_backend_that_can_defer(ready_to_pay):
     assert schedule_redelivery(txn) is False  # the test backend runs tasks at once, it cannot defer
 
 
+def test_a_redelivery_carries_the_request_id_of_the_payment_into_its_log_lines(db, monkeypatch):
+    from types import SimpleNamespace
+
+    from epolicy.common import clock
+    from epolicy.common.requestid import bound, current_request_id
+    from epolicy.payments import tasks
+    from epolicy.payments.providers.sandbox import SandboxGateway
+
+    queued = []
+    monkeypatch.setattr(tasks, "default_task_backend", SimpleNamespace(supports_defer=True))
+    monkeypatch.setattr(
+        tasks,
+        "sandbox_redeliver_task",
+        SimpleNamespace(using=lambda **kw: SimpleNamespace(enqueue=lambda *args: queued.append(args))),
+    )
+    with bound("req-redeliver-0001"):
+        assert tasks.schedule_redelivery(SandboxTransaction(txn_id="SBX1", notify_attempts=1)) is True
+    assert queued == [("SBX1", "req-redeliver-0001")]
+
+    # The task, run later by a worker outside any request, logs under that id.
+    monkeypatch.undo()
+    seen = []
+    monkeypatch.setattr(
+        SandboxGateway, "deliver", lambda self, txn: seen.append(current_request_id()) or True
+    )
+    SandboxTransaction.objects.create(
+        txn_id="SBX2",
+        merchant_order_no="PAY1",
+        amount_fen=100,
+        subject="x",
+        notify_url="https://merchant.example/notify",
+        return_url="https://merchant.example/return",
+        status="success",
+        created_at=clock.now(),
+        notify_attempts=1,
+    )
+    assert tasks.sandbox_redeliver_task.call("SBX2", "req-redeliver-0001") is True
+    assert seen == ["req-redeliver-0001"] and current_request_id() == ""
+
+
 def test_sms_codes_are_limited_per_phone_per_hour(db, settings):
     settings.OTP = {**settings.OTP, "resend_cooldown_seconds": 0, "max_per_phone_per_hour": 3}
     for i in range(3):
