@@ -77,11 +77,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, refusals and redirects included, carries its request id and is timed.
+    "epolicy.common.requestid.RequestIdMiddleware",
     # Before anything reads the client's address: behind the insurer's proxies (TRUSTED_PROXIES) it is
     # the customer's, taken from X-Forwarded-For (epolicy/common/proxies.py).
     "epolicy.common.proxies.TrustedProxyMiddleware",
-    # Every answer, refusals and redirects included, carries its request id and is timed.
-    "epolicy.common.requestid.RequestIdMiddleware",
     "epolicy.ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (collected into STATIC_ROOT) straight from the application server: no Nginx needed.

@@ -6,12 +6,13 @@ upload limits, the staff login lockout (django-axes), the client address kept in
 API request log — would then see one client, the proxy: one person could use up every customer's query
 allowance, and the evidence would name the proxy.
 
-`TrustedProxyMiddleware` runs first and, for a request whose peer is one of the configured proxies, puts
-the customer's address in `REMOTE_ADDR`, so that every later reader (ClientInfo, the rate limits, axes)
-sees it without knowing about proxies. The address is taken from `X-Forwarded-For` read from the right:
-each proxy appends the address it received the request from, so the right-most entry that is not a
-trusted proxy is the first address no proxy of the insurer can vouch for beyond — the customer. Entries
-to its left were written by the client itself and are never believed. A request whose peer is not a
+`TrustedProxyMiddleware` runs right after the request id and, for a request whose peer is one of the
+configured proxies, puts the customer's address in `REMOTE_ADDR`, so that every later reader
+(ClientInfo, the rate limits, axes) sees it without knowing about proxies. The address is taken from
+`X-Forwarded-For` read from the right: each proxy appends the address it received the request from, so
+the right-most entry that is not a trusted proxy is the first address no proxy of the insurer can vouch
+for beyond — the customer. Entries to its left were written by the client itself and are never
+believed. A request whose peer is not a
 trusted proxy keeps its own address whatever headers it carries; with no proxies configured (the
 default) nothing changes. The proxy's own address stays in `request.META["EPOLICY_PROXY_ADDR"]`.
 
@@ -101,8 +102,8 @@ def client_address(peer: str, forwarded_for: str, proxies: Sequence[Network]) ->
 
 
 class TrustedProxyMiddleware:
-    """First in the chain: REMOTE_ADDR becomes the customer's address for requests relayed by a trusted
-    proxy (module docstring)."""
+    """Before every reader of the client's address: REMOTE_ADDR becomes the customer's address for
+    requests relayed by a trusted proxy (module docstring)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         from django.conf import settings

@@ -158,3 +158,15 @@ def test_only_a_proxy_may_say_the_request_came_over_https(settings):
     for peer in (PROXY, "203.0.113.9"):
         middleware(RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_PROTO="https"))
     assert seen == {PROXY: True, "203.0.113.9": False}
+
+
+def test_the_address_is_settled_before_any_middleware_reads_it(settings):
+    chain = list(settings.MIDDLEWARE)
+    ours = chain.index("epolicy.common.proxies.TrustedProxyMiddleware")
+    for reader in (
+        "epolicy.common.middleware.PublicRateLimitMiddleware",
+        "epolicy.common.middleware.ApiRequestLogMiddleware",
+        "axes.middleware.AxesMiddleware",
+        "django.middleware.security.SecurityMiddleware",  # SSL redirect: reads X-Forwarded-Proto
+    ):
+        assert ours < chain.index(reader), reader
