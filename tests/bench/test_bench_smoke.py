@@ -6,44 +6,22 @@ same run (bench/README.md). These tests only keep the benches from rotting.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .smoke import run_bench_smoke
+
 STAGES = ("render", "sign", "archive", "total", "cpu")
 STATS = ("median", "p90", "mean", "min", "max")
 
 
-def _run_bench(module: str, out: Path) -> dict:
-    # The bench makes its own throw-away environment: none of this run's settings (a PostgreSQL URL, a
-    # settings module) may leak into it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--smoke", "--json", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"{module} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    return json.loads(out.read_text(encoding="utf-8"))
-
-
 @pytest.fixture(scope="module")
 def issuance(tmp_path_factory):
-    return _run_bench("bench.issuance", tmp_path_factory.mktemp("bench") / "issuance.json")
+    return run_bench_smoke("bench.issuance", tmp_path_factory.mktemp("bench") / "issuance.json")
 
 
 @pytest.fixture(scope="module")
 def verification(tmp_path_factory):
-    return _run_bench("bench.verify", tmp_path_factory.mktemp("bench") / "verify.json")
+    return run_bench_smoke("bench.verify", tmp_path_factory.mktemp("bench") / "verify.json")
 
 
 def _assert_machine(machine: dict) -> None:

@@ -7,30 +7,11 @@ from rotting: a renamed route, a changed answer or a new per-client limit shows 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from .smoke import run_bench_smoke
 
 
 def test_load_bench_smoke(tmp_path):
-    out = tmp_path / "load.json"
-    # The bench makes its own installation: none of this run's settings may leak into it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--smoke", "--json", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"bench.load exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    data = json.loads(out.read_text(encoding="utf-8"))
+    data = run_bench_smoke("bench.load", tmp_path / "load.json", timeout=300)
     assert data["ok"] is True
     assert data["params"]["smoke"] is True and data["params"]["database"] == "sqlite"
     assert [s["target_rps"] for s in data["steps"]] == [4.0, 8.0]

@@ -3,30 +3,11 @@ bench itself compares the commands with pdfsig in the same run (docs/performance
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.smoke import run_bench_smoke
 
 
 def test_startup_bench_smoke(tmp_path):
-    out = tmp_path / "startup.json"
-    # The bench makes its own throw-away environment: none of this run's settings may leak into it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EPOLICY_", "DJANGO_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.startup", "--smoke", "--json", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = run_bench_smoke("bench.startup", tmp_path / "startup.json", timeout=900)
     assert report["bench"] == "startup" and report["verified"] is True
     labels = [run["label"] for run in report["runs"]]
     assert labels[:3] == ["epolicy help", "epolicy verify_pdf, 1 file", "epolicy verify_pdf, folder of 5"]
