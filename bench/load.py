@@ -627,6 +627,18 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
     upload_addresses = iter(f"127.3.{a}.{b}" for a in range(256) for b in range(1, 255))
     addresses = iter(f"127.1.{a}.{b}" for a in range(256) for b in range(1, 255))
 
+    def own_address_session(user: Any, pool: Iterator[str]) -> Any:
+        """A new session whose connections leave from the next loopback address of `pool`, one request
+        per connection; reported to locust under `user`. The caller closes it."""
+        client = HttpSession(
+            site,
+            request_event=user.environment.events.request,
+            user=user,
+            pool_manager=PoolManager(source_address=(next(pool), 0)),
+        )
+        client.headers.update(CLOSE)
+        return client
+
     def paced(kind: str) -> Any:
         """A task that starts at the arrivals of a Poisson process whose rate is this user's share of the
         step's rate, read again every 0.2 s (a change of step takes effect at once, also for users with
@@ -735,13 +747,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         @paced("verify_upload")
         def verify(self) -> None:
             # Each upload from its own address: the hourly limit per address has no setting to lift.
-            client = HttpSession(
-                site,
-                request_event=self.environment.events.request,
-                user=self,
-                pool_manager=PoolManager(source_address=(next(upload_addresses), 0)),
-            )
-            client.headers.update(CLOSE)
+            client = own_address_session(self, upload_addresses)
             try:
                 with client.post(
                     "/api/v1/public/verify",
@@ -833,13 +839,7 @@ def build_users(site: str, pools: dict[str, Any], *, django_ready: bool) -> dict
         @paced("journey")
         def journey(self) -> None:
             # A fresh session from its own loopback address: one applicant, one phone, one network.
-            client = HttpSession(
-                site,
-                request_event=self.environment.events.request,
-                user=self,
-                pool_manager=PoolManager(source_address=(next(addresses), 0)),
-            )
-            client.headers.update(CLOSE)
+            client = own_address_session(self, addresses)
             try:
                 self._journey(client, next(journeys))
             except JourneyFailed as exc:
