@@ -146,6 +146,18 @@ def _serve_forever(control: socket.socket) -> None:
         os.close(fds[0])
 
 
+def address_space(pid: int) -> int | None:
+    """A process's address space (VmSize) in bytes, None off Linux or when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
     try:
@@ -158,15 +170,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv)
-
-
-def address_space(pid: int) -> int | None:
-    """A process's address space (VmSize) in bytes, None off Linux or when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
