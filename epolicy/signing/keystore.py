@@ -42,6 +42,7 @@ from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Pr
 from pyhanko.sign.general import SigningError, as_signing_certificate_v2, simple_cms_attribute
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from . import der
 from .models import SigningCredential
 
 if TYPE_CHECKING:
@@ -395,6 +396,17 @@ def hash_algorithm(name: str) -> hashes.HashAlgorithm:
         raise SigningError(f"unsupported digest algorithm {name}") from exc
 
 
+@dataclass(frozen=True)
+class _CmsParts:
+    """DER of what every signature of one signer shares, for one digest algorithm and CMS version."""
+
+    version: bytes
+    sid: bytes
+    digest_algorithm: bytes
+    signature_algorithm: bytes
+    certificates: bytes
+
+
 class HeldKeySigner(signers.SimpleSigner):
     """SimpleSigner that signs with a key object it holds, instead of re-parsing the key every time."""
 
@@ -409,6 +421,7 @@ class HeldKeySigner(signers.SimpleSigner):
 
         self._key = key
         self._signing_cert_attr = signing_certificate_attr(cert)
+        self._parts: dict[tuple[str, str], _CmsParts] = {}
         super().__init__(
             signing_cert=cert,
             signing_key=pki.key_to_asn1(key),
@@ -424,6 +437,73 @@ class HeldKeySigner(signers.SimpleSigner):
                 yield _PrebuiltSigningCertificate(self._signing_cert_attr)
             else:
                 yield provider
+
+    def _package_signature(
+        self,
+        *,
+        digest_algorithm: str,
+        cms_version: Any,
+        signed_attrs: cms.CMSAttributes,
+        signature: bytes,
+        unsigned_attrs: cms.CMSAttributes | None,
+        encap_content_info: Any,
+    ) -> cms.ContentInfo:
+        """pyHanko's SignedData, joined from parts encoded once per signer (see `der`).
+
+        A PDF signature is detached and carries no attribute certificates; anything else is left to
+        pyHanko.
+        """
+        detached = encap_content_info is None or encap_content_info == {"content_type": "data"}
+        if not detached or self.attribute_certs or digest_algorithm == "shake256":
+            return super()._package_signature(
+                digest_algorithm=digest_algorithm,
+                cms_version=cms_version,
+                signed_attrs=signed_attrs,
+                signature=signature,
+                unsigned_attrs=unsigned_attrs,
+                encap_content_info=encap_content_info,
+            )
+        parts = self._cms_parts(digest_algorithm, cms_version)
+        info = der.signer_info(
+            sid=parts.sid,
+            digest_algorithm=parts.digest_algorithm,
+            signed_attrs=signed_attrs.dump(),
+            signature_algorithm=parts.signature_algorithm,
+            signature=signature,
+            unsigned_attrs=None if unsigned_attrs is None else unsigned_attrs.dump(),
+        )
+        return cms.ContentInfo.load(
+            der.signed_data(
+                version=parts.version,
+                digest_algorithm=parts.digest_algorithm,
+                encap_content_info=der.detached_content(),
+                certificates=parts.certificates,
+                signer_info=info,
+            )
+        )
+
+    def _cms_parts(self, digest_algorithm: str, cms_version: Any) -> _CmsParts:
+        key = (digest_algorithm, str(cms_version))
+        parts = self._parts.get(key)
+        if parts is None:
+            # pyHanko's own SignerInfo, made once with empty values, gives the signer's encoded parts.
+            template = self.signer_info(digest_algorithm, cms.CMSAttributes([]), b"")
+            certificates: dict[bytes, None] = {}
+            for cert in self.cert_registry or ():
+                if self.embed_roots or cert.self_signed == "no":
+                    certificates[cert.dump()] = None
+            signing_cert = self.signing_cert
+            if signing_cert is None:  # set in __init__; pyHanko types it optional
+                raise SigningError("the signer's certificate is missing")
+            certificates[signing_cert.dump()] = None
+            parts = self._parts[key] = _CmsParts(
+                version=cms.CMSVersion(cms_version).dump(),
+                sid=template["sid"].dump(),
+                digest_algorithm=template["digest_algorithm"].dump(),
+                signature_algorithm=template["signature_algorithm"].dump(),
+                certificates=der.set_of(list(certificates)),
+            )
+        return parts
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         hash_algo = hash_algorithm(digest_algorithm)

@@ -13,17 +13,18 @@ import datetime as dt
 import logging
 from typing import Protocol
 
-from asn1crypto import algos, cms, core, tsp
+from asn1crypto import algos, cms, core, tsp, x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from pyhanko.sign.general import SigningError, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko.sign.timestamps.common_utils import get_nonce
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from epolicy.common import clock
 
-from . import pki
+from . import der, pki
 from .keystore import hash_algorithm, signing_certificate_attr
 from .pki import LoadedCredential, Role
 
@@ -69,7 +70,24 @@ class PlatformTimeStamper(DummyTimeStamper):
         tst_info = self._build_tst_info(req["message_imprint"], self.issued_at, req).dump()
         signature, signed_attrs = self._sign_tst_info(tst_info, md_algorithm, self.issued_at)
         token = self._parts.token(tst_info, md_algorithm, signed_attrs.dump(), signature)
-        return tsp.TimeStampResp.load(_tlv(0x30, _GRANTED + token))
+        return tsp.TimeStampResp.load(der.tlv(0x30, _GRANTED + token))
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        """A token for a signature or document timestamp made in this process, without a request.
+
+        pyHanko would encode a TimeStampReq with a nonce, have `request_tsa_response` decode it, encode
+        the TSTInfo with asn1crypto and check the nonce in the answer: a round trip within one process
+        that no one can replay into. The token is the one `request_tsa_response` gives for the same
+        imprint without a nonce (a test compares the bytes), joined from DER parts.
+        """
+        self.fixed_dt = self.issued_at = clock.now().astimezone(dt.UTC)
+        md_algorithm = md_algorithm.lower()
+        tst_info = self._parts.tst_info(
+            md_algorithm, message_digest, serial_number=get_nonce(), gen_time=self.issued_at
+        )
+        token_md = self.override_md or md_algorithm
+        signature, signed_attrs = self._sign_tst_info(tst_info, token_md, self.issued_at)
+        return cms.ContentInfo.load(self._parts.token(tst_info, token_md, signed_attrs.dump(), signature))
 
     def _build_tst_info(
         self, message_imprint: tsp.MessageImprint, gen_time: dt.datetime, req: tsp.TimeStampReq
@@ -84,17 +102,7 @@ class PlatformTimeStamper(DummyTimeStamper):
         hash_algo = hash_algorithm(md_algorithm)
         digest = hashes.Hash(hash_algo)
         digest.update(tst_info_data)
-        signed_attrs = cms.CMSAttributes(
-            [
-                simple_cms_attribute("content_type", "tst_info"),
-                # GeneralizedTime: UTCTime cannot express 2050 and later (archives outlive that).
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": gen_time}))
-                if gen_time.year < 2050
-                else simple_cms_attribute("signing_time", cms.Time({"general_time": gen_time})),
-                cms.CMSAttribute.load(self._parts.signing_certificate),
-                simple_cms_attribute("message_digest", digest.finalize()),
-            ]
-        )
+        signed_attrs = cms.CMSAttributes.load(self._parts.signed_attrs(gen_time, digest.finalize()))
         if not isinstance(self._tsa_key, rsa.RSAPrivateKey):
             raise SigningError("the platform TSA signs with RSA keys only")
         signature = self._tsa_key.sign(signed_attrs.dump(), padding.PKCS1v15(), hash_algo)
@@ -123,19 +131,9 @@ class RecordingHTTPTimeStamper(HTTPTimeStamper):
 # The token's fixed parts, encoded once per TSA credential
 
 _GRANTED = tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}).dump()
-_SIGNED_DATA = cms.ContentType("signed_data").dump()
-_TST_INFO = cms.ContentType("tst_info").dump()
-_VERSION_1 = core.Integer(1).dump()
-_VERSION_3 = core.Integer(3).dump()
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    """One DER value: a one-byte tag, the definite length, the contents."""
-    size = len(content)
-    if size < 0x80:
-        return bytes((tag, size)) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + content
+_CONTENT_TYPE_TST_INFO = simple_cms_attribute("content_type", "tst_info").dump()
+_SIGNING_TIME = cms.CMSAttributeType("signing_time").dump()
+_MESSAGE_DIGEST = cms.CMSAttributeType("message_digest").dump()
 
 
 class _TokenParts:
@@ -145,8 +143,8 @@ class _TokenParts:
         cert = tsa.cert_asn1
         # [0] IMPLICIT SET OF CertificateChoices: the TSA's certificate, and the intermediates of a
         # licensed CA that certified it (our own TSA hangs directly under our root: none).
-        intermediates = b"".join(c.dump() for c in tsa.chain_asn1 if c.self_signed not in ("maybe", "yes"))
-        self.certificates = _tlv(0xA0, cert.dump() + intermediates)
+        intermediates = [c.dump() for c in tsa.chain_asn1 if c.self_signed not in ("maybe", "yes")]
+        self.certificates = der.set_of([cert.dump(), *intermediates])
         self.sid = cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -156,7 +154,46 @@ class _TokenParts:
         ).dump()
         self.signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}).dump()
         self.signing_certificate = signing_certificate_attr(cert)  # the ESS attribute of every token
+        self._policy = core.ObjectIdentifier(TSA_POLICY_OID).dump()
+        # TSTInfo's tsa: [0] EXPLICIT GeneralName, the directoryName of the TSA's certificate.
+        self._tsa_name = der.tlv(0xA0, x509.GeneralName(name="directory_name", value=cert.subject).dump())
         self._digest_algorithms: dict[str, bytes] = {}
+
+    def signed_attrs(self, gen_time: dt.datetime, message_digest: bytes) -> bytes:
+        """The token's signed attributes (a SET OF Attribute): content type, signing time, ESS, digest.
+
+        The signing time is a UTCTime before 2050 and a GeneralizedTime from then on (UTCTime cannot
+        express 2050 and later, and archives outlive that), as asn1crypto's cms.Time chooses.
+        """
+        if gen_time.year < 2050:
+            when = core.UTCTime(gen_time).dump()
+        else:
+            when = core.GeneralizedTime(gen_time).dump()
+        return der.tlv(
+            0x31,
+            der.set_of(
+                [
+                    _CONTENT_TYPE_TST_INFO,
+                    der.tlv(0x30, _SIGNING_TIME + der.tlv(0x31, when)),
+                    self.signing_certificate,
+                    der.tlv(0x30, _MESSAGE_DIGEST + der.tlv(0x31, der.tlv(0x04, message_digest))),
+                ]
+            ),
+        )
+
+    def tst_info(
+        self, md_algorithm: str, message_digest: bytes, *, serial_number: int, gen_time: dt.datetime
+    ) -> bytes:
+        """TSTInfo (RFC 3161 §2.4.2) for an imprint, without a nonce: what `_build_tst_info` encodes."""
+        return der.tlv(
+            0x30,
+            der.VERSION_1
+            + self._policy
+            + der.tlv(0x30, self.digest_algorithm(md_algorithm) + der.tlv(0x04, message_digest))
+            + core.Integer(serial_number).dump()
+            + core.GeneralizedTime(gen_time).dump()
+            + self._tsa_name,
+        )
 
     def digest_algorithm(self, name: str) -> bytes:
         der = self._digest_algorithms.get(name)
@@ -167,22 +204,20 @@ class _TokenParts:
     def token(self, tst_info: bytes, md_algorithm: str, signed_attrs: bytes, signature: bytes) -> bytes:
         """The timeStampToken: ContentInfo { signedData, [0] SignedData } (RFC 3161 §2.4.2, RFC 5652)."""
         digest_algorithm = self.digest_algorithm(md_algorithm)
-        signer_info = _tlv(
-            0x30,
-            _VERSION_1
-            + self.sid
-            + digest_algorithm
-            + b"\xa0"
-            + signed_attrs[1:]  # the SET of attributes as [0] IMPLICIT
-            + self.signature_algorithm
-            + _tlv(0x04, signature),
+        signer_info = der.signer_info(
+            sid=self.sid,
+            digest_algorithm=digest_algorithm,
+            signed_attrs=signed_attrs,
+            signature_algorithm=self.signature_algorithm,
+            signature=signature,
         )
-        encap = _tlv(0x30, _TST_INFO + _tlv(0xA0, _tlv(0x04, tst_info)))
-        signed_data = _tlv(
-            0x30,
-            _VERSION_3 + _tlv(0x31, digest_algorithm) + encap + self.certificates + _tlv(0x31, signer_info),
+        return der.signed_data(
+            version=der.VERSION_3,
+            digest_algorithm=digest_algorithm,
+            encap_content_info=der.tlv(0x30, der.TST_INFO + der.tlv(0xA0, der.tlv(0x04, tst_info))),
+            certificates=self.certificates,
+            signer_info=signer_info,
         )
-        return _tlv(0x30, _SIGNED_DATA + _tlv(0xA0, signed_data))
 
 
 _parts_cache: dict[str, _TokenParts] = {}

@@ -280,3 +280,57 @@ def test_token_assembly_is_byte_for_byte_pyhankos(pki, monkeypatch, algorithm):
     assert ours == theirs
     token = tsp.TimeStampResp.load(ours)["time_stamp_token"]
     assert token["content"]["encap_content_info"]["content"].parsed["serial_number"] == info["serial_number"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("algorithm", ["sha256", "sha384", "sha512"])
+@pytest.mark.parametrize("year", [2031, 2051], ids=["utc-time", "generalized-time"])
+def test_a_token_without_a_request_is_the_token_for_a_request_without_nonce(
+    pki, monkeypatch, algorithm, year
+):
+    """Signatures made in this process get their token without a TimeStampReq round trip: the same bytes
+    as `request_tsa_response` answers (itself pyHanko's assembly, above) for the same imprint, serial
+    number and time, and no nonce (nothing crosses a network to be replayed)."""
+    import asyncio
+
+    from asn1crypto import cms
+
+    stamper = tsa_module.PlatformTimeStamper(p.load_credential(p.Role.TSA))
+    digest = hashlib.new(algorithm, b"signature value").digest()
+    monkeypatch.setattr(tsa_module, "get_nonce", lambda: 0x0123456789ABCDEF)
+    monkeypatch.setattr("pyhanko.sign.timestamps.dummy_client.get_nonce", lambda: 0x0123456789ABCDEF)
+    at = dt.datetime(year, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    with clock.frozen_clock(at):
+        direct = asyncio.run(stamper.async_timestamp(digest, algorithm))
+        assert stamper.issued_at == at
+        req = tsp.TimeStampReq.load(request_der(algorithm=algorithm, digest=digest, nonce=None))
+        answered = stamper.request_tsa_response(req)["time_stamp_token"]
+    assert isinstance(direct, cms.ContentInfo)
+    assert direct.dump() == answered.dump()
+    info = direct["content"]["encap_content_info"]["content"].parsed
+    assert info["message_imprint"]["hashed_message"].native == digest
+    assert info["nonce"].native is None
+    assert info["gen_time"].native == at
+    signer_info = direct["content"]["signer_infos"][0]
+    time_kind = "utc_time" if year < 2050 else "generalized_time"
+    signing_time = next(a for a in signer_info["signed_attrs"] if a["type"].native == "signing_time")
+    assert signing_time["values"][0].name == time_kind
+
+
+@pytest.mark.django_db
+def test_the_token_signed_attributes_are_asn1cryptos(pki):
+    from asn1crypto import cms
+    from pyhanko.sign.general import simple_cms_attribute
+
+    parts = tsa_module._token_parts(p.load_credential(p.Role.TSA))
+    for at in (dt.datetime(2031, 5, 6, 7, 8, 9, 5, tzinfo=dt.UTC), dt.datetime(2050, 1, 1, tzinfo=dt.UTC)):
+        when = cms.Time({"utc_time": at} if at.year < 2050 else {"generalized_time": at})
+        built = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", when),
+                cms.CMSAttribute.load(parts.signing_certificate),
+                simple_cms_attribute("message_digest", b"\x07" * 48),
+            ]
+        ).dump()
+        assert parts.signed_attrs(at, b"\x07" * 48) == built
