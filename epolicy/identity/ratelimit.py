@@ -10,8 +10,9 @@ tried again after RETRY_AFTER_FAILURE_SECONDS): limits stay in force through an 
 to what Redis counted before it.
 
 **Database** (the embedded default, whose cache is per process): a counted action is one row (bucket,
-client, time). Checking costs two statements, a COUNT over the client's own rows in the window (index
-bucket, client, at) and an INSERT; rows older than any window are dropped by the scheduler's hourly
+client, time). Checking costs two statements in one transaction that holds a lock of the bucket and
+client (a PostgreSQL advisory lock; SQLite's write lock), a COUNT over the client's own rows in the window
+(index bucket, client, at) and an INSERT; rows older than any window are dropped by the scheduler's hourly
 `identity_purge`, not on every request: a DELETE per request scanned every client's rows of the bucket, a
 cost that grew with the traffic it was limiting.
 
@@ -21,6 +22,7 @@ Both use the platform's clock (epolicy.common.clock), so simulated dates move th
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import threading
@@ -28,6 +30,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
@@ -66,10 +69,23 @@ def rate_limit_hit(
 
 
 def _database_count(bucket: str, client: str, limit: int, window: dt.timedelta, now: dt.datetime) -> int:
-    recent = RateEvent.objects.filter(bucket=bucket, client=client, at__gte=now - window).count()
-    if recent < limit:
-        RateEvent.objects.create(bucket=bucket, client=client, at=now)
+    """Count and add under a lock of this bucket and client, so that concurrent requests at the limit
+    cannot all see room: on PostgreSQL a transaction-level advisory lock of the pair, on SQLite the
+    database's write lock (its transactions begin IMMEDIATE)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(bucket, client)])
+        recent = RateEvent.objects.filter(bucket=bucket, client=client, at__gte=now - window).count()
+        if recent < limit:
+            RateEvent.objects.create(bucket=bucket, client=client, at=now)
     return recent
+
+
+def _lock_key(bucket: str, client: str) -> int:
+    """A signed 64-bit advisory-lock key for the pair (a collision only makes two clients wait in turn)."""
+    digest = hashlib.sha256(f"ratelimit\0{bucket}\0{client}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 # --- Redis -------------------------------------------------------------------------------------------------
@@ -97,7 +113,8 @@ def _redis_script(location: str) -> Any:
         if location not in _clients:
             import redis
 
-            conn = redis.Redis.from_url(location, socket_timeout=2, socket_connect_timeout=2)
+            timeout = settings.CACHES["default"].get("OPTIONS", {}).get("socket_timeout", 2)
+            conn = redis.Redis.from_url(location, socket_timeout=timeout, socket_connect_timeout=timeout)
             _clients[location] = conn.register_script(_HIT_SCRIPT)
         return _clients[location]
 
