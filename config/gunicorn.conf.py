@@ -8,7 +8,9 @@ prometheus_client when a worker exits so its gauges are dropped; counters and hi
 workers stay in the sums, as Prometheus expects of counters.
 
 No access log: gunicorn would write raw paths, and some carry secrets (applicant links). Requests are
-timed by route in the metrics, and the application's own log lines carry the request id.
+timed by route in the metrics, and the application's own log lines carry the request id. gunicorn's own
+log (a malformed request line quotes the path, an applicant's link or an ID number in it) goes through
+the application's redacting filter and formatter: the same one JSON object per line in production.
 """
 
 from __future__ import annotations
@@ -22,6 +24,36 @@ _VAR = Path(os.environ.get("EPOLICY_VAR_DIR", str(_BASE / "var")))
 PROMETHEUS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_VAR / "prometheus")))
 
 accesslog = None
+_LOG_FORMAT = (
+    os.environ.get(
+        "EPOLICY_LOG_FORMAT",
+        "json" if os.environ.get("EPOLICY_ENV", "development") == "production" else "text",
+    )
+    .strip()
+    .lower()
+)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"}},
+    "formatters": {
+        "json": {"()": "epolicy.common.jsonlog.JsonFormatter"},
+        "text": {"()": "epolicy.common.jsonlog.TextFormatter"},
+    },
+    "handlers": {
+        "epolicy": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact"],
+            "formatter": _LOG_FORMAT if _LOG_FORMAT in ("json", "text") else "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["epolicy"]},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["epolicy"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["epolicy"], "level": "INFO", "propagate": False},
+    },
+}
 # gunicorn's control socket (for gunicornc) is one path per OS user: two servers on one machine would take
 # it from each other. Nothing here uses it; restarts go through the service manager's signals.
 control_socket_disable = True

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ from config import secrets as _secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EPOLICY_VAR_DIR", BASE_DIR / "var"))
+# pyHanko imports cryptography's DSA key class (for DSA signatures, which nothing here makes or accepts):
+# cryptography's deprecation of DSA would otherwise print a warning in every process that signs or verifies.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module="pyhanko")
+
 ENV = os.environ.get("EPOLICY_ENV", "development")
 PRODUCTION = ENV == "production"
 
@@ -556,11 +561,15 @@ def _caches(url: str) -> dict:
             f"EPOLICY_CACHE_URL must be a redis://, rediss:// or unix:// URL (or empty), not {url!r}"
         )
     _require_modules("EPOLICY_CACHE_URL", ("redis",), "epolicy[redis]")
+    timeout = float(os.environ.get("EPOLICY_CACHE_TIMEOUT_SECONDS", "0.5"))
     return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": os.environ.get("EPOLICY_CACHE_PREFIX", "epolicy"),
+            # Every public request touches the cache (the flood floor): a Redis that stops answering must
+            # cost it a fraction of a second, not redis-py's default of several seconds.
+            "OPTIONS": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
         }
     }
 
@@ -690,7 +699,15 @@ if PRODUCTION:
         raise ImproperlyConfigured("production refuses EPOLICY_FAILPOINTS (crash injection for tests)")
     if not SITE_URL.startswith("https://"):
         raise ImproperlyConfigured("EPOLICY_SITE_URL must be https:// in production")
-    # Behind the insurer's TLS-terminating proxy, which sets X-Forwarded-Proto.
+    # Behind the insurer's TLS-terminating proxy, which sets X-Forwarded-Proto. The header is believed only
+    # from the proxies listed (epolicy.common.proxies); with none listed any client could claim HTTPS.
+    if not TRUSTED_PROXIES:
+        raise ImproperlyConfigured(
+            "production needs EPOLICY_TRUSTED_PROXIES: the addresses of the TLS proxies or load balancers in "
+            "front of the app servers (e.g. 10.0.0.5 or 10.0.0.0/24). Only their X-Forwarded-Proto and "
+            "X-Forwarded-For are believed; without them every client could claim HTTPS and every customer "
+            "would count as the proxy"
+        )
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _env_bool("EPOLICY_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("EPOLICY_HSTS_SECONDS", str(365 * 24 * 3600)))

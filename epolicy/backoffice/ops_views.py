@@ -62,6 +62,6 @@ def outbox_retry(request: HttpRequest, job_id: int) -> HttpResponse:
 
 def console_alerts(request: HttpRequest) -> dict:
     """Context processor: the count of stuck side effects, for the banner on every console page."""
-    if not request.path.startswith("/console/") or not getattr(request.user, "is_staff", False):
+    if not request.path_info.startswith("/console/") or not getattr(request.user, "is_staff", False):
         return {}
     return {"outbox_stuck_count": stuck_jobs().count()}

@@ -129,7 +129,7 @@ class SMEnvelopeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         prefixes = tuple(envelope_settings().get("path_prefixes") or ("/api/v1/",))
-        if not request.path.startswith(prefixes):
+        if not request.path_info.startswith(prefixes):
             return self.get_response(request)
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         carried = request.headers.get(REQUEST_HEADER, "")

@@ -33,7 +33,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return HttpResponse(render_to_string("500.html"), status=500)
     err = ApplicationError("database_unavailable", details={"retry_after_seconds": RETRY_AFTER_SECONDS})
     response: HttpResponse
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         response = JsonResponse(err.as_dict(), status=err.status, json_dumps_params={"ensure_ascii": False})
     else:
         response = HttpResponse(render_to_string("503.html", {"message": err.message_zh}), status=err.status)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from .request_meta import rate_key
+
 
 def content_security_policy() -> str:
     """Scripts and styles from our own origin only; no plugins, no framing, forms post to us (and to
@@ -101,6 +103,9 @@ PUBLIC_PREFIXES = (
     "/api/v1/selfservice/",
     "/api/v1/payments/",
     "/ops/",  # health, readiness and metrics (epolicy.ops.views): no login
+    "/api/v1/openapi.json",
+    "/api/v1/docs",
+    "/favicon.ico",
 )
 
 
@@ -114,7 +119,9 @@ class PublicRateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = int(getattr(settings, "PUBLIC_REQUESTS_PER_MINUTE", 0) or 0)
-        if limit and request.path.startswith(PUBLIC_PREFIXES) and self._over(request, limit):
+        # path_info, what URLs resolve: request.path also holds SCRIPT_NAME, which a client can send.
+        if limit and request.path_info.startswith(PUBLIC_PREFIXES) and self._over(request, limit):
+            request.epolicy_refused_by = "public_rate"  # type: ignore[attr-defined]  # the metrics' route label
             return self._refusal(request)
         return self.get_response(request)
 
@@ -125,7 +132,7 @@ class PublicRateLimitMiddleware:
         from django.core.cache import cache
 
         window = int(time.time() // 60)
-        key = f"public-rate:{request.META.get('REMOTE_ADDR') or 'unknown'}:{window}"
+        key = f"public-rate:{rate_key(request.META.get('REMOTE_ADDR'))}:{window}"
         try:
             count = cache.incr(key)
         except ValueError:  # first request of this window
@@ -152,7 +159,7 @@ def refusal_response(request: HttpRequest, err: Exception) -> HttpResponse:
     from .errors import ApplicationError
 
     assert isinstance(err, ApplicationError)
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         return HttpResponse(
             json.dumps(err.as_dict(), ensure_ascii=False), status=err.status, content_type="application/json"
         )
@@ -177,7 +184,7 @@ class RequestBodyLimitMiddleware:
 
         limit = int(settings.MAX_REQUEST_BODY_BYTES)
         for prefix, own in getattr(settings, "REQUEST_BODY_LIMITS", {}).items():
-            if request.path.startswith(prefix):
+            if request.path_info.startswith(prefix):
                 limit = int(own)
                 break
         raw = request.META.get("CONTENT_LENGTH") or ""

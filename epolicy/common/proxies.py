@@ -69,9 +69,12 @@ def _address(text: str) -> Address | None:
     elif text.count(":") == 1:  # IPv4 with a port; an IPv6 address has at least two colons
         text = text.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        return None  # "fe80::1%eth0": a link-local zone means nothing here, and its length is unbounded
+    return address
 
 
 def _trusted(address: Address, networks: Iterable[Network]) -> bool:

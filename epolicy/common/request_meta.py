@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -22,4 +23,22 @@ class ClientInfo:
 
     @property
     def client_key(self) -> str:
-        return self.ip or "unknown"
+        return rate_key(self.ip)
+
+
+def rate_key(ip: str | None) -> str:
+    """What per-client limits count by: an IPv4 address (an IPv4-mapped IPv6 address as its IPv4 one),
+    or for IPv6 the address's /64, the one network a subscriber line or a server is given, whose 2^64
+    addresses cost nothing to change: counting by the whole address would give anyone with a /64 an
+    unlimited allowance."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)

@@ -122,8 +122,17 @@ def _run_one(check: Check) -> Outcome:
         return fail(error=_error_of(exc))
 
 
+def _timed(check: Check) -> tuple[Outcome, float]:
+    """The check's outcome and how long it took itself (started where it runs, in its own thread)."""
+    t0 = time.monotonic()
+    outcome = _run_one(check)
+    return outcome, time.monotonic() - t0
+
+
 def _run_in_database(check: Check, timeout: float) -> Outcome:
     try:
+        if connection.vendor == "sqlite":
+            return _run_on_sqlite(check, timeout)
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
@@ -136,6 +145,23 @@ def _run_in_database(check: Check, timeout: float) -> Outcome:
         return fail(error=_error_of(exc))
 
 
+def _run_on_sqlite(check: Check, timeout: float) -> Outcome:
+    """The checks only read. On SQLite a transaction begins IMMEDIATE (config/settings.py), taking the
+    write lock, and waits up to the connection's 20 s for a writer to let go: outside a transaction each
+    read sees the last commit without waiting (WAL), and any lock wait is cut to the check's limit."""
+    if connection.in_atomic_block:  # called inside a transaction (a test): run as it is
+        return _run_one(check)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    try:
+        return _run_one(check)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
+
+
 def run_checks(names: list[str] | None = None) -> Report:
     """Run the registered checks (or those named); each result has status, detail and milliseconds."""
     cfg = _settings()
@@ -144,26 +170,26 @@ def run_checks(names: list[str] | None = None) -> Report:
     results: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     futures = {
-        c.name: (_pool.submit(_run_one, c), c) for c in checks if not c.uses_database
+        c.name: (_pool.submit(_timed, c), c) for c in checks if not c.uses_database
     }  # network checks start at once, in parallel with the database ones
     for c in checks:
         if c.uses_database:
             t0 = time.monotonic()
             outcome = _run_in_database(c, float(c.timeout or cfg["check_timeout_seconds"]))
-            results[c.name] = _result(outcome, t0)
+            results[c.name] = _result(outcome, time.monotonic() - t0)
     for name, (future, c) in futures.items():
         timeout = float(c.timeout or cfg["check_timeout_seconds"])
         left = max(timeout - (time.monotonic() - started), 0.0)
         try:
-            outcome = future.result(timeout=left)
+            outcome, took = future.result(timeout=left)
         except FutureTimeout:
-            outcome = fail(error="timeout", timeout_seconds=timeout)
-        results[name] = _result(outcome, started)
+            outcome, took = fail(error="timeout", timeout_seconds=timeout), time.monotonic() - started
+        results[name] = _result(outcome, took)
     return Report({name: results[name] for name in sorted(results)})
 
 
-def _result(outcome: Outcome, t0: float) -> dict[str, Any]:
-    return {"status": outcome.status, **outcome.detail, "ms": round((time.monotonic() - t0) * 1000, 1)}
+def _result(outcome: Outcome, seconds: float) -> dict[str, Any]:
+    return {"status": outcome.status, **outcome.detail, "ms": round(seconds * 1000, 1)}
 
 
 # --- the checks ops makes itself ------------------------------------------------------------------------

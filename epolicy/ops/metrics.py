@@ -27,6 +27,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from epolicy.common.proxies import PROXY_ADDR_META
+
 log = logging.getLogger("epolicy.ops.metrics")
 T = TypeVar("T")
 
@@ -79,12 +81,17 @@ def _never_raises() -> Iterator[None]:
 
 # --- requests --------------------------------------------------------------------------------------------
 def route_of(request: HttpRequest) -> str:
-    """The URL pattern that answered (never the raw path); "static", or "unmatched" for anything else."""
+    """The URL pattern that answered (never the raw path); "static"; "refused:<by>" for a request a
+    middleware turned away before URL resolution (`epolicy_refused_by`: the public flood floor); or
+    "unmatched" for anything else."""
     match = getattr(request, "resolver_match", None)
     if match is not None:
         return match.route or match.view_name or "unnamed"
+    refused_by = getattr(request, "epolicy_refused_by", None)
+    if isinstance(refused_by, str) and refused_by:
+        return f"refused:{refused_by}"
     static = "/" + str(getattr(settings, "STATIC_URL", "static/")).lstrip("/")
-    if request.path.startswith(static):
+    if request.path_info.startswith(static):
         return "static"
     return "unmatched"
 
@@ -249,19 +256,28 @@ _RELAYED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP", 
 
 
 def scrape_allowed(request: HttpRequest) -> bool:
-    """A bearer token equal to settings.OPS_METRICS["token"], or a client address in its networks."""
+    """A bearer token equal to settings.OPS_METRICS["token"], or a direct (not relayed) client address in
+    its networks."""
     cfg = _config()
     token = str(cfg.get("token") or "")
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
         return True
     # A request the TLS proxy relayed arrives from the proxy's address (often this machine's own): it
-    # came from outside, so only the token lets it in. Prometheus scrapes the servers directly.
-    if any(h in request.META for h in _RELAYED):
+    # came from outside, so only the token lets it in. Prometheus scrapes the servers directly. A relayed
+    # request is known by its headers, and, whatever headers the proxy adds, by its peer: one of the
+    # configured proxies (TrustedProxyMiddleware keeps it in EPOLICY_PROXY_ADDR when it rewrote
+    # REMOTE_ADDR).
+    if any(h in request.META for h in _RELAYED) or PROXY_ADDR_META in request.META:
         return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
     except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack listener's view of an IPv4 peer
+    proxies = tuple(getattr(settings, "TRUSTED_PROXIES", ()))
+    if any(address in network for network in proxies):
         return False
     for network in cfg.get("allowed_networks") or []:
         try:

@@ -25,9 +25,16 @@ def health_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def ready_view(request: HttpRequest) -> HttpResponse:
-    """Every registered check: 200 when none fails (warnings included), 503 naming the failing ones."""
+    """Every registered check: 200 when none fails (warnings included), 503 naming the failing ones.
+
+    The checks' details (database vendor, key stores, queue depths, certificate dates) go only to those
+    who may scrape the metrics (their networks or token); anyone else gets the verdict and the names of
+    the failing checks, all a load balancer needs.
+    """
     report = health.run_checks()
     body = report.as_json()
+    if not metrics.scrape_allowed(request):
+        body = {"status": report.status, "failing": report.failing}
     if report.failing:
         err = ApplicationError("service_not_ready", details={"failing": report.failing})
         return _json({**err.as_dict(), **body}, status=err.status)

@@ -78,3 +78,51 @@ def test_a_path_with_its_own_larger_contract_has_its_own_ceiling(db, settings):
         **{"wsgi.input": Untouchable()},
     )
     assert response.status_code == 413
+
+
+@pytest.mark.django_db
+def test_a_script_name_sent_in_front_of_the_path_changes_no_limit(client, settings):
+    """gunicorn takes SCRIPT_NAME from a request header of a same-host proxy: the flood floor and the body
+    limits must go by the path the URLs resolve, not by one a client can put a prefix in front of."""
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 2
+    codes = [
+        client.get("/ops/health", SCRIPT_NAME="/x", REMOTE_ADDR="203.0.113.61").status_code for _ in range(5)
+    ]
+    assert 429 in codes
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 10_000
+    big = b"x" * (settings.MAX_REQUEST_BODY_BYTES + 1)
+    resp = client.post(
+        "/api/v1/public/captcha",
+        data=big,
+        content_type="application/octet-stream",
+        SCRIPT_NAME="/internal/signing",
+    )
+    assert resp.status_code == 413
+
+
+@pytest.mark.django_db
+def test_the_api_schema_and_docs_are_under_the_flood_floor_and_the_schema_is_built_once(
+    client, settings, monkeypatch
+):
+    import ninja.main
+
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 10_000
+    built = []
+    real = ninja.main.get_schema
+    monkeypatch.setattr(ninja.main, "get_schema", lambda **kw: built.append(1) or real(**kw))
+    first = client.get("/api/v1/openapi.json", REMOTE_ADDR="203.0.113.62")
+    second = client.get("/api/v1/openapi.json", REMOTE_ADDR="203.0.113.62")
+    assert first.status_code == second.status_code == 200 and first.json() == second.json()
+    assert len(built) <= 1  # built by an earlier test in this process, or once here
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 2
+    codes = [client.get("/api/v1/openapi.json", REMOTE_ADDR="203.0.113.63").status_code for _ in range(5)]
+    assert 429 in codes
+    codes = [client.get("/api/v1/docs", REMOTE_ADDR="203.0.113.64").status_code for _ in range(5)]
+    assert 429 in codes
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_an_empty_answer_not_a_logged_404(client, caplog):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 204 and "max-age=86400" in resp["Cache-Control"]
+    assert not [r for r in caplog.records if r.name == "django.request"]

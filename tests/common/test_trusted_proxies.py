@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
 from epolicy.common.proxies import PROXY_ADDR_META, TrustedProxyMiddleware, client_address, parse_networks
-from epolicy.common.request_meta import ClientInfo
+from epolicy.common.request_meta import ClientInfo, rate_key
 
 PROXIES = parse_networks("10.0.0.0/24, 192.0.2.7, fd00::/64")
 PROXY = "10.0.0.2"
@@ -40,6 +40,8 @@ QR = "/api/v1/public/policies/PDZA20260000000001/verification?c=0123456789abcdef
         ("10.0.0.2", "198.51.100.1, not-an-address", "10.0.0.2"),
         # Only our own hops: the request started inside, at the left-most.
         ("10.0.0.2", "10.0.0.5, 10.0.0.3", "10.0.0.5"),
+        # An IPv6 zone ("%eth0") is not an address: unbounded in length, meaningless beyond one link.
+        ("10.0.0.2", "fe80::1%" + "A" * 200, "10.0.0.2"),
     ],
 )
 def test_the_customer_is_the_right_most_address_no_proxy_of_ours_wrote(peer, forwarded_for, expected):
@@ -170,3 +172,37 @@ def test_the_address_is_settled_before_any_middleware_reads_it(settings):
         "django.middleware.security.SecurityMiddleware",  # SSL redirect: reads X-Forwarded-Proto
     ):
         assert ours < chain.index(reader), reader
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # a dual-stack listener's view of an IPv4 client
+        ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
+        ("2001:db8:0:1:ffff:ffff:ffff:ffff", "2001:db8:0:1::/64"),
+        ("2001:db8:0:2::1", "2001:db8:0:2::/64"),
+        (None, "unknown"),
+        ("", "unknown"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64(ip, key):
+    assert rate_key(ip) == key
+    assert ClientInfo(ip=ip, user_agent="").client_key == key
+
+
+@pytest.mark.django_db
+def test_a_client_with_a_64_cannot_get_a_fresh_allowance_by_changing_address(settings):
+    """Every address of a /64 costs its holder nothing: they share one allowance, and an IPv4 client
+    reaching a dual-stack listener shares its IPv4 address's."""
+    settings.TRUSTED_PROXIES = ()
+    settings.POLICY_VERIFICATION_MAX_PER_CLIENT_PER_HOUR = 2
+    client = Client()
+    codes = [client.get(QR, REMOTE_ADDR=f"2001:db8:0:1::{n}").status_code for n in (1, 2, 3)]
+    assert codes == [404, 404, 429]
+    assert client.get(QR, REMOTE_ADDR="2001:db8:0:2::1").status_code == 404  # another network
+    assert [client.get(QR, REMOTE_ADDR=a).status_code for a in ("198.51.100.9", "::ffff:198.51.100.9")] == [
+        404,
+        404,
+    ]
+    assert client.get(QR, REMOTE_ADDR="198.51.100.9").status_code == 429

@@ -169,6 +169,16 @@ def test_a_client_that_requires_the_envelope_is_refused_in_plaintext(client, key
         HTTP_X_API_KEY=sm_client.api_key,
     )
     assert (response.status_code, response.json()["code"]) == (403, "envelope_required")
+    # A SCRIPT_NAME in front of the path (gunicorn takes it from a same-host proxy's header) moves
+    # request.path off the envelope's prefixes, not the route: still refused.
+    prefixed = client.post(
+        APPS,
+        data=application_payload(seed=8),
+        content_type="application/json",
+        HTTP_X_API_KEY=sm_client.api_key,
+        SCRIPT_NAME="/x",
+    )
+    assert (prefixed.status_code, prefixed.json()["code"]) == (403, "envelope_required")
     assert Application.objects.count() == 1
     envelope, _ = seal_request(keys, application_payload(seed=8), path=APPS)
     assert post(client, sm_client, envelope).status_code == 201

@@ -262,3 +262,70 @@ def test_head_requests_are_answered(client, pki, archive_dirs):
     assert client.head("/ops/health").status_code == 200
     assert client.head("/ops/ready").status_code in (200, 503)
     assert client.post("/ops/health").status_code == 405
+
+
+def test_anyone_else_gets_only_the_verdict_and_the_failing_names(
+    client, pki, archive_dirs, settings, extra_check
+):
+    """The details (database vendor, key stores, queue depths, certificate dates) are for operators."""
+    settings.OPS_METRICS = {"token": "s3cret-metrics-token-0123456789", "allowed_networks": ["127.0.0.1/32"]}
+    resp = client.get("/ops/ready", REMOTE_ADDR="203.0.113.5")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": resp.json()["status"], "failing": []}
+    extra_check("broken_dependency", lambda: health.fail(error="x"), uses_database=False)
+    resp = client.get("/ops/ready", REMOTE_ADDR="203.0.113.5")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert (body["status"], body["failing"], body["code"]) == (
+        "fail",
+        ["broken_dependency"],
+        "service_not_ready",
+    )
+    assert "checks" not in body
+    with_token = client.get(
+        "/ops/ready", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token-0123456789"
+    )
+    assert "checks" in with_token.json() and with_token.json()["code"] == "service_not_ready"
+
+
+def test_each_check_reports_its_own_time(client, pki, archive_dirs, extra_check):
+    extra_check("slow_database_read", lambda: time.sleep(0.4), uses_database=True)
+    extra_check("quick_network_check", lambda: None, uses_database=False)
+    _resp, body = ready(client)
+    assert body["checks"]["slow_database_read"]["ms"] >= 400
+    # Done at once on the pool: not charged with the database checks' time it waited beside.
+    assert body["checks"]["quick_network_check"]["ms"] < 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_the_checks_read_outside_a_transaction_with_a_bounded_lock_wait(
+    client, pki, archive_dirs, monkeypatch, extra_check
+):
+    """A SQLite transaction begins IMMEDIATE here (the write lock) and waits 20 s for a busy writer: the
+    read-only checks must neither take the lock nor wait longer than their limit."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (before,) = cursor.fetchone()
+
+    def no_transaction(*args, **kwargs):
+        raise AssertionError("a readiness check opened a transaction on SQLite")
+
+    waits = []
+
+    def busy_timeout_seen():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            waits.append(cursor.fetchone()[0])
+
+    extra_check("lock_wait_probe", busy_timeout_seen, uses_database=True, timeout=1.5)
+    monkeypatch.setattr(health.transaction, "atomic", no_transaction)
+    _resp, body = ready(client)
+    assert body["checks"]["database"]["status"] == "ok", body
+    assert waits == [1500]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] == before  # the connection's own wait is back for what follows

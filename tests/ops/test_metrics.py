@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.test import Client
 from prometheus_client import REGISTRY
 
+from epolicy.common.proxies import parse_networks
 from epolicy.motor.models import Application
 from epolicy.payments.models import SandboxTransaction
 from epolicy.payments.providers.sandbox import SandboxGateway
@@ -199,6 +201,32 @@ def test_a_request_relayed_by_the_proxy_needs_the_token(client, db, settings):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert with_token.status_code == 200
+
+
+def test_a_request_from_a_trusted_proxy_needs_the_token_whatever_headers_it_carries(client, db, settings):
+    """A proxy that adds none of the forwarding headers (X-Forwarded-Host only, PROXY protocol, a CDN's own
+    header) still relays the internet: its peer address, one of EPOLICY_TRUSTED_PROXIES, says so."""
+    token = "s3cret-metrics-token-0123456789"
+    settings.OPS_METRICS = {"token": token, "allowed_networks": ["127.0.0.1/32", "10.0.0.0/8"]}
+    settings.TRUSTED_PROXIES = parse_networks("127.0.0.1, 10.0.0.5")
+    for peer in ("127.0.0.1", "10.0.0.5", "::ffff:10.0.0.5"):
+        for header in ({}, {"HTTP_X_FORWARDED_HOST": "x"}, {"HTTP_TRUE_CLIENT_IP": "203.0.113.9"}):
+            resp = Client().get("/ops/metrics", REMOTE_ADDR=peer, **header)
+            assert resp.status_code == 403, (peer, header)
+    assert Client().get("/ops/metrics", REMOTE_ADDR="10.0.0.6").status_code == 200  # a scraper, not a proxy
+    assert Client().get("/ops/metrics", REMOTE_ADDR="::ffff:10.0.0.6").status_code == 200
+    ok = Client().get("/ops/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert ok.status_code == 200
+
+
+def test_a_flood_floor_refusal_has_its_own_route_label(client, db, settings):
+    settings.OPS_METRICS = {"token": "", "allowed_networks": ["127.0.0.1/32"]}
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 2
+    for _ in range(5):  # at least 3 within one minute's window, wherever the minute turns
+        client.get("/ops/health", REMOTE_ADDR="203.0.113.77")
+    settings.PUBLIC_REQUESTS_PER_MINUTE = 10_000  # the scrape itself (other tests' local requests count too)
+    text = client.get("/ops/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert re.search(r'epolicy_http_request_duration_seconds_count\{[^}]*route="refused:public_rate"', text)
 
 
 # --- several processes --------------------------------------------------------------------------------------

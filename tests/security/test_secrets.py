@@ -74,6 +74,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EPOLICY_WECHAT_OAUTH_PROVIDER": "insurer.providers.WeChatOAuth",
         "EPOLICY_CLAIMS_HISTORY_PROVIDER": "insurer.providers.ClaimsHistory",
         "EPOLICY_EVENT_CA_PROVIDER": "insurer.providers.EventCa",
+        "EPOLICY_TRUSTED_PROXIES": "10.0.0.0/24",
     }
     return child_env(**{**base, **strong(), **overrides})
 
@@ -175,6 +176,8 @@ def test_data_keys_must_be_32_random_bytes():
         ({"EPOLICY_FAILPOINTS": "payment.notify.after_commit=kill"}, "EPOLICY_FAILPOINTS"),
         # Unconfirmed or demo rates are never sold in production: the tables must be confirmed in data.
         ({"EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES": "1"}, "EPOLICY_MOTOR_ALLOW_UNCONFIRMED_RATES"),
+        # Without the proxies' addresses any client could claim HTTPS (X-Forwarded-Proto).
+        ({"EPOLICY_TRUSTED_PROXIES": ""}, "production needs EPOLICY_TRUSTED_PROXIES"),
     ],
 )
 def test_production_refuses_to_start_with_a_weak_or_missing_secret(tmp_path, overrides, message):
