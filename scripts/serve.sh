@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web tier as it runs in production: static files collected, then gunicorn with several worker
 # processes (static files served by WhiteNoise from the same processes). Settings come from the
-# environment (docs/configuration.md; production: EPOLICY_PRODUCTION=1 with PostgreSQL, Redis and S3,
+# environment (docs/configuration.md; production: EPOLICY_ENV=production with PostgreSQL, Redis and S3,
 # docs/operations.md "Serving"). Task workers and the scheduler run as their own services.
 #   EPOLICY_BIND         where to listen (default 127.0.0.1:8000; behind the TLS-terminating proxy)
 #   EPOLICY_WEB_WORKERS  worker processes (default 2 × cores + 1)

@@ -31,6 +31,7 @@ from epolicy.common.masking import mask_id_number
 from epolicy.motor.models import Application, plate_index_of, vin_index_of
 from epolicy.parties.models import Customer
 from epolicy.policies.models import Policy
+from epolicy.products.motor_products import motor_catalogue
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 64  # longer text is no identifier: refused before it is looked at further
@@ -328,6 +329,7 @@ class ApplicationRow:
 class PolicyRow:
     number: str
     product: str
+    product_zh: str
     status: str
     status_zh: str
     applicant: str
@@ -365,12 +367,21 @@ def application_rows_shown(apps: Sequence[Application]) -> list[ApplicationRow]:
     ]
 
 
+def _product_zh(code: str) -> str:
+    """交强险 / 商业险 for a product code (the catalogue's short name); the code itself if unknown."""
+    try:
+        return motor_catalogue().product(code).short_name_zh
+    except (KeyError, LookupError, ApplicationError):
+        return code
+
+
 def policy_rows_shown(policies: Sequence[Policy]) -> list[PolicyRow]:
     """Display rows of one page of policies."""
     return [
         PolicyRow(
             number=policy.number,
             product=policy.product,
+            product_zh=_product_zh(policy.product),
             status=policy.status,
             status_zh=policy.get_status_display(),
             applicant=str(policy.applicant),

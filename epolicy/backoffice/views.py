@@ -15,6 +15,7 @@ from epolicy.common.errors import ApplicationError
 from epolicy.documents.qr import qr_png
 from epolicy.motor import selectors, services
 from epolicy.motor.demo import DEMOS, demo_application_input, demo_commercial_input
+from epolicy.motor.inputs import ApplicationInput
 from epolicy.motor.models import Application, Endorsement
 from epolicy.motor.quote import MotorQuote, motor_quote
 from epolicy.notifications.models import SmsMessage
@@ -157,9 +158,18 @@ def regenerate(request: HttpRequest, number: str) -> HttpResponse:
 @staff_member_required
 @require_POST
 def demo_application(request: HttpRequest) -> HttpResponse:
-    app = services.application_create(data=demo_application_input(), actor=_actor(request))
-    messages.success(request, f"已创建演示投保单 {app.number}。")
+    data = demo_application_input()
+    app = services.application_create(data=data, actor=_actor(request))
+    messages.success(request, f"已创建演示投保单 {app.number}。{_demo_payer(data)}")
     return HttpResponseRedirect(reverse("backoffice:application", args=[app.number]))
+
+
+def _demo_payer(data: ApplicationInput) -> str:
+    """Who pays on the sandbox cashier: a made-up demo person, shown in full once (pages mask the ID)."""
+    person = data.applicant
+    return (
+        f"沙箱收银台付款时请以投保人身份填写：姓名 {person.name}，证件号码 {person.id_number}（演示数据）。"
+    )
 
 
 @staff_member_required
@@ -168,12 +178,13 @@ def demo_commercial(request: HttpRequest, kind: str) -> HttpResponse:
     """演示：家庭车 / 新能源车 交强险+商业险 (epolicy.motor.demo.demo_commercial_input)."""
     if kind not in DEMOS:
         raise Http404
+    data = demo_commercial_input(kind)
     try:
-        app = services.application_create(data=demo_commercial_input(kind), actor=_actor(request))
+        app = services.application_create(data=data, actor=_actor(request))
     except ApplicationError as exc:
         messages.error(request, f"未能创建演示投保单：{exc.message_zh}")
         return HttpResponseRedirect(reverse("backoffice:dashboard"))
-    messages.success(request, f"已创建演示投保单 {app.number}（{DEMOS[kind][0]}）。")
+    messages.success(request, f"已创建演示投保单 {app.number}（{DEMOS[kind][0]}）。{_demo_payer(data)}")
     return HttpResponseRedirect(reverse("backoffice:application", args=[app.number]))
 
 

@@ -60,3 +60,19 @@ def test_dashboard_warns_of_certificates_near_expiry(client, staff, pki, setting
     settings.CERT_EXPIRY_WARNING_DAYS = 365 * 30  # every certificate of the dev PKI is now "near" expiry
     page = client.get("/console/").content.decode()
     assert page.count('data-code="certificate_expiry"') >= 4
+
+
+def test_a_demo_application_names_its_made_up_applicant_for_the_sandbox_cashier(client, staff, pki):
+    """The pages mask the applicant's ID number, and the cashier wants it: the console's notice says it."""
+    resp = client.post("/console/applications/demo/", follow=True)
+    app = Application.objects.get()
+    page = resp.content.decode()
+    assert f"姓名 {app.applicant.name}，证件号码 {app.applicant.id_number}（演示数据）" in page
+
+
+def test_the_policy_list_names_the_product_in_chinese(client, staff, pki, monkeypatch):
+    from epolicy.backoffice import search
+
+    assert search._product_zh("ctpl") == "交强险"
+    assert search._product_zh("commercial") == "商业险"
+    assert search._product_zh("no-such-product") == "no-such-product"

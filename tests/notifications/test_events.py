@@ -61,6 +61,10 @@ def test_each_event_renders_on_each_channel(event, settings):
 def test_otp_texts_carry_the_code():
     assert f"验证码 {CODE}，" in rendered("motor.otp")["sms"]["text"]
     assert f"验证码 {CODE}，用于确认保全变更" in rendered("life.otp")["sms"]["text"]
+    # An issued policy's codes (the policy holders' pages, e-endorsements) pay nothing: their own text.
+    policy_code = rendered("motor.policy_otp")["sms"]["text"]
+    assert f"验证码 {CODE}，用于登录查看您的车险保单及办理批改（保单PDZA20261201000001）" in policy_code
+    assert "缴纳" not in policy_code and "投保单" not in policy_code
 
 
 @pytest.mark.parametrize("event", LIFE_CHANGES)

@@ -39,6 +39,12 @@ def context(event: str) -> dict[str, Any]:
             "product_short_name": "交强险",
             "valid_minutes": 5,
         },
+        "motor.policy_otp": {
+            "code": CODE,
+            "policy_number": "PDZA20261201000001",
+            "purpose_zh": "登录查看您的车险保单及办理批改",
+            "valid_minutes": 5,
+        },
         "motor.endorsement_requested": {
             "policy_number": "PDZA20261201000001",
             "change_name": "退保",

@@ -54,7 +54,11 @@ def policy_access_send(*, policy_number: str, id_number: str, client: ClientInfo
         purpose=ACCESS_PURPOSE, subject=policy.number, phone=policy.applicant.phone, ip=client.ip
     )
     send_code(
-        policy.applicant.phone, code, policy.number, f"{policy.number}.access.{challenge.pk}", "保单批改"
+        policy.applicant.phone,
+        code,
+        policy.number,
+        f"{policy.number}.access.{challenge.pk}",
+        "登录查看您的车险保单及办理批改",
     )
 
 
@@ -64,18 +68,19 @@ def policy_access_verify(*, policy_number: str, code: str) -> Policy:
     return Policy.objects.get(number=number)
 
 
-def send_code(phone: str, code: str, reference: str, dedupe_key: str, purpose_zh: str) -> None:
+def send_code(phone: str, code: str, policy_number: str, dedupe_key: str, purpose_zh: str) -> None:
+    """An SMS code for something done to an issued policy: `purpose_zh` completes "验证码 …，用于…"."""
     with transaction.atomic():
         notification = notify(
-            event="motor.otp",
+            event="motor.policy_otp",
             recipient=Recipient(phone=phone),
             context={
                 "code": code,
-                "application_number": reference,
-                "product_short_name": purpose_zh,
+                "policy_number": policy_number,
+                "purpose_zh": purpose_zh,
                 "valid_minutes": settings.OTP["ttl_seconds"] // 60,
             },
             dedupe_key=dedupe_key,
-            actor=f"customer:{reference}",
+            actor=f"customer:{policy_number}",
         )
     notification_deliver_now(notification=notification)

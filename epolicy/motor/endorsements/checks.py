@@ -150,7 +150,7 @@ def _verify(number: str, *, purpose: str, code: str, field: str, who: str, clien
 def endorsement_otp_send(*, number: str, client: ClientInfo) -> str:
     e = _signed(number, related="policy__applicant")
     phone = e.policy.applicant.phone
-    return _send(e, purpose=OTP_PURPOSE, phone=phone, tag="", purpose_zh="保单批改", client=client)
+    return _send(e, purpose=OTP_PURPOSE, phone=phone, tag="", purpose_zh="确认保单批改", client=client)
 
 
 def endorsement_otp_verify(*, number: str, code: str, client: ClientInfo) -> Endorsement:
@@ -214,7 +214,7 @@ def endorsement_consent_send(*, number: str, client: ClientInfo) -> str:
         raise ApplicationError("endorsement_state", "该批改无需他人同意。")
     phone = e.changes["new_owner"]["phone"]
     return _send(
-        e, purpose=CONSENT_PURPOSE, phone=phone, tag=".consent", purpose_zh="车辆过户同意", client=client
+        e, purpose=CONSENT_PURPOSE, phone=phone, tag=".consent", purpose_zh="同意车辆过户批改", client=client
     )
 
 
