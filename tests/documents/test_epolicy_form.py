@@ -255,3 +255,32 @@ def test_unusual_content_still_renders_completely(tmp_path):
         "一个非常非常长",
     ):
         assert expected in text, expected
+
+
+def test_font_subsets_are_reportlabs_byte_for_byte():
+    """fonts._TableKeepingFace.makeSubset reads each glyph once per process; the subset it writes is the
+    one ReportLab writes, composite glyphs (most of the font's CJK glyphs) and unknown characters included."""
+    import random
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFontFace
+
+    from epolicy.documents import fonts
+
+    fonts.register_fonts()
+    face = pdfmetrics.getFont(fonts.FONT_NAME).face
+    assert isinstance(face, fonts._TableKeepingFace)
+    rng = random.Random(20261207)
+    known = sorted(face.charToGlyph)
+    subsets = [sorted(rng.sample(known, rng.randint(1, 256))) for _ in range(60)]
+    subsets += [
+        [32, 0x4E2D, 0x10FFFF, 65],
+        [0xE000],
+        list(range(32, 127)),
+        [ord(c) for c in "机动车交通事故责任强制保险"],
+    ]
+    composites = 0
+    for subset in subsets:
+        assert face.makeSubset(subset) == TTFontFace.makeSubset(face, subset), subset[:8]
+        composites += sum(1 for code in subset if face._glyph(face.charToGlyph.get(code, 0)).components)
+    assert composites > 100  # the composite path was taken
