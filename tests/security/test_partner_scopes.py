@@ -211,6 +211,7 @@ def key_of(output: str) -> str:
 
 
 def test_keys_are_created_listed_granted_rotated_and_revoked(client, settings):
+    assert run("list").startswith("no API clients yet")
     with pytest.raises(CommandError):
         run("create", "claims")  # no scope: refused
     key = key_of(run("create", "claims", "--scope", "motor:read", "--owner", "理赔部"))

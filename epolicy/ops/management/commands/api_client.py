@@ -102,7 +102,10 @@ class Command(BaseCommand):
         self.stdout.write(f"scopes: {', '.join(client.scopes)}  (the key is shown only now)")
 
     def _list(self, options: dict[str, Any]) -> None:
-        for c in ApiClient.objects.order_by("name"):
+        clients = list(ApiClient.objects.order_by("name"))
+        if not clients:
+            self.stdout.write("no API clients yet (create one: epolicy api_client create NAME --scope ...)")
+        for c in clients:
             state = (
                 "active" if c.active else f"revoked {clock.fmt_local(c.revoked_at) if c.revoked_at else ''}"
             )
