@@ -51,8 +51,9 @@ def _both(signer: ph_signers.Signer, unsigned: bool, algorithm: str) -> tuple[by
         "encap_content_info": {"content_type": "data"},
     }
     ours = signer._package_signature(**args).dump()  # type: ignore[attr-defined]
-    # Encoded afresh by asn1crypto, which sorts every SET OF as DER asks.
-    theirs = ph_signers.SimpleSigner._package_signature(signer, **args).dump(force=True)  # type: ignore[arg-type]
+    # What pyHanko would embed: asn1crypto encodes the new values (sorting every SET OF as DER asks) and
+    # keeps the encoding of those it parsed (the certificates, the token).
+    theirs = ph_signers.SimpleSigner._package_signature(signer, **args).dump()  # type: ignore[arg-type]
     return ours, theirs
 
 
