@@ -628,7 +628,11 @@ def _trusted_proxies(value: str) -> tuple:
     return parse_networks(value, "EPOLICY_TRUSTED_PROXIES")
 
 
-TRUSTED_PROXIES = _trusted_proxies(os.environ.get("EPOLICY_TRUSTED_PROXIES", ""))
+_PROXIES_SETTING = os.environ.get("EPOLICY_TRUSTED_PROXIES", "").strip()
+# "none": no proxy in front (a machine reached directly, e.g. the signing service): nothing relayed is
+# believed.
+NO_PROXIES = _PROXIES_SETTING.lower() == "none"
+TRUSTED_PROXIES = () if NO_PROXIES else _trusted_proxies(_PROXIES_SETTING)
 # Who may read /ops/metrics: a bearer token (Authorization: Bearer <token>), or a client address in
 # these networks (comma-separated CIDRs; default this machine only). Anyone else: 403 metrics_forbidden.
 OPS_METRICS = {
@@ -701,14 +705,16 @@ if PRODUCTION:
         raise ImproperlyConfigured("EPOLICY_SITE_URL must be https:// in production")
     # Behind the insurer's TLS-terminating proxy, which sets X-Forwarded-Proto. The header is believed only
     # from the proxies listed (epolicy.common.proxies); with none listed any client could claim HTTPS.
-    if not TRUSTED_PROXIES:
+    if not TRUSTED_PROXIES and not NO_PROXIES:
         raise ImproperlyConfigured(
             "production needs EPOLICY_TRUSTED_PROXIES: the addresses of the TLS proxies or load balancers in "
-            "front of the app servers (e.g. 10.0.0.5 or 10.0.0.0/24). Only their X-Forwarded-Proto and "
-            "X-Forwarded-For are believed; without them every client could claim HTTPS and every customer "
-            "would count as the proxy"
+            "front of the app servers (e.g. 10.0.0.5 or 10.0.0.0/24), or 'none' for a machine no proxy "
+            "stands in front of. Only the listed proxies' X-Forwarded-Proto and X-Forwarded-For are "
+            "believed; without the list every client could claim HTTPS and every customer would count as "
+            "the proxy"
         )
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _env_bool("EPOLICY_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("EPOLICY_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

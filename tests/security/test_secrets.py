@@ -194,6 +194,25 @@ def test_production_refuses_to_start_with_a_weak_or_missing_secret(tmp_path, ove
     assert not (tmp_path / "prod-var" / "secrets.json").exists()  # production never writes secrets
 
 
+def test_production_without_a_proxy_in_front_believes_no_forwarding_header(tmp_path):
+    env = production_env(tmp_path, EPOLICY_TRUSTED_PROXIES="none")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.TRUSTED_PROXIES, getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "() None"
+
+
 def test_production_passes_check_deploy_with_secure_cookies_hsts_and_https(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "epolicy", "check", "--deploy", "--fail-level", "WARNING"],
