@@ -504,6 +504,9 @@ SELFSERVICE_RISK_MATRIX = os.environ.get("EPOLICY_SELFSERVICE_RISK_MATRIX", "")
 MAINTENANCE_MAX_HOURS = float(os.environ.get("EPOLICY_MAINTENANCE_MAX_HOURS", "5"))
 MAINTENANCE_OFF_PEAK_START = os.environ.get("EPOLICY_MAINTENANCE_OFF_PEAK_START", "22:00")
 MAINTENANCE_OFF_PEAK_END = os.environ.get("EPOLICY_MAINTENANCE_OFF_PEAK_END", "06:00")
+# Years of statutory holidays and make-up working days the chinesecalendar package does not know yet, as
+# the State Council publishes them (a YAML file, docs/maintenance.md); empty: the package's years only.
+MAINTENANCE_CALENDAR_FILE = os.environ.get("EPOLICY_MAINTENANCE_CALENDAR_FILE", "")
 # A floor under every public path (epolicy.common.middleware.PublicRateLimitMiddleware); 0 turns it off.
 PUBLIC_REQUESTS_PER_MINUTE = int(os.environ.get("EPOLICY_PUBLIC_REQUESTS_PER_MINUTE", "300"))
 CAPTCHA_MAX_PER_CLIENT_PER_HOUR = int(os.environ.get("EPOLICY_CAPTCHA_MAX_PER_CLIENT_PER_HOUR", "60"))

@@ -11,14 +11,16 @@ at most five hours (inclusive).
 - During a window every *change* step of the scope calls `maintenance_guard`, which refuses with
   `service_maintenance` (HTTP 503, Retry-After); queries and history never call it and stay available.
 
-Working days follow China's statutory holidays and make-up working days (`chinese_calendar`); business
-dates are Asia/Shanghai dates (`epolicy.common.clock`).
+Working days follow China's statutory holidays and make-up working days (`chinese_calendar`, or for a
+year it does not know yet settings.MAINTENANCE_CALENDAR_FILE); business dates are Asia/Shanghai dates
+(`epolicy.common.clock`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
 from dataclasses import dataclass
 
@@ -109,16 +111,87 @@ def _end_text(starts_at: dt.datetime, ends_at: dt.datetime) -> str:
 
 
 def is_working_day(day: dt.date) -> bool:
-    """China's working days: weekdays that are no statutory holiday, plus make-up working days."""
+    """China's working days: weekdays that are no statutory holiday, plus make-up working days.
+
+    A year listed in settings.MAINTENANCE_CALENDAR_FILE (the State Council's arrangement, entered by the
+    insurer once it is published) is read from there; any other from `chinese_calendar`.
+    """
+    listed = extra_calendar().get(day.year)
+    if listed is not None:
+        holidays, workdays = listed
+        return day in workdays or (day.weekday() < 5 and day not in holidays)
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
         raise ApplicationError(
             "maintenance_calendar_unknown",
             f"工作日历尚未收录 {day.year} 年的法定节假日和调休安排，无法按工作日计算公告期限；"
-            f"请选择 {day.year} 年以前的维护时间，或请管理员升级工作日历（chinesecalendar）后再安排。",
+            f"请选择 {day.year} 年以前的维护时间，或请管理员升级工作日历（chinesecalendar），"
+            f"或在 EPOLICY_MAINTENANCE_CALENDAR_FILE 中录入国务院公布的 {day.year} 年安排后再安排。",
             {"year": day.year},
         ) from None
+
+
+_extra: tuple[str, float, dict[int, tuple[frozenset[dt.date], frozenset[dt.date]]]] | None = None
+
+
+def extra_calendar() -> dict[int, tuple[frozenset[dt.date], frozenset[dt.date]]]:
+    """The years of settings.MAINTENANCE_CALENDAR_FILE: {year: (days off on weekdays, make-up working days)}.
+
+    The file (YAML) lists, per year, the statutory days off (`holidays`, every date of each holiday period)
+    and the weekend days worked instead (`workdays`):
+
+        2027:
+          holidays: [2027-01-01, ...]
+          workdays: [...]
+
+    Read again when the file changes; a mistake in it stops the count with a clear error instead of
+    guessing.
+    """
+    global _extra
+    path = str(getattr(settings, "MAINTENANCE_CALENDAR_FILE", "") or "")
+    if not path:
+        return {}
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"EPOLICY_MAINTENANCE_CALENDAR_FILE {path!r} cannot be read: {exc}"
+        ) from None
+    if _extra is not None and _extra[:2] == (path, mtime):
+        return _extra[2]
+    years = _parse_calendar(path)
+    _extra = (path, mtime, years)
+    return years
+
+
+def _parse_calendar(path: str) -> dict[int, tuple[frozenset[dt.date], frozenset[dt.date]]]:
+    import yaml
+
+    def bad(why: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(f"EPOLICY_MAINTENANCE_CALENDAR_FILE {path!r}: {why}")
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise bad("expected years, each with holidays and workdays")
+    years = {}
+    for year, entry in data.items():
+        if not isinstance(year, int) or not isinstance(entry, dict) or set(entry) - {"holidays", "workdays"}:
+            raise bad(f"{year!r}: expected a year with the lists holidays and workdays")
+        lists = []
+        for key in ("holidays", "workdays"):
+            days = entry.get(key) or []
+            if not isinstance(days, list) or not all(type(d) is dt.date and d.year == year for d in days):
+                raise bad(f"{year} {key}: expected dates of {year} (YYYY-MM-DD)")
+            lists.append(frozenset(days))
+        holidays, workdays = lists
+        if any(d.weekday() < 5 for d in workdays):
+            raise bad(f"{year} workdays: a make-up working day falls on a weekend, not on a weekday")
+        if holidays & workdays:
+            raise bad(f"{year}: a day is both a holiday and a working day")
+        years[year] = (holidays, workdays)
+    return years
 
 
 def notice_working_days(announced_on: dt.date, starts_on: dt.date, *, stop_after: int | None = None) -> int:

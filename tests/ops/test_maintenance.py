@@ -576,3 +576,47 @@ def test_scheduling_waits_for_the_scopes_lock(shared_db):
     assert len(outcome) == 1 and isinstance(outcome[0], ApplicationError)
     assert outcome[0].code == "maintenance_overlap"
     assert MaintenanceWindow.objects.count() == 1
+
+
+def test_a_year_the_package_does_not_know_can_be_entered_as_data(settings, tmp_path):
+    """The insurer enters the State Council's arrangement for a year chinesecalendar does not ship yet.
+    2099 and its dates stand for such a year (no real arrangement is implied)."""
+    calendar = tmp_path / "workdays.yaml"
+    calendar.write_text(
+        "2099:\n  holidays: [2099-03-04, 2099-03-05]\n  workdays: [2099-03-07]\n", encoding="utf-8"
+    )
+    settings.MAINTENANCE_CALENDAR_FILE = str(calendar)
+    from epolicy.ops.maintenance import is_working_day
+
+    days = {d: is_working_day(dt.date(2099, 3, d)) for d in range(2, 10)}
+    # 2099-03-02 is a Monday: Mon, Tue working; Wed, Thu listed holidays; Fri working; Sat 7 a make-up
+    # working day; Sun 8 off; Mon 9 working.
+    assert days == {2: True, 3: True, 4: False, 5: False, 6: True, 7: True, 8: False, 9: True}
+    assert is_working_day(dt.date(2026, 10, 1)) is False  # other years still from the package
+    bounds = maintenance_notice_bounds(at("2099-03-02 10:00"))  # counts over the listed days
+    assert bounds.earliest_start < bounds.latest_start
+    with pytest.raises(ApplicationError) as unknown:
+        is_working_day(dt.date(2098, 3, 2))
+    assert "EPOLICY_MAINTENANCE_CALENDAR_FILE" in unknown.value.message_zh
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2099:\n  holidays: [2098-03-04]\n",  # a date of another year
+        "2099:\n  workdays: [2099-03-04]\n",  # a make-up working day on a weekday
+        "2099:\n  holidays: [2099-03-07]\n  workdays: [2099-03-07]\n",  # both
+        "2099:\n  days_off: [2099-03-04]\n",  # an unknown list
+        "- 2099-03-04\n",  # not years
+    ],
+)
+def test_a_mistake_in_the_calendar_file_stops_the_count_instead_of_guessing(settings, tmp_path, text):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from epolicy.ops.maintenance import is_working_day
+
+    calendar = tmp_path / "workdays.yaml"
+    calendar.write_text(text, encoding="utf-8")
+    settings.MAINTENANCE_CALENDAR_FILE = str(calendar)
+    with pytest.raises(ImproperlyConfigured, match="EPOLICY_MAINTENANCE_CALENDAR_FILE"):
+        is_working_day(dt.date(2099, 3, 2))
