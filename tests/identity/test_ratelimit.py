@@ -70,6 +70,32 @@ def hit(client="198.51.100.1", at=T0, limit=3, bucket="policy_query"):
         rate_limit_hit(bucket=bucket, client=client, limit=limit)
 
 
+def twenty_at_once(client: str, *, limit: int) -> tuple[int, int]:
+    """20 threads hit one bucket for `client` at the same moment: (accepted, refused)."""
+    accepted, refused = [], []
+    start = threading.Barrier(20)
+
+    def one() -> None:
+        from django.db import connections
+
+        start.wait()
+        try:
+            rate_limit_hit(bucket="policy_query", client=client, limit=limit)
+        except ApplicationError:
+            refused.append(1)
+        else:
+            accepted.append(1)
+        finally:
+            connections.close_all()  # each thread's own database connection
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(accepted), len(refused)
+
+
 def test_the_window_slides_per_client(store):
     for minute in (0, 10, 20):
         hit(at=T0 + dt.timedelta(minutes=minute))
@@ -112,28 +138,7 @@ def test_concurrent_requests_in_the_database_never_get_past_the_limit_together(s
     if connection.vendor != "postgresql":
         pytest.skip("the test database on SQLite is in memory, where concurrent writers fail, not wait")
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    accepted, refused = [], []
-    start = threading.Barrier(20)
-
-    def one() -> None:
-        from django.db import connections
-
-        start.wait()
-        try:
-            rate_limit_hit(bucket="policy_query", client="198.51.100.8", limit=5)
-        except ApplicationError:
-            refused.append(1)
-        else:
-            accepted.append(1)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=one) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert (len(accepted), len(refused)) == (5, 15)
+    assert twenty_at_once("198.51.100.8", limit=5) == (5, 15)
     assert RateEvent.objects.filter(client="198.51.100.8").count() == 5
 
 
@@ -144,24 +149,7 @@ def test_with_redis_no_database_statement_is_made(redis_store):
 
 
 def test_concurrent_requests_never_get_past_the_limit_together(redis_store):
-    accepted, refused = [], []
-    start = threading.Barrier(20)
-
-    def one() -> None:
-        start.wait()
-        try:
-            rate_limit_hit(bucket="policy_query", client="198.51.100.7", limit=5)
-        except ApplicationError:
-            refused.append(1)
-        else:
-            accepted.append(1)
-
-    threads = [threading.Thread(target=one) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert (len(accepted), len(refused)) == (5, 15)
+    assert twenty_at_once("198.51.100.7", limit=5) == (5, 15)
 
 
 def test_when_redis_does_not_answer_the_database_counts(settings, caplog, monkeypatch):
