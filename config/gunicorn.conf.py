@@ -19,39 +19,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+from epolicy.common.jsonlog import console_logging, log_format
+
 _BASE = Path(__file__).resolve().parent.parent
 _VAR = Path(os.environ.get("EPOLICY_VAR_DIR", str(_BASE / "var")))
 PROMETHEUS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_VAR / "prometheus")))
 
 accesslog = None
-_LOG_FORMAT = (
-    os.environ.get(
-        "EPOLICY_LOG_FORMAT",
-        "json" if os.environ.get("EPOLICY_ENV", "development") == "production" else "text",
-    )
-    .strip()
-    .lower()
-)
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"}},
-    "formatters": {
-        "json": {"()": "epolicy.common.jsonlog.JsonFormatter"},
-        "text": {"()": "epolicy.common.jsonlog.TextFormatter"},
-    },
-    "handlers": {
-        "epolicy": {
-            "class": "logging.StreamHandler",
-            "filters": ["redact"],
-            "formatter": _LOG_FORMAT if _LOG_FORMAT in ("json", "text") else "json",
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "root": {"level": "INFO", "handlers": ["epolicy"]},
+    **console_logging(log_format(os.environ)),
+    "root": {"level": "INFO", "handlers": ["console"]},
     "loggers": {
-        "gunicorn.error": {"handlers": ["epolicy"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["epolicy"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 # gunicorn's control socket (for gunicornc) is one path per OS user: two servers on one machine would take

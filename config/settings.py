@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from config import secrets as _secrets
+from epolicy.common import jsonlog as _jsonlog
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EPOLICY_VAR_DIR", BASE_DIR / "var"))
@@ -583,27 +584,14 @@ CACHES = _caches(os.environ.get("EPOLICY_CACHE_URL", ""))
 # Logs: one JSON object per line in production, readable text in development (EPOLICY_LOG_FORMAT=json|text).
 # Every handler carries the request id (epolicy.common.requestid) and the redaction of secrets and
 # personal identifiers (epolicy.common.logredact).
-LOG_FORMAT = os.environ.get("EPOLICY_LOG_FORMAT", "json" if PRODUCTION else "text").strip().lower()
-if LOG_FORMAT not in {"json", "text"}:
-    raise ImproperlyConfigured(f"EPOLICY_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+try:
+    LOG_FORMAT = _jsonlog.log_format(os.environ)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "epolicy.common.requestid.RequestIdFilter"},
-        "redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"},
-    },
-    "formatters": {
-        "json": {"()": "epolicy.common.jsonlog.JsonFormatter"},
-        "text": {"()": "epolicy.common.jsonlog.TextFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["request_id", "redact"],
-            "formatter": LOG_FORMAT,
-        }
-    },
+    **_jsonlog.console_logging(LOG_FORMAT),
     "root": {"handlers": ["console"], "level": os.environ.get("EPOLICY_LOG_LEVEL", "INFO")},
     "loggers": {
         "fontTools": {"level": "WARNING"},

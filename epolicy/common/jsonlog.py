@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from .logredact import redact
 
@@ -48,3 +50,35 @@ class TextFormatter(logging.Formatter):
 
     def formatException(self, ei):  # type: ignore[no-untyped-def]
         return redact(super().formatException(ei))
+
+
+def log_format(environ: Mapping[str, str]) -> str:
+    """EPOLICY_LOG_FORMAT: json or text; by default json in production (EPOLICY_ENV=production)."""
+    default = "json" if environ.get("EPOLICY_ENV", "development") == "production" else "text"
+    value = environ.get("EPOLICY_LOG_FORMAT", default).strip().lower()
+    if value not in {"json", "text"}:
+        raise ValueError(f"EPOLICY_LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
+def console_logging(fmt: str) -> dict[str, Any]:
+    """The filters, formatters and `console` handler of a logging dictConfig: request id, redaction, then
+    `fmt`. Django's LOGGING (config/settings.py) and gunicorn's own log (config/gunicorn.conf.py) both
+    write through it, so every line on the stream is redacted and in one format."""
+    return {
+        "filters": {
+            "request_id": {"()": "epolicy.common.requestid.RequestIdFilter"},
+            "redact": {"()": "epolicy.common.logredact.RedactSecretsFilter"},
+        },
+        "formatters": {
+            "json": {"()": "epolicy.common.jsonlog.JsonFormatter"},
+            "text": {"()": "epolicy.common.jsonlog.TextFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_id", "redact"],
+                "formatter": fmt,
+            }
+        },
+    }

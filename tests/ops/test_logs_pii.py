@@ -183,3 +183,38 @@ def test_life_self_service_logs_no_personal_data(client, life_demo, logged):  # 
     assert logged["json"].getvalue(), "nothing was logged: the capture is broken"
     leaks = find_leaks(logged, [NAME, ID_NUMBER, PHONE, EMAIL, address, "李四", "11010519491231002X"])
     assert not leaks, leaks
+
+
+def test_gunicorns_own_log_is_redacted_and_in_the_applications_format(monkeypatch):
+    """A malformed request line is logged by gunicorn itself, outside Django: it quotes the raw path,
+    which may hold an applicant's link token or an ID number."""
+    import importlib.util
+    import json
+    import logging.config
+    from pathlib import Path
+
+    from django.conf import settings
+
+    monkeypatch.setenv("EPOLICY_LOG_FORMAT", "json")
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf_logs", Path(settings.BASE_DIR) / "config/gunicorn.conf.py"
+    )
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    config = dict(conf.logconfig_dict)
+    stream = io.StringIO()
+    config["handlers"] = {"console": {**config["handlers"]["console"], "stream": stream}}
+    logger = logging.getLogger("gunicorn.error")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    try:
+        logging.config.dictConfig(config)
+        logger.warning(
+            "Invalid request from ip=%s: %s", "127.0.0.1", "'GET /m/a/11010519750504838X\x01 HTTP/1.1'"
+        )
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
+        logging.config.dictConfig(settings.LOGGING)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["logger"] == "gunicorn.error" and "[redacted]" in line["message"]
+    assert "11010519750504838X" not in stream.getvalue()
