@@ -171,8 +171,11 @@ def _parse_calendar(path: str) -> dict[int, tuple[frozenset[dt.date], frozenset[
     def bad(why: str) -> ImproperlyConfigured:
         return ImproperlyConfigured(f"EPOLICY_MAINTENANCE_CALENDAR_FILE {path!r}: {why}")
 
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise bad(f"cannot be read as YAML ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise bad("expected years, each with holidays and workdays")
     years = {}

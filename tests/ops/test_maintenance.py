@@ -608,6 +608,7 @@ def test_a_year_the_package_does_not_know_can_be_entered_as_data(settings, tmp_p
         "2099:\n  holidays: [2099-03-07]\n  workdays: [2099-03-07]\n",  # both
         "2099:\n  days_off: [2099-03-04]\n",  # an unknown list
         "- 2099-03-04\n",  # not years
+        "2099:\n  holidays: [2099-03-04\n",  # not YAML
     ],
 )
 def test_a_mistake_in_the_calendar_file_stops_the_count_instead_of_guessing(settings, tmp_path, text):
