@@ -371,7 +371,7 @@ def _product_zh(code: str) -> str:
     """交强险 / 商业险 for a product code (the catalogue's short name); the code itself if unknown."""
     try:
         return motor_catalogue().product(code).short_name_zh
-    except (KeyError, LookupError, ApplicationError):
+    except (LookupError, ApplicationError):
         return code
 
 

@@ -476,7 +476,7 @@ class HeldKeySigner(signers.SimpleSigner):
             der.signed_data(
                 version=parts.version,
                 digest_algorithm=parts.digest_algorithm,
-                encap_content_info=der.detached_content(),
+                encap_content_info=der.DETACHED_CONTENT,
                 certificates=parts.certificates,
                 signer_info=info,
             )
