@@ -77,9 +77,16 @@ def _address(text: str) -> Address | None:
     return address
 
 
-def _trusted(address: Address, networks: Iterable[Network]) -> bool:
+def unmapped(address: Address) -> Address:
+    """An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`, a dual-stack listener's view of an IPv4 peer)
+    as its IPv4 address; any other address as it is."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def in_networks(address: Address, networks: Iterable[Network]) -> bool:
+    address = unmapped(address)
     return any(address in n for n in networks)
 
 
@@ -87,7 +94,7 @@ def client_address(peer: str, forwarded_for: str, proxies: Sequence[Network]) ->
     """The customer's address for a request from `peer` carrying `forwarded_for` (X-Forwarded-For,
     several headers already joined with commas)."""
     peer_address = _address(peer)
-    if not proxies or peer_address is None or not _trusted(peer_address, proxies):
+    if not proxies or peer_address is None or not in_networks(peer_address, proxies):
         return peer
     entries = [e for e in forwarded_for.split(",") if e.strip()]
     for entry in reversed(entries):
@@ -97,7 +104,7 @@ def client_address(peer: str, forwarded_for: str, proxies: Sequence[Network]) ->
             # to its left cannot be read either. The request counts as the proxy's, as without the header.
             logger.warning("X-Forwarded-For from a trusted proxy has an entry that is not an address")
             return peer
-        if not _trusted(address, proxies):
+        if not in_networks(address, proxies):
             return str(address)
     # Every hop is one of ours (a request from inside): the left-most is where it started.
     first = _address(entries[0]) if entries else None
@@ -119,7 +126,7 @@ class TrustedProxyMiddleware:
         if proxies:
             peer = request.META.get("REMOTE_ADDR") or ""
             peer_address = _address(peer)
-            if peer_address is None or not _trusted(peer_address, proxies):
+            if peer_address is None or not in_networks(peer_address, proxies):
                 # Not relayed by our proxy: what it says of the connection is not believed either.
                 # (Django's SECURE_PROXY_SSL_HEADER would take "https" from any peer that claims it.)
                 request.META.pop("HTTP_X_FORWARDED_PROTO", None)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from .proxies import unmapped
+
 
 @dataclass(frozen=True)
 class ClientInfo:
@@ -37,8 +39,7 @@ def rate_key(ip: str | None) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip[:64]
+    address = unmapped(address)
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
     return str(address)

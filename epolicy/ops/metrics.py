@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from epolicy.common.proxies import PROXY_ADDR_META
+from epolicy.common.proxies import PROXY_ADDR_META, in_networks, unmapped
 
 log = logging.getLogger("epolicy.ops.metrics")
 T = TypeVar("T")
@@ -274,10 +274,8 @@ def scrape_allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
     except ValueError:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # a dual-stack listener's view of an IPv4 peer
-    proxies = tuple(getattr(settings, "TRUSTED_PROXIES", ()))
-    if any(address in network for network in proxies):
+    address = unmapped(address)
+    if in_networks(address, getattr(settings, "TRUSTED_PROXIES", ())):
         return False
     for network in cfg.get("allowed_networks") or []:
         try:
