@@ -86,7 +86,5 @@ def signed_data(
     return tlv(0x30, SIGNED_DATA + tlv(0xA0, tlv(0x30, body)))
 
 
-
-
 # The EncapsulatedContentInfo of a detached signature over data (a PDF's byte ranges): no content.
 DETACHED_CONTENT = tlv(0x30, DATA)
