@@ -185,7 +185,7 @@ def test_life_self_service_logs_no_personal_data(client, life_demo, logged):  # 
     assert not leaks, leaks
 
 
-def test_gunicorns_own_log_is_redacted_and_in_the_applications_format(monkeypatch):
+def test_gunicorns_own_log_is_redacted_and_in_the_applications_format(monkeypatch, tmp_path):
     """A malformed request line is logged by gunicorn itself, outside Django: it quotes the raw path,
     which may hold an applicant's link token or an ID number."""
     import importlib.util
@@ -196,6 +196,8 @@ def test_gunicorns_own_log_is_redacted_and_in_the_applications_format(monkeypatc
     from django.conf import settings
 
     monkeypatch.setenv("EPOLICY_LOG_FORMAT", "json")
+    # The config sets PROMETHEUS_MULTIPROC_DIR when absent: set here, so that it is unset again afterwards.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     spec = importlib.util.spec_from_file_location(
         "gunicorn_conf_logs", Path(settings.BASE_DIR) / "config/gunicorn.conf.py"
     )
