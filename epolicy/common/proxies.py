@@ -85,6 +85,19 @@ def unmapped(address: Address) -> Address:
     return address
 
 
+def counted_address(ip: str) -> str | None:
+    """The address per-client limits count by: an IPv4 address (an IPv4-mapped IPv6 one as its IPv4
+    address), or for IPv6 the first address of its /64, the one network a subscriber line or a server is
+    given, whose 2^64 addresses cost nothing to change. None when `ip` is not an address."""
+    try:
+        address = unmapped(ipaddress.ip_address(ip))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Address(int(address) >> 64 << 64))
+    return str(address)
+
+
 def in_networks(address: Address, networks: Iterable[Network]) -> bool:
     address = unmapped(address)
     return any(address in n for n in networks)
@@ -138,5 +151,8 @@ class TrustedProxyMiddleware:
 
 
 def axes_client_ip(request: HttpRequest) -> str | None:
-    """django-axes' client address (AXES_CLIENT_IP_CALLABLE): the one TrustedProxyMiddleware settled."""
-    return request.META.get("REMOTE_ADDR") or None
+    """django-axes' client address (AXES_CLIENT_IP_CALLABLE): the one TrustedProxyMiddleware settled,
+    counted as the rate limits count it (`counted_address`): an IPv6 client's wrong passwords add up
+    across its /64, or it would get a fresh allowance from each of its 2^64 addresses."""
+    ip = request.META.get("REMOTE_ADDR") or None
+    return counted_address(ip) if ip else None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from .proxies import unmapped
+from .proxies import counted_address
 
 
 @dataclass(frozen=True)
@@ -29,17 +28,11 @@ class ClientInfo:
 
 
 def rate_key(ip: str | None) -> str:
-    """What per-client limits count by: an IPv4 address (an IPv4-mapped IPv6 address as its IPv4 one),
-    or for IPv6 the address's /64, the one network a subscriber line or a server is given, whose 2^64
-    addresses cost nothing to change: counting by the whole address would give anyone with a /64 an
-    unlimited allowance."""
+    """What per-client limits count by (proxies.counted_address): an IPv4 address, or an IPv6 address's
+    /64: counting by the whole address would give anyone with a /64 an unlimited allowance."""
     if not ip:
         return "unknown"
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    address = counted_address(ip)
+    if address is None:
         return ip[:64]
-    address = unmapped(address)
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
-    return str(address)
+    return f"{address}/64" if ":" in address else address

@@ -162,6 +162,31 @@ def test_lock_by_address_after_wrong_passwords_for_many_user_names(client, usern
 
 
 @pytest.mark.parametrize(
+    ("ip", "locked"),
+    [
+        ("2001:db8:0:7::ffff", True),  # another address of the same /64: the same client
+        ("::ffff:10.0.0.1", False),  # elsewhere
+        ("2001:db8:0:8::1", False),  # the next /64: another client
+    ],
+)
+def test_an_ipv6_client_is_locked_by_its_64_not_by_each_address(client, ip, locked):
+    # Each wrong password from a fresh address of one /64: counting by the whole address would never lock.
+    make_user("bob")
+    for n in range(5):
+        attempt(client, f"guess{n}", "wrong", ip=f"2001:db8:0:7::{n + 1:x}")
+    resp = attempt(client, "bob", PASSWORD, ip=ip)
+    assert (resp.status_code == 429) is locked
+    assert logged_in(client) is not locked
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(client):
+    make_user("bob")
+    for n in range(5):
+        attempt(client, f"guess{n}", "wrong", ip="::ffff:10.0.0.3")
+    assert attempt(client, "bob", PASSWORD, ip="10.0.0.3").status_code == 429
+
+
+@pytest.mark.parametrize(
     ("username", "ip", "locked"),
     [
         ("alice", "10.0.0.9", True),  # the user name is locked wherever the attempt comes from
