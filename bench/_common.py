@@ -114,24 +114,27 @@ _DIGITS_UPPER = "零壹贰叁肆伍陆柒捌玖"
 @contextlib.contextmanager
 def library_fixes(enabled: bool) -> Iterator[None]:
     """Run a block with or without the corrections the signing app makes to its libraries at start-up
-    (asn1crypto's indefinite-length test, its name comparisons kept per process, the one-pass hex
-    string reader). Baselines are measured as
+    (asn1crypto's indefinite-length test, its name comparisons and the certificates signatures carry
+    kept per process, the one-pass hex string reader). Baselines are measured as
     the libraries ship (`enabled=False`); the platform's pipeline runs as deployed (`True`)."""
-    from epolicy.signing import asn1fix, asn1names, hexstrings
+    from epolicy.signing import asn1certs, asn1fix, asn1names, hexstrings
 
     if enabled:
         asn1fix.apply()
         asn1names.install()
+        asn1certs.install()
         hexstrings.install()
     else:
         asn1fix.restore()
         asn1names.uninstall()
+        asn1certs.uninstall()
         hexstrings.uninstall()
     try:
         yield
     finally:
         asn1fix.apply()
         asn1names.install()
+        asn1certs.install()
         hexstrings.install()
 
 

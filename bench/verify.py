@@ -13,7 +13,8 @@ them, one process, with
   modification level and the signer's role judged); a document passes when it is ``genuine``.
 
 - **pyhanko + library fixes** (informative): the same as *pyhanko* with the corrections the signing app
-  makes to its libraries at start-up (``epolicy.signing.asn1fix``, ``asn1names`` and ``hexstrings``);
+  makes to its libraries at start-up (``epolicy.signing.asn1fix``, ``asn1names``, ``asn1certs`` and
+  ``hexstrings``);
   *pyhanko* itself, the baseline, runs with the libraries as they ship.
 
 Each starts with one uncounted verification. Every document must pass both verifiers, and a copy with one

@@ -12,6 +12,7 @@ from django.apps import AppConfig
 
 GENERIC = "pyhanko.pdf_utils.generic"
 HEXSTRINGS = "epolicy.signing.hexstrings"
+CMS_GENERAL = "pyhanko.sign.general"
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -64,6 +65,13 @@ def _install_hexstrings(module: ModuleType) -> None:
     module_.install()
 
 
+def _install_asn1certs(module: ModuleType) -> None:
+    """Called when pyHanko's `sign.general` has run: keep parsed certificates per process (asn1certs)."""
+    from . import asn1certs
+
+    asn1certs.install(module)
+
+
 class SigningConfig(AppConfig):
     name = "epolicy.signing"
     label = "signing"
@@ -78,3 +86,7 @@ class SigningConfig(AppConfig):
             _install_hexstrings(sys.modules[GENERIC])
         else:  # when pyHanko's PDF layer is first imported (see _AfterImport)
             sys.meta_path.insert(0, _AfterImport((GENERIC, HEXSTRINGS), _install_hexstrings))
+        if CMS_GENERAL in sys.modules:
+            _install_asn1certs(sys.modules[CMS_GENERAL])
+        else:  # likewise when pyHanko's CMS layer is first imported
+            sys.meta_path.insert(0, _AfterImport((CMS_GENERAL,), _install_asn1certs))

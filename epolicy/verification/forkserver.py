@@ -86,6 +86,10 @@ class ForkServer:
         self._control = ours
         self._owner = os.getpid()
         logger.debug("verification: fork server %s started", self._process.pid)
+        # First on the socket: what the server prepares before its first fork.
+        from . import worker
+
+        worker.WarmUp.gather().send(ours)
 
     def _stop(self) -> None:
         if self._control is not None:
@@ -101,6 +105,14 @@ def _serve_forever(control: socket.socket) -> None:
 
     worker.ensure_django()
     import epolicy.signing.verify  # noqa: F401 — in memory before the first fork
+
+    # Prepared once here rather than in every worker: the web process sends it first (worker.WarmUp).
+    try:
+        warm_up = worker.WarmUp.receive(control)
+    except (EOFError, OSError, ValueError):
+        return  # the web process went, or the socket is out of step: it starts another server
+    parsed, sample = warm_up.apply()
+    logger.debug("verification fork server: %s certificates parsed, warm-up check: %s", parsed, sample)
 
     # Objects that exist now are shared with every worker; keeping the collector off them saves
     # copying those pages into each worker.

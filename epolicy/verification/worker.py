@@ -117,10 +117,13 @@ class _TrustPickler(pickle.Pickler):
 def _load_asn1(module: str, qualname: str, der: bytes) -> Any:
     import importlib
 
+    from epolicy.signing import asn1certs
+
     cls: Any = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part)
-    return cls.load(der)
+    # A root the fork server parsed already (own_certificates) comes back as that object.
+    return asn1certs.canonical(cls.load(der))
 
 
 def _load_certificate(der: bytes) -> Any:
@@ -154,12 +157,113 @@ def current_trust() -> bytes:
     return _pickled[1]
 
 
+# A new fork server's warm-up (sent by the web process before the first request, read by the server
+# before its first fork): how many of the platform's own certificates, and how large a sample e-policy.
+WARM_CERTIFICATES = 64
+WARM_CERTIFICATE_BYTES = 64 * 1024
+WARM_SAMPLE_BYTES = 4 * 1024 * 1024
+WARM_WAIT_SECONDS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmUp:
+    """What a new fork server prepares before its first fork, so that each worker forked from it finds
+    it done: the platform's own certificates parsed (asn1certs), and one check of a recent e-policy of
+    ours run, which sets up every parser, name table and code path a check of an e-policy takes. A
+    worker forked from a cold server spent ~20 ms of a ~26 ms check doing that again (measured;
+    docs/performance.md)."""
+
+    certificates: list[bytes]
+    trust: bytes = b""  # pickled as for a worker; empty: no sample check
+    sample: bytes = b""
+
+    @classmethod
+    def gather(cls) -> WarmUp:
+        """In the web process: the newest own certificates and the newest archived e-policy, with the
+        trust to check it. Whatever cannot be read is left out (a fresh install has no e-policy)."""
+        from django.db import transaction
+
+        from epolicy.archive.models import ArchivedObject
+        from epolicy.archive.services import archive_read
+        from epolicy.signing.models import SigningCredential
+
+        certificates: list[bytes] = []
+        trust = sample = b""
+        try:
+            with transaction.atomic():  # a failure leaves the caller's transaction usable
+                rows = SigningCredential.objects.order_by("-id").values_list("certificate", flat=True)
+                certificates = [bytes(der) for der in rows[:WARM_CERTIFICATES]]
+                latest = (
+                    ArchivedObject.objects.filter(
+                        kind=ArchivedObject.Kind.POLICY, deleted_at__isnull=True, size__lte=WARM_SAMPLE_BYTES
+                    )
+                    .order_by("-id")
+                    .first()
+                )
+                if latest is not None:
+                    trust, sample = current_trust(), archive_read(latest)
+        except Exception:
+            logger.warning("verification: could not gather the fork server's warm-up", exc_info=True)
+        return cls(certificates=certificates, trust=trust if sample else b"", sample=sample)
+
+    def send(self, sock: socket.socket) -> None:
+        for der in self.certificates:
+            send_frame(sock, der)
+        send_frame(sock, b"")
+        send_frame(sock, self.trust)
+        send_frame(sock, self.sample)
+
+    @classmethod
+    def receive(cls, sock: socket.socket) -> WarmUp:
+        """In the fork server; raises EOFError, OSError or ValueError when the socket is out of step."""
+        deadline = time.monotonic() + WARM_WAIT_SECONDS
+        certificates: list[bytes] = []
+        try:
+            while der := recv_frame(sock, WARM_CERTIFICATE_BYTES, deadline):
+                if len(certificates) < WARM_CERTIFICATES:
+                    certificates.append(der)
+            trust = recv_frame(sock, MAX_TRUST_BYTES, deadline)
+            sample = recv_frame(sock, WARM_SAMPLE_BYTES, deadline)
+        finally:
+            sock.settimeout(None)  # requests are then waited for without end
+        return cls(certificates=certificates, trust=trust, sample=sample)
+
+    def apply(self) -> tuple[int, str | None]:
+        """In the fork server: parse the certificates, then check the sample (its verdict is not used).
+        Returns how many certificates were parsed and the sample's outcome (None: no sample)."""
+        from asn1crypto import x509 as asn1_x509
+
+        from epolicy.signing import asn1certs
+
+        parsed = 0
+        for der in self.certificates:
+            try:
+                cert = asn1_x509.Certificate.load(der)
+            except ValueError:
+                continue
+            parsed += asn1certs.canonical(cert) is cert
+        if not (self.trust and self.sample):
+            return parsed, None
+        try:
+            trust = pickle.loads(self.trust)  # noqa: S301 — from the web process, like a worker's
+            from epolicy.common import clock
+
+            outcome = check_isolated(self.sample, trust, clock.now())
+        except Exception as exc:
+            logger.warning("verification: the fork server's warm-up check failed: %s", exc)
+            return parsed, "error"
+        report = outcome.get("report")
+        return parsed, report["code"] if isinstance(report, dict) else str(outcome.get("outcome"))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The worker
 
 
 def serve(sock: socket.socket) -> None:
     """Worker side of one check (in a freshly forked worker): request in, report out."""
+    from epolicy.signing import asn1certs
+
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside C code
     signal.alarm(REQUEST_WAIT_SECONDS)
     sock.sendall(READY)
@@ -170,6 +274,7 @@ def serve(sock: socket.socket) -> None:
     if (nice := int(header.get("nice", 0))) > 0:
         os.nice(nice)  # a large file yields the CPU to small ones (sandbox.run_bounded)
     started = time.perf_counter()
+    kept = asn1certs.kept()  # parsed by the fork server before this worker was forked
     payload: dict[str, Any]
     try:
         trust = pickle.loads(recv_frame(sock, MAX_TRUST_BYTES))  # noqa: S301 — from the web process
@@ -182,6 +287,7 @@ def serve(sock: socket.socket) -> None:
     except Exception as exc:  # the web process must always get an answer it can act on
         payload = {"outcome": "error", "error": f"{type(exc).__name__}: {exc}"[:500]}
     payload["check_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    payload["certificates_parsed_before"] = kept
     try:
         raw = json.dumps(payload, ensure_ascii=False).encode()
     except MemoryError:

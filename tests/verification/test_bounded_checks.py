@@ -215,3 +215,38 @@ def test_concurrent_checks_share_one_fork_server(pki, genuine_pdf, monkeypatch):
         payloads = list(pool.map(lambda data: sandbox.run_bounded(data, at=now), files))
     codes = [p["report"]["code"] for p in payloads]
     assert codes[0::2] == ["genuine"] * 4 and "genuine" not in codes[1::2]
+
+
+def _restart_fork_server() -> None:
+    with sandbox._server._lock:
+        sandbox._server._stop()
+
+
+def test_the_fork_server_prepares_before_its_first_fork(pki, genuine_pdf, issued):
+    """Workers find the platform's own certificates parsed and a sample check done (worker.WarmUp)."""
+    warm_up = worker.WarmUp.gather()
+    assert len(warm_up.certificates) == len(pki)  # every credential's certificate, newest first
+    assert warm_up.sample == genuine_pdf and warm_up.trust  # the newest archived e-policy
+    assert warm_up.apply()[1] == "genuine"  # the sample's check, as the server runs it
+    _restart_fork_server()
+    payload = sandbox.run_bounded(genuine_pdf, at=clock.now())
+    assert payload["report"]["code"] == "genuine"
+    assert payload["certificates_parsed_before"] >= len(set(warm_up.certificates))
+
+
+@pytest.mark.parametrize(
+    "warm_up",
+    [
+        worker.WarmUp(certificates=[]),  # a fresh install: nothing to prepare
+        worker.WarmUp(
+            certificates=[b"not a certificate", b"\x30\x03\x02\x01\x01"], trust=b"junk", sample=b"%PDF-"
+        ),
+    ],
+)
+def test_a_fork_server_warmed_with_nothing_usable_still_checks(pki, genuine_pdf, monkeypatch, warm_up):
+    monkeypatch.setattr(worker.WarmUp, "gather", classmethod(lambda cls: warm_up))
+    _restart_fork_server()
+    payload = sandbox.run_bounded(genuine_pdf, at=clock.now())
+    assert payload["report"]["code"] == "genuine"
+    assert payload["certificates_parsed_before"] == 0
+    _restart_fork_server()  # the next tests get a server warmed as usual

@@ -26,7 +26,7 @@ from pyhanko_certvalidator.policy_decl import NO_REVOCATION, REQUIRE_REVINFO, Ce
 from epolicy.common import clock
 from epolicy.common.errors import ApplicationError
 
-from .. import crl, pki
+from .. import asn1certs, crl, pki
 from ..sm2 import store as sm2_store
 
 MAX_DSS_OBJECTS = 256
@@ -170,9 +170,10 @@ def revinfo_of(reader: PdfFileReader, trust: Trust) -> tuple[Revinfo, bool]:
         return Revinfo(crls=trust.crls, ocsps=(), certs=(), verified_crls=trust.crls), False
     if len(dss.certs) + len(dss.crls) + len(dss.ocsps) > MAX_DSS_OBJECTS:
         raise ValueError("DSS too large")
-    certs = tuple(dss.load_certs())
+    certs = tuple(asn1certs.canonical_all(dss.load_certs()))  # parsed once per process
     crls = tuple(
-        asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls
+        asn1certs.canonical(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
+        for ref in dss.crls
     )
     ocsps = tuple(
         asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
