@@ -92,6 +92,10 @@ class _ForkedServer:
         theirs.close()
         self._pid = pid
         self._control = ours
+        # What the server prepares before its first fork, as the service's is sent (worker.WarmUp).
+        from epolicy.verification import worker
+
+        worker.WarmUp.gather().send(ours)
 
     def hand_over(self, worker_end: socket.socket) -> None:
         with self._lock:
