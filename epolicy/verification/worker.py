@@ -34,6 +34,7 @@ import resource
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -165,6 +166,36 @@ WARM_SAMPLE_BYTES = 4 * 1024 * 1024
 WARM_WAIT_SECONDS = 30
 
 
+# The sample e-policy is read from the archive within this time, or left out: the first check of a web
+# process waits for the warm-up, and an archive in a slow bucket must not make it wait long.
+WARM_SAMPLE_READ_SECONDS = 2.0
+
+
+def _read_sample(key: str, sha256: str) -> bytes:
+    """The archived bytes under `key` when they match `sha256` and arrive within WARM_SAMPLE_READ_SECONDS;
+    else nothing. Read in a thread of its own so that a slow archive is waited for only that long."""
+    import hashlib
+
+    from epolicy.archive.storage import archive_storage
+
+    found: list[bytes] = []
+
+    def read() -> None:
+        try:
+            with archive_storage().open(key, "rb") as fh:
+                data = fh.read(WARM_SAMPLE_BYTES + 1)
+        except Exception:
+            logger.warning("verification: could not read the warm-up sample %s", key, exc_info=True)
+            return
+        if len(data) <= WARM_SAMPLE_BYTES and hashlib.sha256(data).hexdigest() == sha256:
+            found.append(data)
+
+    reader = threading.Thread(target=read, name="verification-warm-up", daemon=True)
+    reader.start()
+    reader.join(WARM_SAMPLE_READ_SECONDS)
+    return found[0] if found else b""
+
+
 @dataclasses.dataclass(frozen=True)
 class WarmUp:
     """What a new fork server prepares before its first fork, so that each worker forked from it finds
@@ -179,16 +210,17 @@ class WarmUp:
 
     @classmethod
     def gather(cls) -> WarmUp:
-        """In the web process: the newest own certificates and the newest archived e-policy, with the
-        trust to check it. Whatever cannot be read is left out (a fresh install has no e-policy)."""
+        """In the web process: the newest own certificates and the newest archived e-policy (its bytes
+        checked against the registered SHA-256, read within WARM_SAMPLE_READ_SECONDS), with the trust to
+        check it. Whatever cannot be read is left out (a fresh install has no e-policy)."""
         from django.db import transaction
 
         from epolicy.archive.models import ArchivedObject
-        from epolicy.archive.services import archive_read
         from epolicy.signing.models import SigningCredential
 
         certificates: list[bytes] = []
         trust = sample = b""
+        latest = None
         try:
             with transaction.atomic():  # a failure leaves the caller's transaction usable
                 rows = SigningCredential.objects.order_by("-id").values_list("certificate", flat=True)
@@ -201,9 +233,11 @@ class WarmUp:
                     .first()
                 )
                 if latest is not None:
-                    trust, sample = current_trust(), archive_read(latest)
+                    trust = current_trust()
         except Exception:
             logger.warning("verification: could not gather the fork server's warm-up", exc_info=True)
+        if trust and latest is not None:
+            sample = _read_sample(latest.key, latest.sha256)
         return cls(certificates=certificates, trust=trust if sample else b"", sample=sample)
 
     def send(self, sock: socket.socket) -> None:

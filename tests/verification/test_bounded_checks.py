@@ -250,3 +250,30 @@ def test_a_fork_server_warmed_with_nothing_usable_still_checks(pki, genuine_pdf,
     assert payload["report"]["code"] == "genuine"
     assert payload["certificates_parsed_before"] == 0
     _restart_fork_server()  # the next tests get a server warmed as usual
+
+
+def test_a_slow_archive_leaves_the_sample_out_of_the_warm_up(issued, monkeypatch):
+    """The first check of a web process waits for the warm-up: a slow bucket is waited for briefly."""
+    from epolicy.archive import storage
+
+    real = storage.WriteOnceStorage.open
+
+    def slow_open(self, name, mode="rb"):
+        time.sleep(1.0)
+        return real(self, name, mode)
+
+    monkeypatch.setattr(storage.WriteOnceStorage, "open", slow_open)
+    monkeypatch.setattr(worker, "WARM_SAMPLE_READ_SECONDS", 0.1)
+    started = time.monotonic()
+    warm_up = worker.WarmUp.gather()
+    assert time.monotonic() - started < 0.9
+    assert warm_up.certificates and warm_up.sample == b"" and warm_up.trust == b""
+
+
+def test_altered_archived_bytes_are_not_a_warm_up_sample(issued, settings):
+    """Only bytes that match the registered SHA-256 are checked by the fork server."""
+    path = Path(settings.STORAGES["archive"]["OPTIONS"]["location"]) / issued.document.key
+    path.chmod(0o600)
+    path.write_bytes(path.read_bytes().replace(b"%%EOF", b"%%EOX", 1))
+    warm_up = worker.WarmUp.gather()
+    assert warm_up.certificates and warm_up.sample == b""
