@@ -43,6 +43,7 @@ class _LazyPayableOwner:
 class MotorConfig(AppConfig):
     name = "epolicy.motor"
     label = "motor"
+    verbose_name = "车险电子投保"
 
     def ready(self) -> None:
         from .errors import register

@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class OpsConfig(AppConfig):
     name = "epolicy.ops"
     label = "ops"
+    verbose_name = "运行监控"
 
     def ready(self) -> None:
         # The readiness checks ops makes itself (higher apps add theirs from their own ready()).

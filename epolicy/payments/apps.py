@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     name = "epolicy.payments"
     label = "payments"
+    verbose_name = "支付"
 
     def ready(self) -> None:
         from epolicy.common.errors import register_codes

@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class PoliciesConfig(AppConfig):
     name = "epolicy.policies"
     label = "policies"
+    verbose_name = "保单"
 
     def ready(self) -> None:
         # An API client sees the archived documents of the policies issued from what it submitted.

@@ -75,6 +75,7 @@ def _install_asn1certs(module: ModuleType) -> None:
 class SigningConfig(AppConfig):
     name = "epolicy.signing"
     label = "signing"
+    verbose_name = "电子签章与证书"
 
     def ready(self) -> None:
         # Before any signature or verification: see each module for what it corrects or speeds up.

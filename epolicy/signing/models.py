@@ -75,6 +75,8 @@ class SigningCredential(models.Model):
     ocsp_url = models.CharField(max_length=500, blank=True, default="", help_text="this CA's OCSP responder")
 
     class Meta:
+        verbose_name = "签章证书与密钥"
+        verbose_name_plural = "签章证书与密钥"
         indexes = [models.Index(fields=["role", "active", "-created_at"], name="signing_cred_role_active")]
 
     def __str__(self) -> str:
@@ -112,6 +114,8 @@ class RevokedCertificate(models.Model):
     created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
+        verbose_name = "已吊销证书"
+        verbose_name_plural = "已吊销证书"
         constraints = [
             models.UniqueConstraint(fields=["issuer", "serial"], name="signing_revoked_issuer_serial")
         ]
@@ -132,6 +136,8 @@ class CertificateRevocationList(models.Model):
     created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
+        verbose_name = "证书吊销列表"
+        verbose_name_plural = "证书吊销列表"
         constraints = [models.UniqueConstraint(fields=["issuer", "number"], name="signing_crl_issuer_number")]
         indexes = [models.Index(fields=["issuer", "-number"], name="signing_crl_issuer_latest")]
 
@@ -168,6 +174,8 @@ class PendingKey(models.Model):
     )
 
     class Meta:
+        verbose_name = "待签发密钥"
+        verbose_name_plural = "待签发密钥"
         indexes = [models.Index(fields=["role", "status", "-created_at"], name="signing_pending_role")]
 
     def __str__(self) -> str:
