@@ -331,7 +331,7 @@ def _policy_download(policy: Any) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers and monitors
 def query(request: HttpRequest) -> HttpResponse:
     error, summary, download_url, policy = None, None, None, None
     form = {k: request.POST.get(k, "") for k in ("policy_number", "id_number", "plate")}
@@ -373,7 +373,7 @@ def query(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers and monitors
 def verify(request: HttpRequest) -> HttpResponse:
     error, result_data = None, None
     if request.method == "POST":

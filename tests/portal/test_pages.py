@@ -105,3 +105,12 @@ def test_sandbox_cashier_needs_payer_details(client, approved_app):
     resp = client.post(f"/sandbox/pay/{txn.txn_id}/", {"payer_name": "", "payer_id_number": ""})
     assert resp.status_code == 422
     assert client.get("/sandbox/pay/NOPE/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/query/", "/verify/"])
+def test_the_public_pages_answer_head_like_get(client, db, path):
+    """A link checker or monitor asks with HEAD: the same status and headers as GET, no body."""
+    get = client.get(path, REMOTE_ADDR="10.77.0.1")
+    head = client.head(path, REMOTE_ADDR="10.77.0.2")
+    assert get.status_code == head.status_code == 200
+    assert head["Content-Type"] == get["Content-Type"] and head.content == b""
