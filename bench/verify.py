@@ -1,10 +1,11 @@
 """Verification throughput: our ``verify_pdf`` against pyHanko's default validation path, same documents.
 
-    .venv/bin/python -m bench.verify [--docs N] [--smoke] [--json PATH]
+    .venv/bin/python -m bench.verify [--docs N] [--lta] [--smoke] [--json PATH]
 
 In a fresh environment (temporary SQLite database and development PKI) the bench issues N distinct
-e-policies the way the platform does (``render_epolicy`` + ``seal_document``), then verifies every one of
-them, one process, with
+e-policies the way the platform does (``render_epolicy`` + ``seal_document``; with ``--lta`` also
+``lta_extend``, as the platform archives and hands them out), then verifies every one of them, one
+process, with
 
 - **pyhanko**: what pyHanko's documentation shows, per document: ``PdfFileReader`` on the bytes, the
   embedded signature, ``validate_pdf_signature(sig, ValidationContext(trust_roots=[root],
@@ -36,14 +37,18 @@ from bench import _common
 THROUGHPUT_TARGET = 200.0  # verifications per second, ours, one process
 
 
-def issue_documents(count: int) -> list[bytes]:
+def issue_documents(count: int, *, lta: bool = False) -> list[bytes]:
+    """`count` distinct sealed e-policies (PAdES B-T); with `lta`, each also extended to B-LTA (its
+    validation data in a DSS and a document timestamp), as the platform archives and hands them out."""
     from epolicy.documents.epolicy_form import render_epolicy
+    from epolicy.signing.lta import lta_extend
     from epolicy.signing.signers import seal_document
 
     out = []
     for index in range(count):
         rendered = render_epolicy(_common.sample_epolicy(index))
-        out.append(seal_document(rendered.pdf, box=rendered.signature_box).pdf)
+        sealed = seal_document(rendered.pdf, box=rendered.signature_box).pdf
+        out.append(lta_extend(sealed) if lta else sealed)
     return out
 
 
@@ -135,6 +140,11 @@ def flipped(data: bytes) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _common.base_parser(__doc__.splitlines()[0], default_docs=100)
+    parser.add_argument(
+        "--lta",
+        action="store_true",
+        help="verify the e-policies as handed out (B-LTA: DSS and a document timestamp), not as sealed",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.docs = 3
@@ -143,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
 
     info = _common.machine()  # before the set-up below adds to the load average
     base = _common.prepare_environment(keep=args.keep)
-    print(f"verify bench: {args.docs} e-policies; {_common.describe_machine(info)}", flush=True)
+    form = "B-LTA, as handed out" if args.lta else "B-T, as sealed"
+    print(f"verify bench: {args.docs} e-policies ({form}); {_common.describe_machine(info)}", flush=True)
     if warning := _common.load_warning(info):
         print(warning, flush=True)
-    *documents, warmup = issue_documents(args.docs + 1)
+    *documents, warmup = issue_documents(args.docs + 1, lta=args.lta)
 
     verifiers = [PyHankoDefault(), Ours(), PyHankoDefault(fixes=True)]
     runs = [measure(v, documents, warmup) for v in verifiers]
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "bench": "verify",
         "machine": {**info, "load_average_after": _common.machine()["load_average"]},
-        "params": {"docs": args.docs, "smoke": args.smoke},
+        "params": {"docs": args.docs, "smoke": args.smoke, "lta": args.lta},
         "runs": runs,
         "ratio": {
             "ours_vs_pyhanko": round(ours["per_s"] / pyhanko["per_s"], 2) if pyhanko["per_s"] else None,

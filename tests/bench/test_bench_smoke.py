@@ -24,6 +24,11 @@ def verification(tmp_path_factory):
     return run_bench_smoke("bench.verify", tmp_path_factory.mktemp("bench") / "verify.json")
 
 
+@pytest.fixture(scope="module")
+def verification_lta(tmp_path_factory):
+    return run_bench_smoke("bench.verify", tmp_path_factory.mktemp("bench") / "verify-lta.json", "--lta")
+
+
 def _assert_machine(machine: dict) -> None:
     for key in ("cpus", "cpu_model", "memory_gib", "python", "load_average"):
         assert key in machine
@@ -81,3 +86,10 @@ def test_verify_bench_documents_pass_and_a_changed_copy_fails_both(verification)
         assert run["passed"] == run["docs"]
     assert verification["runs"][1]["outcomes"] == {"genuine": verification["params"]["docs"]}
     assert not any(outcome["passed"] for outcome in verification["tampered"].values())
+
+
+def test_verify_bench_checks_e_policies_as_handed_out_with_lta(verification, verification_lta):
+    assert verification["params"]["lta"] is False and verification_lta["params"]["lta"] is True
+    assert verification_lta["verified"] is True
+    assert verification_lta["runs"][1]["outcomes"] == {"genuine": verification_lta["params"]["docs"]}
+    assert not any(outcome["passed"] for outcome in verification_lta["tampered"].values())
