@@ -1,7 +1,7 @@
-"""Keeps the certificates that signatures carry, parsed once per process, keyed by their exact DER.
+"""Keeps the certificates and CRLs that signatures carry, parsed once per process, keyed by exact DER.
 
 Every e-policy carries the same few certificates (the seal's, the issuing CA's, the TSA's) in its
-signature and in its timestamp token, and an LTA document again in its DSS.
+signature and in its timestamp token, and an LTA document again in its DSS, with the CAs' CRLs.
 asn1crypto parses lazily: each verification parsed those afresh, and pyHanko and its certificate
 validator then read their extensions, keys, names and validity field by field (path building, key
 usage, ESS certificate ids, revocation look-ups), each read parsing its part the first time: a third of
@@ -9,11 +9,9 @@ a verification (measured; docs/performance.md).
 
 `install()` puts `canonical` between pyHanko's extraction of a CMS structure's certificates and
 everything that uses them (`pyhanko.sign.general._partition_certs`, which every caller of
-`extract_certificate_info` goes through), and the verifier passes a DSS's certificates and a
-verification worker the trust it is sent through it too: a certificate whose DER was seen before is
-replaced by the object parsed then. CRLs are not kept: parsing one in full costs ~20 µs per entry (a
-CRL of 30,000 revocations took 0.6 s), which a check that meets a new one would pay, and the checks read
-only the entries they look up. Nothing else changes:
+`extract_certificate_info` goes through), and the verifier passes a DSS's certificates and CRLs and a
+verification worker the trust it is sent through it too: a certificate or CRL whose DER was seen before
+is replaced by the object parsed then. Nothing else changes:
 the two are the same bytes, so every check reads the same values; only the parsing is not done again.
 Each is parsed in full (`native`) before it is kept, under a lock, so that threads sharing it
 only read it. The memory is bounded: the table is emptied when it reaches `MAX_ENTRIES`. The signing
@@ -28,9 +26,13 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 MAX_ENTRIES = 512
+# A CRL larger than this is parsed afresh each time (a certificate never is that large).
+MAX_CRL_BYTES = 1024 * 1024
+KEPT_TYPES = (asn1_x509.Certificate, asn1_crl.CertificateList)
 
 _lock = threading.Lock()
 _parsed: dict[tuple[type, bytes], Any] = {}
@@ -38,15 +40,18 @@ _original: dict[str, Any] = {}
 
 
 def canonical(value: Any) -> Any:
-    """The certificate parsed earlier with exactly these bytes, or `value` itself (kept for next time).
-    Anything else, or a certificate that does not parse in full, is returned as it is, never kept."""
-    if not isinstance(value, asn1_x509.Certificate):
+    """The certificate (or CRL) parsed earlier with exactly these bytes, or `value` itself (kept for next
+    time). Anything else, a CRL over `MAX_CRL_BYTES`, or what does not parse in full is returned as it
+    is, never kept."""
+    if not isinstance(value, KEPT_TYPES):
         return value
     der = value.dump()
     key = (type(value), der)
     known = _parsed.get(key)
     if known is not None:
         return known
+    if len(der) > MAX_CRL_BYTES:
+        return value
     try:
         value.native  # noqa: B018 - parse every part now, while only this thread holds the object
     except Exception:
@@ -90,7 +95,7 @@ def uninstall() -> None:
 
 
 def kept() -> int:
-    """How many certificates are kept parsed now."""
+    """How many certificates and CRLs are kept parsed now."""
     return len(_parsed)
 
 

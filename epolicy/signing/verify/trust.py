@@ -172,7 +172,8 @@ def revinfo_of(reader: PdfFileReader, trust: Trust) -> tuple[Revinfo, bool]:
         raise ValueError("DSS too large")
     certs = tuple(asn1certs.canonical_all(dss.load_certs()))  # parsed once per process
     crls = tuple(
-        asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls
+        asn1certs.canonical(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
+        for ref in dss.crls
     )
     ocsps = tuple(
         asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
