@@ -89,3 +89,35 @@ def test_every_verdict_is_the_one_of_certificates_parsed_afresh(pki, policy_pdf)
         asn1certs.install()
     assert kept == fresh
     assert [v.genuine for v in kept[::2]] == [True, True, False, False]
+
+
+def test_a_crl_over_the_bound_is_never_kept(monkeypatch):
+    """Parsing a large CRL in full would cost every worker that meets it: it is read lazily instead."""
+    import datetime as dt
+
+    from asn1crypto import crl as asn1_crl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CA")]))
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=1))
+    )
+    for serial in range(1, 40):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    small = asn1_crl.CertificateList.load(der)
+    assert asn1certs.canonical(asn1_crl.CertificateList.load(der)) is asn1certs.canonical(small)
+    monkeypatch.setattr(asn1certs, "MAX_CRL_BYTES", len(der) - 1)
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    large = asn1_crl.CertificateList.load(der)
+    assert asn1certs.canonical(large) is large
+    assert asn1certs.kept() == 0
