@@ -13,10 +13,10 @@ everything that uses them (`pyhanko.sign.general._partition_certs`, which every 
 verification worker the trust it is sent through it too: a certificate or CRL whose DER was seen before
 is replaced by the object parsed then. Nothing else changes:
 the two are the same bytes, so every check reads the same values; only the parsing is not done again.
-Each is parsed in full (`native`) before it is kept, under a lock, so that threads sharing it
-only read it. The memory is bounded: the table is emptied when it reaches `MAX_ENTRIES`. The signing
-app installs it when Django starts; the benchmarks uninstall it for their baselines. When pyHanko no
-longer has the function it wraps, nothing is installed and verification is only slower.
+Each is parsed in full (`native`) before it is kept (CRLs only up to `MAX_CRL_BYTES`), so that threads
+sharing it only read it. The memory is bounded: the table is emptied when it reaches `MAX_ENTRIES`.
+The signing app installs it when Django starts; the benchmarks uninstall it for their baselines. When
+pyHanko no longer has the function it wraps, nothing is installed and verification is only slower.
 """
 
 from __future__ import annotations

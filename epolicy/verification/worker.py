@@ -123,7 +123,7 @@ def _load_asn1(module: str, qualname: str, der: bytes) -> Any:
     cls: Any = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part)
-    # A root the fork server parsed already (own_certificates) comes back as that object.
+    # A root or CRL the fork server parsed already (WarmUp) comes back as that object.
     return asn1certs.canonical(cls.load(der))
 
 
@@ -164,8 +164,6 @@ WARM_CERTIFICATES = 64
 WARM_CERTIFICATE_BYTES = 64 * 1024
 WARM_SAMPLE_BYTES = 4 * 1024 * 1024
 WARM_WAIT_SECONDS = 30
-
-
 # The sample e-policy is read from the archive within this time, or left out: the first check of a web
 # process waits for the warm-up, and an archive in a slow bucket must not make it wait long.
 WARM_SAMPLE_READ_SECONDS = 2.0
@@ -174,9 +172,8 @@ WARM_SAMPLE_READ_SECONDS = 2.0
 def _read_sample(key: str, sha256: str) -> bytes:
     """The archived bytes under `key` when they match `sha256` and arrive within WARM_SAMPLE_READ_SECONDS;
     else nothing. Read in a thread of its own so that a slow archive is waited for only that long."""
-    import hashlib
-
     from epolicy.archive.storage import archive_storage
+    from epolicy.common.crypto import sha256_hex
 
     found: list[bytes] = []
 
@@ -187,7 +184,7 @@ def _read_sample(key: str, sha256: str) -> bytes:
         except Exception:
             logger.warning("verification: could not read the warm-up sample %s", key, exc_info=True)
             return
-        if len(data) <= WARM_SAMPLE_BYTES and hashlib.sha256(data).hexdigest() == sha256:
+        if len(data) <= WARM_SAMPLE_BYTES and sha256_hex(data) == sha256:
             found.append(data)
 
     reader = threading.Thread(target=read, name="verification-warm-up", daemon=True)
