@@ -28,26 +28,31 @@ Rows are generated from their index alone (the same arguments give the same rows
 processes, and written with COPY on PostgreSQL (executemany elsewhere, for tests on SQLite). While a chunk
 is copied, foreign keys are not checked row by row (session_replication_role = replica): the generator
 writes every referenced row in the same transaction, and `check` verifies that afterwards. Nothing of
-the schema is dropped or recreated. Primary keys are reserved from the tables' sequences first and the
-document-number sequences are moved past the numbers used, so the platform carries on where the
-generated data ends.
+the schema is dropped or recreated, unless `--defer-indexes` asks (PostgreSQL, a fresh database): then
+the written tables' secondary indexes and unique constraints are dropped before the first chunk and built
+again, each in one pass, after the last (see `deferrable_indexes`). Primary keys are reserved from the
+tables' sequences first and the document-number sequences are moved past the numbers used, so the
+platform carries on where the generated data ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -925,6 +930,94 @@ def _day_ends(plan: Plan) -> Iterator[int]:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Deferred indexes (PostgreSQL)
+
+
+@dataclass(frozen=True)
+class DeferredIndex:
+    """A secondary index of a written table, as PostgreSQL describes it, to build again after the load.
+    `constraint` is set when the index backs a unique constraint (made again as that constraint)."""
+
+    table: str
+    name: str
+    definition: str  # pg_get_indexdef: CREATE [UNIQUE] INDEX name ON table USING ...
+    constraint: str = ""  # pg_get_constraintdef: UNIQUE (...), when a constraint owns the index
+
+    def drop_sql(self) -> str:
+        if self.constraint:
+            return f'ALTER TABLE "{self.table}" DROP CONSTRAINT "{self.name}"'
+        return f'DROP INDEX "{self.name}"'
+
+    def create_sql(self) -> str:
+        if self.constraint:
+            return f'ALTER TABLE "{self.table}" ADD CONSTRAINT "{self.name}" {self.constraint}'
+        return self.definition
+
+
+def deferrable_indexes(cur: Any, tables: Sequence[str]) -> list[DeferredIndex]:
+    """The secondary indexes of `tables` that nothing else depends on: not primary keys, and not an index
+    a foreign key of another table references (those stay, and are maintained row by row)."""
+    cur.execute(
+        """
+        SELECT t.relname, i.relname, pg_get_indexdef(i.oid), COALESCE(pg_get_constraintdef(c.oid), '')
+        FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_class t ON t.oid = x.indrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema()
+        LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.contype IN ('u', 'p', 'x')
+        WHERE t.relname = ANY(%s) AND NOT x.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.oid)
+        ORDER BY t.relname, i.relname
+        """,
+        [list(tables)],
+    )
+    return [
+        DeferredIndex(table, name, definition, constraint)
+        for table, name, definition, constraint in cur.fetchall()
+    ]
+
+
+def drop_indexes(indexes: Sequence[DeferredIndex], keep: Path) -> None:
+    """Write the definitions to `keep` (JSON, for `--restore-indexes` after a run that was killed), then
+    drop the indexes, in one transaction."""
+    from django.db import connection, transaction
+
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text(json.dumps([dataclasses.asdict(ix) for ix in indexes], ensure_ascii=False, indent=1))
+    with transaction.atomic(), connection.cursor() as cur:
+        for ix in indexes:
+            cur.execute(ix.drop_sql())
+
+
+def build_indexes(indexes: Sequence[DeferredIndex], say: Callable[[str], None]) -> float:
+    """Build the indexes again (each from a sort of its table, with PostgreSQL's parallel workers), those
+    that are missing only, so that a restore can be run again; returns the seconds taken."""
+    from django.db import connection
+
+    started = time.monotonic()
+    with connection.cursor() as cur:
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        cur.execute("SET max_parallel_maintenance_workers = 2")
+        cur.execute("SELECT relname FROM pg_class WHERE relkind = 'i'")
+        present = {row[0] for row in cur.fetchall()}
+        for ix in indexes:
+            if ix.name in present:
+                continue
+            t0 = time.monotonic()
+            cur.execute(ix.create_sql())
+            say(f"index {ix.name} on {ix.table}: {time.monotonic() - t0:,.1f} s")
+        cur.execute("RESET maintenance_work_mem")
+        cur.execute("RESET max_parallel_maintenance_workers")
+    return time.monotonic() - started
+
+
+def restore_indexes(keep: Path, say: Callable[[str], None]) -> float:
+    """Build the indexes a killed `--defer-indexes` run left dropped, from the definitions it kept."""
+    indexes = [DeferredIndex(**item) for item in json.loads(keep.read_text())]
+    return build_indexes(indexes, say)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Entry points
 
 
@@ -938,6 +1031,7 @@ class Result:
     chunks: tuple[tuple[str, int, int], ...] = ()  # (kind, first index, end) of each chunk written
     stopped: str = ""  # why the run ended before every chunk was written
     sequences: tuple[str, ...] = ()  # number sequences the run created (names)
+    index_seconds: float = 0.0  # of `seconds`: building the deferred indexes again
 
     @property
     def rows_per_second(self) -> float:
@@ -971,9 +1065,14 @@ def generate(
     today: dt.date | None = None,
     max_seconds: float = 0,
     progress: Callable[[str], None] | None = None,
+    defer_indexes: Path | None = None,
 ) -> Result:
     """Generate about `motor` motor policies (whole applications: at most one over) and `life` life
-    policies into Django's default database. Runs in this process when workers <= 1 (tests)."""
+    policies into Django's default database. Runs in this process when workers <= 1 (tests).
+
+    `defer_indexes` (PostgreSQL): drop the written tables' secondary indexes first, keeping their
+    definitions in that file, and build them again once the chunks are written (also after Ctrl-C or
+    --max-seconds; after kill -9, `--restore-indexes FILE`)."""
     from django.db import connection
 
     from epolicy.common import clock
@@ -1015,6 +1114,12 @@ def generate(
     last_print = 0.0
     say = progress or (lambda _text: None)
     dsn = _dsn()
+    deferred: list[DeferredIndex] = []
+    if defer_indexes is not None and connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            deferred = deferrable_indexes(cur, list(TABLES))
+        drop_indexes(deferred, defer_indexes)
+        say(f"{len(deferred)} indexes dropped until the load is done (definitions in {defer_indexes})")
     if workers <= 1 or dsn is None:
         _worker_init(plan, None)
         results: Iterator[tuple[str, int, int, int, int]] = map(_run_chunk, tasks)
@@ -1054,6 +1159,11 @@ def generate(
         conn = _worker.pop("conn", None)
         if conn is not None:
             conn.close()
+    written = time.monotonic() - started
+    index_seconds = 0.0
+    if deferred:
+        say(f"{written:7.0f} s  rows written; building {len(deferred)} indexes")
+        index_seconds = build_indexes(deferred, say)
     seconds = time.monotonic() - started
     sequences = _finish_sequences(plan)
     return Result(
@@ -1065,6 +1175,7 @@ def generate(
         tuple(sorted(completed)),
         stopped,
         tuple(sequences),
+        index_seconds,
     )
 
 
@@ -1147,6 +1258,10 @@ def check(result: Result, samples: int = 20) -> list[str]:
     return problems
 
 
+def _interrupted(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1159,7 +1274,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-marks", action="store_true", help="no archive rows for the 交强险 marks")
     parser.add_argument("--no-analyze", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=0, help="stop writing after this long")
+    parser.add_argument(
+        "--defer-indexes",
+        type=Path,
+        metavar="FILE",
+        help="PostgreSQL, a fresh database: drop the secondary indexes while loading, keep their "
+        "definitions in FILE, build them again at the end",
+    )
+    parser.add_argument(
+        "--restore-indexes",
+        type=Path,
+        metavar="FILE",
+        help="only build the indexes a killed --defer-indexes run left dropped, then exit",
+    )
     args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM both stop the run as --max-seconds does (chunks in flight roll back, deferred
+    # indexes are built again). A shell starts a background job with SIGINT ignored: it is taken back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupted)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -1171,6 +1303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"database {connection.settings_dict['NAME']} ({connection.vendor}); {args.workers} workers",
         flush=True,
     )
+    if args.restore_indexes is not None:
+        took = restore_indexes(args.restore_indexes, lambda text: print(text, flush=True))
+        print(f"indexes restored in {took:,.0f} s", flush=True)
+        return 0
     result = generate(
         motor=args.motor,
         life=args.life,
@@ -1180,10 +1316,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         marks=not args.no_marks,
         max_seconds=args.max_seconds,
         progress=lambda text: print(text, flush=True),
+        defer_indexes=args.defer_indexes,
     )
     print(
         f"generated {result.motor_policies:,} motor and {result.life_policies:,} life policies, "
-        f"{result.rows:,} rows in {result.seconds:,.0f} s ({result.rows_per_second:,.0f} rows/s); "
+        f"{result.rows:,} rows in {result.seconds:,.0f} s ({result.rows_per_second:,.0f} rows/s"
+        + (
+            f"; of the time, {result.index_seconds:,.0f} s building the indexes"
+            if result.index_seconds
+            else ""
+        )
+        + "); "
         f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )

@@ -75,3 +75,42 @@ def test_remove_takes_back_what_a_run_wrote(generated: datagen.Result) -> None:
     datagen.remove(generated)
     assert not Policy.objects.exists()
     assert not Sequence.objects.filter(name__in=generated.sequences[:50]).exists()
+
+
+def _index_definitions() -> set[tuple[Any, ...]]:
+    """Each index of the written tables: table, name, unique, columns, and whether it is partial (a
+    partial index's predicate is printed differently once made again from its printed definition)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT t.relname, i.relname, x.indisunique, x.indkey::text, x.indpred IS NOT NULL"
+            " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+            " WHERE t.relname = ANY(%s)",
+            [list(datagen.TABLES)],
+        )
+        return set(cur.fetchall())
+
+
+def test_deferred_indexes_are_built_again_as_they_were(db: Any, tmp_path: Any) -> None:
+    """`--defer-indexes`: the secondary indexes and unique constraints are dropped for the load and made
+    again afterwards, the same ones; their definitions are kept in a file until then."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are deferred on PostgreSQL only")
+    before = _index_definitions()
+    with connection.cursor() as cur:
+        deferrable = datagen.deferrable_indexes(cur, list(datagen.TABLES))
+    assert any(ix.constraint.startswith("UNIQUE") for ix in deferrable)  # e.g. the policy number
+    assert len(deferrable) > 10
+    keep = tmp_path / "indexes.json"
+    result = datagen.generate(motor=300, life=20, workers=1, today=dt.date(2026, 11, 30), defer_indexes=keep)
+    assert _index_definitions() == before
+    assert result.index_seconds > 0
+    assert datagen.check(result, samples=5) == []
+    # A run killed while they were dropped: the kept definitions build them again.
+    datagen.drop_indexes(deferrable, keep)
+    assert len(_index_definitions()) == len(before) - len(deferrable)
+    datagen.restore_indexes(keep, lambda _text: None)
+    assert _index_definitions() == before
