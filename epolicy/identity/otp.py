@@ -15,6 +15,7 @@ from django.db import transaction
 
 from epolicy.common import clock, crypto
 from epolicy.common.errors import ApplicationError
+from epolicy.common.proxies import counted_address
 from epolicy.ops.metrics import otp_failed
 
 from .models import OtpChallenge
@@ -25,8 +26,13 @@ def _hash(code: str, challenge_subject: str) -> str:
 
 
 def otp_issue(*, purpose: str, subject: str, phone: str, ip: str | None) -> tuple[OtpChallenge, str]:
-    """Create a challenge and return it with the clear code (for the SMS text only; never stored)."""
+    """Create a challenge and return it with the clear code (for the SMS text only; never stored).
+
+    The per-client limit counts by `proxies.counted_address` (an IPv6 client by its /64, whose other
+    addresses cost it nothing), as every per-client limit does; that address is what the challenge keeps.
+    """
     cfg = settings.OTP
+    ip = counted_address(ip) if ip else None
     now = clock.now()
     phone_index = crypto.blind_index(phone, context="phone")
     with transaction.atomic():

@@ -347,11 +347,14 @@ def query(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             error = exc
     captcha_id, image = "", ""
-    try:
-        captcha, answer = captcha_issue(client_key=ClientInfo.of(request).client_key)
-        captcha_id, image = captcha.token, captcha_data_url(answer)
-    except ApplicationError as exc:  # too many captchas from this client: say so, offer none
-        error = error or exc
+    # A HEAD (a monitor, a link checker) gets the page's headers: no captcha is made for a body it never
+    # reads, nor counted against its address's hourly allowance.
+    if request.method != "HEAD":
+        try:
+            captcha, answer = captcha_issue(client_key=ClientInfo.of(request).client_key)
+            captcha_id, image = captcha.token, captcha_data_url(answer)
+        except ApplicationError as exc:  # too many captchas from this client: say so, offer none
+            error = error or exc
     return page(
         request,
         "portal/query.html",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from epolicy.common.errors import ApplicationError
 from epolicy.common.request_meta import ClientInfo
 from epolicy.identity import otp
 from epolicy.motor import services
@@ -136,6 +137,22 @@ def test_sms_codes_are_limited_per_ip_per_hour(db, settings):
         otp.otp_issue(purpose="p", subject="c", phone="13812345673", ip="10.1.1.1")
     assert exc.value.code == "rate_limited"
     otp.otp_issue(purpose="p", subject="d", phone="13812345674", ip="10.1.1.2")  # another client is fine
+
+
+def test_sms_codes_per_ip_count_an_ipv6_client_by_its_64(db, settings):
+    """Every address of one /64 costs its holder nothing to change: they share one allowance."""
+    settings.OTP = {**settings.OTP, "resend_cooldown_seconds": 0, "max_per_ip_per_hour": 2}
+    otp.otp_issue(purpose="p", subject="a", phone="13812345671", ip="2001:db8:1:2::a")
+    otp.otp_issue(purpose="p", subject="b", phone="13812345672", ip="2001:db8:1:2:ffff::1")
+    with pytest.raises(Exception) as exc:
+        otp.otp_issue(purpose="p", subject="c", phone="13812345673", ip="2001:db8:1:2:1234:5678:9abc:def0")
+    assert exc.value.code == "rate_limited"
+    otp.otp_issue(purpose="p", subject="d", phone="13812345674", ip="2001:db8:1:3::a")  # another /64
+    # An IPv4-mapped address counts as its IPv4 address.
+    otp.otp_issue(purpose="p", subject="e", phone="13812345675", ip="10.1.1.5")
+    otp.otp_issue(purpose="p", subject="f", phone="13812345676", ip="::ffff:10.1.1.5")
+    with pytest.raises(ApplicationError):
+        otp.otp_issue(purpose="p", subject="g", phone="13812345677", ip="10.1.1.5")
 
 
 def test_code_is_stored_hashed(db):

@@ -114,3 +114,14 @@ def test_the_public_pages_answer_head_like_get(client, db, path):
     head = client.head(path, REMOTE_ADDR="10.77.0.2")
     assert get.status_code == head.status_code == 200
     assert head["Content-Type"] == get["Content-Type"] and head.content == b""
+
+
+def test_head_of_the_query_page_makes_no_captcha(client, db):
+    """A monitor polling with HEAD must not use up its address's hourly captcha allowance."""
+    from epolicy.identity.models import Captcha
+
+    for _ in range(3):
+        assert client.head("/query/", REMOTE_ADDR="10.77.0.3").status_code == 200
+    assert Captcha.objects.count() == 0
+    assert client.get("/query/", REMOTE_ADDR="10.77.0.3").status_code == 200
+    assert Captcha.objects.count() == 1
