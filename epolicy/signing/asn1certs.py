@@ -1,4 +1,5 @@
-"""Keeps the certificates and CRLs that signatures carry, parsed once per process, keyed by exact DER.
+"""Keeps the platform's own certificates and CRLs parsed once per process, and hands them to the checks
+in place of the copies a document carries, matched by exact DER.
 
 Every e-policy carries the same few certificates (the seal's, the issuing CA's, the TSA's) in its
 signature and in its timestamp token, and an LTA document again in its DSS, with the CAs' CRLs.
@@ -7,16 +8,23 @@ validator then read their extensions, keys, names and validity field by field (p
 usage, ESS certificate ids, revocation look-ups), each read parsing its part the first time: a third of
 a verification (measured; docs/performance.md).
 
-`install()` puts `canonical` between pyHanko's extraction of a CMS structure's certificates and
-everything that uses them (`pyhanko.sign.general._partition_certs`, which every caller of
-`extract_certificate_info` goes through), and the verifier passes a DSS's certificates and CRLs and a
-verification worker the trust it is sent through it too: a certificate or CRL whose DER was seen before
-is replaced by the object parsed then. Nothing else changes:
-the two are the same bytes, so every check reads the same values; only the parsing is not done again.
-Each is parsed in full (`native`) before it is kept (CRLs only up to `MAX_CRL_BYTES`), so that threads
-sharing it only read it. The memory is bounded: the table is emptied when it reaches `MAX_ENTRIES`.
-The signing app installs it when Django starts; the benchmarks uninstall it for their baselines. When
-pyHanko no longer has the function it wraps, nothing is installed and verification is only slower.
+Two doors, so that a document can never make a check parse or keep anything it would not have:
+
+- `admit` is for what the platform itself trusts and issues: the trust it loads (roots, CRLs), its
+  signing credentials' certificates, the trust a verification worker is sent and what its fork server
+  is warmed up with. Each is parsed in full (its value and its extension sets, which asn1crypto would
+  otherwise fill on first read, so that threads sharing it only read it) and kept.
+- `canonical` is for what a document carries (pyHanko's `_partition_certs`, which every caller of
+  `extract_certificate_info` goes through, and the DSS): a certificate or CRL whose DER was admitted is
+  replaced by the object kept; anything else is returned untouched, parsed only as far as the checks
+  read it, as pyHanko would. A hostile file's certificates (say, 256 crafted ones with thousands of
+  extensions each in a DSS) are thus never parsed in full nor kept.
+
+The two objects are the same bytes, so every check reads the same values; only the parsing is not done
+again. The memory is bounded: nothing over `MAX_BYTES` is kept, and the table is emptied when it
+reaches `MAX_ENTRIES`. The signing app installs it when pyHanko's CMS layer is first imported; the
+benchmarks uninstall it for their baselines. When pyHanko no longer has the function it wraps, nothing
+is installed and verification is only slower.
 """
 
 from __future__ import annotations
@@ -30,10 +38,10 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 MAX_ENTRIES = 512
-# A CRL larger than this is not kept, and is parsed lazily, as the checks read it (a certificate is never
-# that large): parsing a CRL in full costs ~20 us per revocation (0.6 s for 30,000), which a worker meeting
+# Nothing larger is kept (a certificate is never that large; a CRL that is is parsed lazily, as the checks
+# read it): parsing a CRL in full costs ~20 us per revocation (0.6 s for 30,000), which a process meeting
 # a version not kept yet would pay; 16 KB (~500 revocations) costs at most ~10 ms, once.
-MAX_CRL_BYTES = 16 * 1024
+MAX_BYTES = 16 * 1024
 KEPT_TYPES = (asn1_x509.Certificate, asn1_crl.CertificateList)
 
 _lock = threading.Lock()
@@ -42,9 +50,17 @@ _original: dict[str, Any] = {}
 
 
 def canonical(value: Any) -> Any:
-    """The certificate (or CRL) parsed earlier with exactly these bytes, or `value` itself (kept for next
-    time). Anything else, a CRL over `MAX_CRL_BYTES`, or what does not parse in full is returned as it
-    is, never kept."""
+    """For a certificate or CRL a document carries: the object admitted earlier with exactly these bytes,
+    or `value` itself, untouched (never parsed here, never kept)."""
+    if not isinstance(value, KEPT_TYPES):
+        return value
+    return _parsed.get((type(value), value.dump()), value)
+
+
+def admit(value: Any) -> Any:
+    """For one of the platform's own certificates or CRLs: the object kept for these bytes, after
+    parsing `value` in full and keeping it when none was. What is not a certificate or CRL, is over
+    `MAX_BYTES` or does not parse in full is returned as it is, never kept."""
     if not isinstance(value, KEPT_TYPES):
         return value
     der = value.dump()
@@ -52,16 +68,26 @@ def canonical(value: Any) -> Any:
     known = _parsed.get(key)
     if known is not None:
         return known
-    if len(der) > MAX_CRL_BYTES:
+    if len(der) > MAX_BYTES:
         return value
     try:
-        value.native  # noqa: B018 - parse every part now, while only this thread holds the object
+        _parse_in_full(value)
     except Exception:
-        return value  # a malformed certificate is the checks' business: they see it as it came
+        return value  # a malformed one is the checks' business: they see it as it came
     with _lock:
         if len(_parsed) >= MAX_ENTRIES:
             _parsed.clear()
         return _parsed.setdefault(key, value)
+
+
+def _parse_in_full(value: Any) -> None:
+    """Every part parsed, and the attributes asn1crypto fills on first read (a set of critical extension
+    names first made empty, then filled) filled now, while only this thread holds the object."""
+    value.native  # noqa: B018
+    value.critical_extensions  # noqa: B018
+    if isinstance(value, asn1_crl.CertificateList):
+        for entry in value["tbs_cert_list"]["revoked_certificates"]:
+            entry.critical_extensions  # noqa: B018
 
 
 def canonical_all(certs: Iterable[Any]) -> list[Any]:

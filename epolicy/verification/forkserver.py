@@ -24,6 +24,10 @@ import threading
 
 logger = logging.getLogger(__name__)
 
+# The web process waits this long for a new server to take its warm-up (it imports Django and the
+# verifier first, ~1 s); a server that has not by then is stopped and started again.
+WARM_UP_SEND_SECONDS = 30.0
+
 
 class ForkServer:
     """The web-process side: starts the server and hands it one socket per check."""
@@ -38,16 +42,16 @@ class ForkServer:
         """Give the server a socket to fork a worker for; (re)starts the server when it is not running."""
         with self._lock:
             for attempt in (1, 2):
-                if not self._running():
-                    self._start()
-                assert self._control is not None
                 try:
+                    if not self._running():
+                        self._start()
+                    assert self._control is not None
                     socket.send_fds(self._control, [b"F"], [worker_end.fileno()])
                     return
-                except OSError:
+                except OSError:  # a server gone (or stalled at its start): one more, then the check fails
+                    self._stop()
                     if attempt == 2:
                         raise
-                    self._stop()
 
     def address_space_bytes(self) -> int | None:
         """The server's address space (VmSize): where every worker starts, below its memory limit."""
@@ -86,10 +90,16 @@ class ForkServer:
         self._control = ours
         self._owner = os.getpid()
         logger.debug("verification: fork server %s started", self._process.pid)
-        # First on the socket: what the server prepares before its first fork.
+        # First on the socket: what the server prepares before its first fork. A server that does not
+        # take it within the start-up time is given up (socket.timeout is an OSError: hand_over retries).
         from . import worker
 
-        worker.WarmUp.gather().send(ours)
+        warm_up = worker.WarmUp.gather()
+        ours.settimeout(WARM_UP_SEND_SECONDS)
+        try:
+            warm_up.send(ours)
+        finally:
+            ours.settimeout(None)
 
     def _stop(self) -> None:
         if self._control is not None:
@@ -112,6 +122,8 @@ def _serve_forever(control: socket.socket) -> None:
     except (EOFError, OSError, ValueError):
         return  # the web process went, or the socket is out of step: it starts another server
     parsed, sample = warm_up.apply()
+    # The sample is an e-policy of a customer's: no worker (each checks a stranger's upload) inherits it.
+    del warm_up
     logger.debug("verification fork server: %s certificates parsed, warm-up check: %s", parsed, sample)
 
     # Objects that exist now are shared with every worker; keeping the collector off them saves

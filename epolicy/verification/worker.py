@@ -123,8 +123,9 @@ def _load_asn1(module: str, qualname: str, der: bytes) -> Any:
     cls: Any = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part)
-    # A root or CRL the fork server parsed already (WarmUp) comes back as that object.
-    return asn1certs.canonical(cls.load(der))
+    # The trust a worker is sent is the platform's own: admitted (a root or CRL the fork server parsed
+    # already, WarmUp, comes back as that object).
+    return asn1certs.admit(cls.load(der))
 
 
 def _load_certificate(der: bytes) -> Any:
@@ -213,15 +214,16 @@ class WarmUp:
         from django.db import transaction
 
         from epolicy.archive.models import ArchivedObject
-        from epolicy.signing.models import SigningCredential
+        from epolicy.signing.verify.trust import own_certificate_ders
 
         certificates: list[bytes] = []
         trust = sample = b""
         latest = None
         try:
             with transaction.atomic():  # a failure leaves the caller's transaction usable
-                rows = SigningCredential.objects.order_by("-id").values_list("certificate", flat=True)
-                certificates = [bytes(der) for der in rows[:WARM_CERTIFICATES]]
+                # One over the frame limit would put the server out of step: left out (and not ours).
+                own = own_certificate_ders(WARM_CERTIFICATES)
+                certificates = [der for der in own if len(der) <= WARM_CERTIFICATE_BYTES]
                 latest = (
                     ArchivedObject.objects.filter(
                         kind=ArchivedObject.Kind.POLICY, deleted_at__isnull=True, size__lte=WARM_SAMPLE_BYTES
@@ -272,7 +274,7 @@ class WarmUp:
                 cert = asn1_x509.Certificate.load(der)
             except ValueError:
                 continue
-            parsed += asn1certs.canonical(cert) is cert
+            parsed += asn1certs.admit(cert) is cert
         if not (self.trust and self.sample):
             return parsed, None
         try:

@@ -37,21 +37,57 @@ def test_django_start_alone_does_not_import_pyhanko():
     assert out.stdout.strip() == "False"
 
 
+def _seal() -> asn1_x509.Certificate:
+    der = pki_mod.load_credential("seal").certificate.public_bytes(serialization.Encoding.DER)
+    return asn1_x509.Certificate.load(der)
+
+
 @pytest.mark.django_db
-def test_the_same_bytes_give_the_object_parsed_first(pki):
-    first = canonical = asn1certs.canonical(_root())
-    again = asn1certs.canonical(_root())
-    assert again is canonical is first
-    other = asn1_x509.Certificate.load(
-        pki_mod.load_credential("seal").certificate.public_bytes(serialization.Encoding.DER)
-    )
-    assert asn1certs.canonical(other) is not first
+def test_admitted_bytes_give_the_object_parsed_first(pki, monkeypatch):
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    first = asn1certs.admit(_root())
+    assert asn1certs.admit(_root()) is first
+    assert asn1certs.canonical(_root()) is first  # a document's copy of it: the object kept
     assert asn1certs.canonical("not a certificate") == "not a certificate"
+    assert asn1certs.admit("not a certificate") == "not a certificate"
+
+
+@pytest.mark.django_db
+def test_a_documents_certificates_are_neither_parsed_nor_kept(pki, monkeypatch):
+    """Only the platform's own are admitted: a file's certificate (a crafted one with thousands of
+    extensions, say) is handed back untouched, parsed only as far as the checks read it."""
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    asn1certs.admit(_root())
+    from_a_document = _seal()
+    assert asn1certs.canonical(from_a_document) is from_a_document
+    assert from_a_document.children is None  # still unparsed
+    assert asn1certs.kept() == 1
+
+
+@pytest.mark.django_db
+def test_trust_loading_admits_our_own_certificates(pki, monkeypatch):
+    from epolicy.signing.verify import trust
+
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    trust.clear_trust_cache()
+    trust.load_trust()
+    seal = _seal()
+    assert asn1certs.canonical(seal) is not seal  # the seal's certificate, parsed once for every check
+    assert asn1certs.kept() >= len(trust.own_certificate_ders())
+
+
+@pytest.mark.django_db
+def test_an_admitted_certificate_is_only_read_after(pki, monkeypatch):
+    """asn1crypto fills a certificate's critical-extension set on first read (made empty, then filled):
+    done before the object is shared, so a thread reading it never sees it half filled."""
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    cert = asn1certs.admit(_seal())
+    assert cert._processed_extensions and cert._native is not None
 
 
 def test_a_certificate_that_does_not_parse_is_never_kept():
     broken = asn1_x509.Certificate.load(bytes.fromhex("3006020101020102"))  # a SEQUENCE of two INTEGERs
-    assert asn1certs.canonical(broken) is broken
+    assert asn1certs.admit(broken) is broken
     assert (asn1_x509.Certificate, broken.dump()) not in asn1certs._parsed
 
 
@@ -59,12 +95,8 @@ def test_a_certificate_that_does_not_parse_is_never_kept():
 def test_the_table_is_bounded(pki, monkeypatch):
     monkeypatch.setattr(asn1certs, "MAX_ENTRIES", 1)
     monkeypatch.setattr(asn1certs, "_parsed", {})
-    asn1certs.canonical(_root())
-    asn1certs.canonical(
-        asn1_x509.Certificate.load(
-            pki_mod.load_credential("seal").certificate.public_bytes(serialization.Encoding.DER)
-        )
-    )
+    asn1certs.admit(_root())
+    asn1certs.admit(_seal())
     assert len(asn1certs._parsed) <= 1
 
 
@@ -80,8 +112,12 @@ def test_every_verdict_is_the_one_of_certificates_parsed_afresh(pki, policy_pdf)
         # Twice each: the second verification reads the certificates kept by the first.
         return [verify_pdf(d, at=at) for d in documents for _ in range(2)]
 
+    from epolicy.signing.verify import trust
+
     asn1certs.install()
+    trust.clear_trust_cache()  # read again: our certificates admitted
     kept = verdicts()
+    assert asn1certs.kept() > 0
     asn1certs.uninstall()
     try:
         fresh = verdicts()
@@ -114,10 +150,12 @@ def test_a_crl_over_the_bound_is_never_kept(monkeypatch):
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
         )
     der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-    small = asn1_crl.CertificateList.load(der)
-    assert asn1certs.canonical(asn1_crl.CertificateList.load(der)) is asn1certs.canonical(small)
-    monkeypatch.setattr(asn1certs, "MAX_CRL_BYTES", len(der) - 1)
+    monkeypatch.setattr(asn1certs, "_parsed", {})
+    small = asn1certs.admit(asn1_crl.CertificateList.load(der))
+    assert asn1certs.canonical(asn1_crl.CertificateList.load(der)) is small
+    assert all(entry._processed_extensions for entry in small["tbs_cert_list"]["revoked_certificates"])
+    monkeypatch.setattr(asn1certs, "MAX_BYTES", len(der) - 1)
     monkeypatch.setattr(asn1certs, "_parsed", {})
     large = asn1_crl.CertificateList.load(der)
-    assert asn1certs.canonical(large) is large
+    assert asn1certs.admit(large) is large
     assert asn1certs.kept() == 0

@@ -277,3 +277,42 @@ def test_altered_archived_bytes_are_not_a_warm_up_sample(issued, settings):
     path.write_bytes(path.read_bytes().replace(b"%%EOF", b"%%EOX", 1))
     warm_up = worker.WarmUp.gather()
     assert warm_up.certificates and warm_up.sample == b""
+
+
+def test_an_oversized_certificate_is_left_out_of_the_warm_up(pki, genuine_pdf, monkeypatch):
+    """A credential's certificate over the frame limit (a CA with huge extensions, say) would put the
+    fork server out of step and stop every check: it is left out, the others are sent."""
+    from epolicy.signing.verify import trust
+
+    real = trust.own_certificate_ders
+    monkeypatch.setattr(
+        trust,
+        "own_certificate_ders",
+        lambda limit=trust.OWN_CERTIFICATES: [b"\x30" * (worker.WARM_CERTIFICATE_BYTES + 1), *real(limit)],
+    )
+    warm_up = worker.WarmUp.gather()
+    assert len(warm_up.certificates) == len(pki)
+    _restart_fork_server()
+    assert sandbox.run_bounded(genuine_pdf, at=clock.now())["report"]["code"] == "genuine"
+    _restart_fork_server()
+
+
+def test_a_fork_server_that_does_not_take_its_warm_up_is_replaced(pki, genuine_pdf, monkeypatch):
+    """The web process does not wait without end on a new server stalled before reading its warm-up:
+    the send times out, that server is stopped, a second is started, and the check goes on."""
+    from epolicy.verification import forkserver
+
+    sends = []
+    real_send = worker.WarmUp.send
+
+    def stalled_then_fine(self, sock):
+        sends.append(sock.gettimeout())
+        if len(sends) == 1:
+            raise TimeoutError("timed out")  # what sendall raises past the socket's timeout
+        return real_send(self, sock)
+
+    monkeypatch.setattr(worker.WarmUp, "send", stalled_then_fine)
+    _restart_fork_server()
+    assert sandbox.run_bounded(genuine_pdf, at=clock.now())["report"]["code"] == "genuine"
+    assert sends == [forkserver.WARM_UP_SEND_SECONDS] * 2
+    _restart_fork_server()

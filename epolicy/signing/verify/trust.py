@@ -130,6 +130,23 @@ def _trust_version() -> tuple[object, ...]:
     return (*row, sm2_store.version())
 
 
+# The newest signing credentials' certificates admitted as the platform's own (asn1certs): the seal's,
+# the CAs' and the TSA's, which every e-policy carries; the verification fork server is sent as many.
+OWN_CERTIFICATES = 64
+
+
+def own_certificate_ders(limit: int = OWN_CERTIFICATES) -> list[bytes]:
+    """DER of the newest `limit` signing credentials' certificates (all roles)."""
+    from ..models import SigningCredential
+
+    rows = SigningCredential.objects.order_by("-id").values_list("certificate", flat=True)
+    return [bytes(der) for der in rows[:limit]]
+
+
+def _admitted(der: bytes) -> asn1_x509.Certificate:
+    return asn1certs.admit(asn1_x509.Certificate.load(der))
+
+
 def _read_trust() -> Trust:
     roots = pki.trust_roots()
     if not roots:
@@ -142,16 +159,16 @@ def _read_trust() -> Trust:
             "certificate", flat=True
         )
     ]
+    # Our own certificates, parsed once here, stand in for the copies each document carries.
+    for der in own_certificate_ders():
+        _admitted(der)
     return Trust(
-        roots=tuple(asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots),
-        tsa_roots=tuple(
-            asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER))
-            for r in pki.tsa_trust_roots()
-        ),
+        roots=tuple(_admitted(r.public_bytes(serialization.Encoding.DER)) for r in roots),
+        tsa_roots=tuple(_admitted(r.public_bytes(serialization.Encoding.DER)) for r in pki.tsa_trust_roots()),
         seal_fingerprints=pki.seal_fingerprints(),
         customer_cas=tuple(pki.customer_ca_certificates()),
         ca_certs=tuple(cas),
-        crls=tuple(crl.current_crls_asn1()),
+        crls=tuple(asn1certs.admit(c) for c in crl.current_crls_asn1()),
         sm2_roots=sm2_store.trusted_roots(),
         sm2_crls=sm2_store.crls(),
     )
@@ -170,7 +187,7 @@ def revinfo_of(reader: PdfFileReader, trust: Trust) -> tuple[Revinfo, bool]:
         return Revinfo(crls=trust.crls, ocsps=(), certs=(), verified_crls=trust.crls), False
     if len(dss.certs) + len(dss.crls) + len(dss.ocsps) > MAX_DSS_OBJECTS:
         raise ValueError("DSS too large")
-    certs = tuple(asn1certs.canonical_all(dss.load_certs()))  # parsed once per process
+    certs = tuple(asn1certs.canonical_all(dss.load_certs()))  # ours: the objects parsed once
     crls = tuple(
         asn1certs.canonical(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
         for ref in dss.crls

@@ -61,6 +61,16 @@ def _stderr_captured(captured: list[str]) -> Iterator[None]:
             captured.append(tmp.read().decode("utf-8", "replace"))
 
 
+def _before_fork() -> None:
+    """Output flushed (a child would write it again), and no database connection handed down: a worker
+    checks a stranger's file and needs none (this process opens a new one when it next asks)."""
+    from django.db import connections
+
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 class _ForkedServer:
     """The verification fork server (epolicy.verification.forkserver), forked from this process instead
     of started as a new interpreter: this process has Django set up and the verifier imported already,
@@ -77,8 +87,7 @@ class _ForkedServer:
 
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _before_fork()
         pid = os.fork()
         if pid == 0:  # the server
             code = 0
@@ -121,8 +130,7 @@ class _DirectWorkers:
     def hand_over(self, worker_end: socket.socket) -> None:
         from epolicy.verification import worker
 
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _before_fork()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
