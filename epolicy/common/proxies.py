@@ -85,17 +85,30 @@ def unmapped(address: Address) -> Address:
     return address
 
 
+# RFC 6052's well-known NAT64 prefix: an IPv4 host's address seen through a NAT64 gateway.
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def counted_address(ip: str) -> str | None:
-    """The address per-client limits count by: an IPv4 address (an IPv4-mapped IPv6 one as its IPv4
-    address), or for IPv6 the first address of its /64, the one network a subscriber line or a server is
-    given, whose 2^64 addresses cost nothing to change. None when `ip` is not an address."""
+    """The address per-client limits count by: an IPv4 address, or for IPv6 the first address of its /64,
+    the one network a subscriber line or a server is given, whose 2^64 addresses cost nothing to change.
+    IPv6 addresses that carry an IPv4 client count as that IPv4 address: IPv4-mapped (`::ffff:a.b.c.d`, a
+    dual-stack listener's view), NAT64 (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::/48`: one IPv4
+    address holds 65,536 /64s of it) and Teredo (`2001::/32`: every client of one Teredo server shares a
+    /64, and its own IPv4 address is in the last 32 bits). None when `ip` is not an address."""
     try:
         address = unmapped(ipaddress.ip_address(ip))
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Address(int(address) >> 64 << 64))
-    return str(address)
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address in NAT64_PREFIX:
+        return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        return str(address.sixtofour)
+    if address.teredo is not None:
+        return str(address.teredo[1])
+    return str(ipaddress.IPv6Address(int(address) >> 64 << 64))
 
 
 def in_networks(address: Address, networks: Iterable[Network]) -> bool:

@@ -182,6 +182,11 @@ def test_the_address_is_settled_before_any_middleware_reads_it(settings):
         ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
         ("2001:db8:0:1:ffff:ffff:ffff:ffff", "2001:db8:0:1::/64"),
         ("2001:db8:0:2::1", "2001:db8:0:2::/64"),
+        # IPv6 forms that carry an IPv4 client count as that IPv4 address.
+        ("64:ff9b::c633:6407", "198.51.100.7"),  # NAT64
+        ("2002:c633:6407:1::1", "198.51.100.7"),  # 6to4: any of the address's 65,536 /64s
+        ("2002:c633:6407:ffff::1", "198.51.100.7"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),  # Teredo: the client's, not the server's
         (None, "unknown"),
         ("", "unknown"),
     ],
