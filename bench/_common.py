@@ -115,20 +115,22 @@ _DIGITS_UPPER = "零壹贰叁肆伍陆柒捌玖"
 def library_fixes(enabled: bool) -> Iterator[None]:
     """Run a block with or without the corrections the signing app makes to its libraries at start-up
     (asn1crypto's indefinite-length test, its name comparisons and the certificates signatures carry
-    kept per process, the one-pass hex string reader). Baselines are measured as
+    kept per process, the one-pass hex string, name and white-space readers). Baselines are measured as
     the libraries ship (`enabled=False`); the platform's pipeline runs as deployed (`True`)."""
-    from epolicy.signing import asn1certs, asn1fix, asn1names, hexstrings
+    from epolicy.signing import asn1certs, asn1fix, asn1names, hexstrings, pdftokens
 
     if enabled:
         asn1fix.apply()
         asn1names.install()
         asn1certs.install()
         hexstrings.install()
+        pdftokens.install()
     else:
         asn1fix.restore()
         asn1names.uninstall()
         asn1certs.uninstall()
         hexstrings.uninstall()
+        pdftokens.uninstall()
     try:
         yield
     finally:
@@ -136,6 +138,7 @@ def library_fixes(enabled: bool) -> Iterator[None]:
         asn1names.install()
         asn1certs.install()
         hexstrings.install()
+        pdftokens.install()
 
 
 def _yuan(fen: int) -> str:

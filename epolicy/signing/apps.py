@@ -52,12 +52,17 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _install_hexstrings(module: ModuleType) -> None:
-    """Called when pyHanko's `generic` or `hexstrings` has run: put the one-pass reader in place."""
+def _install_readers(module: ModuleType) -> None:
+    """Called when pyHanko's `generic` or `hexstrings` has run: put the one-pass readers in place (the
+    hex string reader, and the name and white-space readers of `pdftokens`)."""
+    from . import pdftokens
+
     if module.__name__ == HEXSTRINGS:
         module.install()
+        pdftokens.install()
         return
     hexstrings = sys.modules.get(HEXSTRINGS)
+    pdftokens.install()
     if hexstrings is not None and getattr(hexstrings.__spec__, "_initializing", False):
         return  # hexstrings itself is importing pyHanko: installed once hexstrings has run (its hook)
     from . import hexstrings as module_
@@ -84,9 +89,9 @@ class SigningConfig(AppConfig):
         asn1fix.apply()
         asn1names.install()
         if GENERIC in sys.modules:
-            _install_hexstrings(sys.modules[GENERIC])
+            _install_readers(sys.modules[GENERIC])
         else:  # when pyHanko's PDF layer is first imported (see _AfterImport)
-            sys.meta_path.insert(0, _AfterImport((GENERIC, HEXSTRINGS), _install_hexstrings))
+            sys.meta_path.insert(0, _AfterImport((GENERIC, HEXSTRINGS), _install_readers))
         if CMS_GENERAL in sys.modules:
             _install_asn1certs(sys.modules[CMS_GENERAL])
         else:  # likewise when pyHanko's CMS layer is first imported
