@@ -84,10 +84,13 @@ def test_memory_blowup_gets_check_failed(pki, settings, genuine_pdf):
     if baseline is None:
         pytest.skip("needs /proc to see where a worker starts")
     settings.VERIFY_CHECK_MEMORY_BYTES = baseline + 40 * 1024 * 1024
+    # The memory limit, not the time limit, is what this file must meet: on a slow or busy machine the
+    # default 10 s ran out first (check_timeout) while the file was still being read.
+    settings.VERIFY_CHECK_TIMEOUT_SECONDS = 30
     # The limit leaves room for a real check...
     assert verify_document(genuine_pdf).genuine
     # ...but not for a file whose 30 000 revisions take well over 100 MB to read.
-    result = verify_document(hostile.many_revisions(30_000))
+    result = verify_document(hostile.many_revisions(30_000))  # ~1 s to the limit on a quiet machine
     assert result.code == "check_failed" and not result.genuine
     assert result.as_json()["message"] == MESSAGES["check_failed"]
     assert "验证" in result.message_zh
